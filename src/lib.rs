@@ -1,0 +1,2 @@
+//! Blocking client for models deployed on Azure Machine Learning online endpoints.
+#![forbid(unsafe_code)]
