@@ -1,2 +1,41 @@
 //! Blocking client for models deployed on Azure Machine Learning online endpoints.
+//!
+//! The Rust counterpart of LangChain's `AzureMLOnlineEndpoint`: pluggable content formatters for
+//! each model family, dedicated (`…/score`) and serverless (`…/v1/completions`) endpoints,
+//! retries, timeouts and typed errors, with no async runtime.
 #![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod batch;
+mod builder;
+mod config;
+mod error;
+pub mod formatter;
+mod llm;
+mod params;
+mod secret;
+mod transport;
+
+pub use builder::Builder;
+pub use config::{
+    ApiType, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
+    ENV_TIMEOUT,
+};
+pub use error::{
+    ConfigError, Error, HttpError, ResponseError, Result, Source, StreamError, StreamErrorKind,
+    TransportError, TransportErrorKind,
+};
+pub use formatter::{
+    Completion, ContentFormatter, CustomOpenAiContentFormatter, DollyContentFormatter, Gpt2ContentFormatter,
+    HfContentFormatter, LlamaContentFormatter, OssContentFormatter, Usage,
+};
+pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
+pub use params::CallOptions;
+pub use secret::ApiKey;

@@ -1,0 +1,302 @@
+//! Endpoint settings as plain data: api type, defaults, env vars and URL rules.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, Source};
+
+/// Env var holding the endpoint URL.
+pub const ENV_ENDPOINT_URL: &str = "AZUREML_ENDPOINT_URL";
+/// Env var holding the key or token.
+pub const ENV_ENDPOINT_API_KEY: &str = "AZUREML_ENDPOINT_API_KEY";
+/// Env var holding the api type (`dedicated`, `serverless`, `realtime`).
+pub const ENV_ENDPOINT_API_TYPE: &str = "AZUREML_ENDPOINT_API_TYPE";
+/// Env var holding the deployment name.
+pub const ENV_DEPLOYMENT_NAME: &str = "AZUREML_DEPLOYMENT_NAME";
+/// Env var holding the request timeout in seconds.
+pub const ENV_TIMEOUT: &str = "AZUREML_TIMEOUT";
+
+/// Default request timeout, as in LangChain Python.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of retries after the first attempt.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default cap on a response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The kind of endpoint, which decides the URL shape, headers and request body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiType {
+    /// A managed online endpoint (`…/score`). `realtime` is read as this.
+    #[default]
+    #[serde(alias = "realtime")]
+    Dedicated,
+    /// A pay-as-you-go endpoint with the OpenAI REST shape (`…/completions`, `…/chat/completions`).
+    Serverless,
+}
+
+impl ApiType {
+    /// The name as written in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiType::Dedicated => "dedicated",
+            ApiType::Serverless => "serverless",
+        }
+    }
+}
+
+impl fmt::Display for ApiType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ApiType {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "dedicated" | "realtime" => Ok(ApiType::Dedicated),
+            "serverless" => Ok(ApiType::Serverless),
+            other => Err(format!(
+                "unknown api type {other:?}; use `dedicated` (…/score URLs) or `serverless` \
+                 (…/completions, …/chat/completions URLs)"
+            )),
+        }
+    }
+}
+
+/// The resolved, validated settings of a client: everything but the key and the formatter.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct EndpointConfig {
+    /// The scoring URL, as given.
+    pub endpoint_url: String,
+    /// Dedicated or serverless.
+    pub api_type: ApiType,
+    /// Pins requests to one deployment via `azureml-model-deployment`.
+    pub deployment_name: Option<String>,
+    /// Deadline for one request attempt (for a stream: for each next event).
+    pub timeout: Duration,
+    /// Deadline for making a connection.
+    pub connect_timeout: Duration,
+    /// Further attempts after the first for retryable failures.
+    pub max_retries: u32,
+    /// Parameters sent with every request, in this order.
+    pub model_kwargs: Map<String, Value>,
+    /// Headers sent with every request.
+    pub extra_headers: Vec<(String, String)>,
+    /// Whether the key may be sent over plain HTTP to a non-loopback host.
+    pub allow_insecure_http: bool,
+    /// Larger response bodies are an error.
+    pub max_response_bytes: u64,
+}
+
+/// Which client a URL is checked for: the chat and completion paths differ on serverless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    Completion,
+    Chat,
+}
+
+/// A URL split into the parts the rules look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ParsedUrl {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    /// The URL to send: as given, less one trailing `/` on the path.
+    pub normalized: String,
+}
+
+impl ParsedUrl {
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_host(&self.host)
+    }
+
+    /// Scheme, host and port: redirects within it keep the key.
+    pub fn origin(&self) -> (&str, &str, u16) {
+        (&self.scheme, &self.host, self.port)
+    }
+}
+
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host == "[::1]"
+        || host.strip_prefix("127.").is_some_and(|rest| {
+            rest.split('.').count() == 3 && rest.split('.').all(|p| p.parse::<u8>().is_ok())
+        })
+}
+
+/// Splits an absolute `http(s)` URL. Errors are plain text for the caller to wrap.
+pub(crate) fn parse_url(url: &str) -> std::result::Result<ParsedUrl, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "not an absolute URL (expected https://host/path)".to_owned())?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(format!("scheme `{scheme}` is not supported; use https")),
+    };
+    if rest.contains('#') {
+        return Err("a URL fragment (`#…`) is not allowed".to_owned());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the URL contains spaces or control characters".to_owned());
+    }
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_query) = rest.split_at(authority_end);
+    if authority.contains('@') {
+        return Err("credentials in the URL are not allowed; set the key instead".to_owned());
+    }
+    let (host, port) = split_host_port(authority)?;
+    let (path, query) = match path_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_query, None),
+    };
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let mut normalized = format!("{scheme}://{authority}{trimmed}");
+    if let Some(query) = query {
+        normalized.push('?');
+        normalized.push_str(query);
+    }
+    Ok(ParsedUrl {
+        scheme,
+        host: host.to_owned(),
+        port: port.unwrap_or(default_port),
+        path: trimmed.to_owned(),
+        normalized,
+    })
+}
+
+fn split_host_port(authority: &str) -> std::result::Result<(&str, Option<u16>), String> {
+    let (host, port) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(end) => {
+                let (host, after) = authority.split_at(end + 1);
+                (host, after.strip_prefix(':'))
+            }
+            None => return Err("unclosed `[` in the host".to_owned()),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return Err("the URL has no host".to_owned());
+    }
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("bad port `{p}`"))?),
+        None => None,
+    };
+    Ok((host, port))
+}
+
+/// Checks a URL against the api type and client kind (wire.md) and returns it parsed.
+pub(crate) fn validate_url(
+    url: &str,
+    source: &Source,
+    api_type: ApiType,
+    kind: ClientKind,
+    allow_insecure_http: bool,
+) -> Result<ParsedUrl> {
+    let bad = |message: String| Error::config("endpoint_url", source.clone(), format!("{url:?}: {message}"));
+    let parsed = parse_url(url).map_err(bad)?;
+    if parsed.scheme == "http" && !parsed.is_loopback() && !allow_insecure_http {
+        return Err(bad(
+            "plain http sends the key in clear text; use https (http is allowed for 127.0.0.1, \
+             localhost and [::1], or set allow_insecure_http)"
+                .to_owned(),
+        ));
+    }
+    if let Some(wanted) = path_rule_violation(&parsed.path, api_type, kind) {
+        return Err(bad(wanted));
+    }
+    Ok(parsed)
+}
+
+/// What the path should look like, or `None` when it fits.
+fn path_rule_violation(path: &str, api_type: ApiType, kind: ClientKind) -> Option<String> {
+    let is_score = path.ends_with("/score");
+    let is_chat = path.ends_with("/chat/completions");
+    let is_completions = path.ends_with("/completions") && !is_chat;
+    let (fits, shape) = match (api_type, kind) {
+        (ApiType::Dedicated, _) => (
+            is_score,
+            "for api type `dedicated` the path must end with /score \
+             (https://<name>.<region>.inference.ml.azure.com/score)",
+        ),
+        (ApiType::Serverless, ClientKind::Completion) => (
+            is_completions,
+            "for api type `serverless` the completion client needs a path ending with /completions \
+             (https://<name>.<region>.models.ai.azure.com/v1/completions)",
+        ),
+        (ApiType::Serverless, ClientKind::Chat) => (
+            is_chat,
+            "for api type `serverless` the chat client needs a path ending with /chat/completions \
+             (https://<name>.<region>.models.ai.azure.com/v1/chat/completions)",
+        ),
+    };
+    if fits {
+        return None;
+    }
+    let hint = match (api_type, kind) {
+        (ApiType::Dedicated, ClientKind::Completion) if is_completions => {
+            "; this path fits api type `serverless`"
+        }
+        (ApiType::Dedicated, ClientKind::Chat) if is_chat => "; this path fits api type `serverless`",
+        (ApiType::Dedicated, ClientKind::Completion) if is_chat => {
+            "; this is a serverless chat URL: use AzureMlChatOnlineEndpoint with api type `serverless`"
+        }
+        (ApiType::Serverless, _) if is_score => "; this path fits api type `dedicated`",
+        (ApiType::Serverless, ClientKind::Completion) if is_chat => {
+            "; this is a chat URL: use AzureMlChatOnlineEndpoint"
+        }
+        (ApiType::Serverless, ClientKind::Chat) if is_completions => {
+            "; this is a completions URL: use AzureMlOnlineEndpoint"
+        }
+        _ => "",
+    };
+    Some(format!("{shape}{hint}"))
+}
+
+/// Rejects CR, LF and other control characters that would let a value inject headers.
+pub(crate) fn check_header_value(key: &str, source: &Source, value: &str, shown: &str) -> Result<()> {
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::config(
+            key,
+            source.clone(),
+            format!(
+                "{shown} contains a control character (CR, LF, NUL, …), which cannot go in an HTTP header"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a timeout in seconds (int or float) that must be > 0.
+pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    timeout_from_secs(secs)
+}
+
+pub(crate) fn timeout_from_secs(secs: f64) -> std::result::Result<Duration, String> {
+    if secs.is_nan() || secs <= 0.0 || secs.is_infinite() {
+        return Err(format!("must be a number of seconds > 0, got {secs}"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{secs} seconds: {e}"))
+}

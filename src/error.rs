@@ -1,0 +1,339 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::ApiType;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when building, calling, streaming, saving or loading a client.
+///
+/// Details live in boxed structs so the enum stays two words wide. No variant ever contains the
+/// API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is missing or invalid; fix the config and build again.
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+    /// The endpoint answered with a status of 400 or more.
+    #[error(transparent)]
+    Http(Box<HttpError>),
+    /// The request did not get a whole response: connect failure, timeout, reset, oversized body.
+    #[error(transparent)]
+    Transport(Box<TransportError>),
+    /// The response arrived but is not the shape the formatter expects.
+    #[error(transparent)]
+    Response(Box<ResponseError>),
+    /// A streamed response was cut short, garbled, oversized or carried an error event.
+    #[error(transparent)]
+    Stream(Box<StreamError>),
+    /// Reading or writing a file failed.
+    #[error("cannot {action} `{path}`")]
+    Io {
+        /// What was being done, e.g. "read config file".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The HTTP status when the endpoint answered with an error status.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The request id the service gave the failed request, for support tickets.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Http(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn config(key: impl Into<String>, source: Source, message: impl Into<String>) -> Self {
+        Error::Config(Box::new(ConfigError {
+            key: key.into(),
+            source,
+            message: message.into(),
+        }))
+    }
+
+    pub(crate) fn response(formatter: &str, api_type: ApiType, expected: &str, body: &[u8]) -> Self {
+        Error::Response(Box::new(ResponseError {
+            formatter: formatter.to_owned(),
+            api_type,
+            expected: expected.to_owned(),
+            excerpt: excerpt(body, 200),
+        }))
+    }
+
+    pub(crate) fn stream(kind: StreamErrorKind, message: impl Into<String>) -> Self {
+        Error::Stream(Box::new(StreamError {
+            kind,
+            message: message.into(),
+        }))
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Where a setting came from, so an error can say where to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// Passed to a builder or loader in code (or a CLI flag).
+    Argument,
+    /// Read from a config file.
+    File(PathBuf),
+    /// Read from an environment variable.
+    Env(&'static str),
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Argument => f.write_str("argument"),
+            Source::File(path) => write!(f, "file `{}`", path.display()),
+            Source::Env(var) => write!(f, "env var {var}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A missing or invalid setting.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The setting, named as in the config file (`endpoint_url`, `timeout`, …).
+    pub key: String,
+    /// Where the bad value came from.
+    pub source: Source,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}` ({}): {}", self.key, self.source, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An error status from the endpoint.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct HttpError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The service's own message (`error.message`, `message`, `detail`, or the body cut to 2 KiB).
+    pub message: Option<String>,
+    /// `x-request-id`, `x-ms-request-id` or `apim-request-id`.
+    pub request_id: Option<String>,
+    /// For 424: the model container's status (`ms-azureml-model-error-statuscode`).
+    pub model_status: Option<String>,
+    /// For 424: the model container's reason (`ms-azureml-model-error-reason`).
+    pub model_reason: Option<String>,
+    /// How many attempts were made, retries included.
+    pub attempts: u32,
+    /// How long the server asked us to wait, when it asked for more than we wait for.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "endpoint answered HTTP {}", self.status)?;
+        if let Some(hint) = status_hint(self.status) {
+            write!(f, " ({hint})")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if self.model_status.is_some() || self.model_reason.is_some() {
+            write!(
+                f,
+                "; model container status {}, reason {}",
+                self.model_status.as_deref().unwrap_or("?"),
+                self.model_reason.as_deref().unwrap_or("?")
+            )?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, "; request id {id}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, "; after {} attempts", self.attempts)?;
+        }
+        if let Some(wait) = self.retry_after {
+            write!(
+                f,
+                "; server asked to retry after {} s, longer than the 60 s we wait",
+                wait.as_secs()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+fn status_hint(status: u16) -> Option<&'static str> {
+    Some(match status {
+        401 | 403 => "key or token rejected: check AZUREML_ENDPOINT_API_KEY",
+        404 => "wrong URL, or no deployment takes traffic",
+        408 => "the model exceeded the deployment's request timeout",
+        413 => "request too large",
+        424 => "the model container failed",
+        429 => "throttled: lower the request rate or raise the quota",
+        500..=599 => "server error",
+        _ => return None,
+    })
+}
+
+/// What went wrong below HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be made (refused, DNS, TLS).
+    Connect,
+    /// The connect timeout passed.
+    ConnectTimeout,
+    /// The request deadline passed while waiting for or reading the response.
+    Timeout,
+    /// The connection broke.
+    Reset,
+    /// The response body is larger than `max_response_bytes`.
+    TooLarge,
+    /// The endpoint redirected to another host; the key is not sent there.
+    Redirect,
+    /// Anything else (a protocol error, a bad header value).
+    Other,
+}
+
+/// A request that got no whole response.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TransportError {
+    /// The kind of failure.
+    pub kind: TransportErrorKind,
+    /// The endpoint's host (never the key).
+    pub host: String,
+    /// What happened, in words.
+    pub detail: String,
+    /// How many attempts were made, retries included.
+    pub attempts: u32,
+    /// The request body had been sent, so the model may have run.
+    pub may_have_run: bool,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            TransportErrorKind::Connect => "cannot connect to",
+            TransportErrorKind::ConnectTimeout => "connect timed out to",
+            TransportErrorKind::Timeout => "request timed out at",
+            TransportErrorKind::Reset => "connection broke with",
+            TransportErrorKind::TooLarge => "response too large from",
+            TransportErrorKind::Redirect => "redirect not followed from",
+            TransportErrorKind::Other => "request failed to",
+        };
+        write!(f, "{what} {}: {}", self.host, self.detail)?;
+        if self.attempts > 1 {
+            write!(f, "; after {} attempts", self.attempts)?;
+        }
+        if self.may_have_run {
+            f.write_str("; the model may have run (not retried)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// A response of the wrong shape for the formatter.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ResponseError {
+    /// The formatter's tag.
+    pub formatter: String,
+    /// The api type the request was made as.
+    pub api_type: ApiType,
+    /// What the formatter expected.
+    pub expected: String,
+    /// The first ~200 characters of the body.
+    pub excerpt: String,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unexpected response for formatter `{}` on a {} endpoint: expected {}, got {:?} \
+             (is this the right formatter for this model?)",
+            self.formatter, self.api_type, self.expected, self.excerpt
+        )
+    }
+}
+
+impl std::error::Error for ResponseError {}
+
+/// What went wrong in a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamErrorKind {
+    /// The stream ended before `data: [DONE]` and without a finish reason.
+    Truncated,
+    /// An event could not be parsed.
+    BadEvent,
+    /// One event was larger than the limit (1 MiB).
+    EventTooLarge,
+    /// The service sent an `{"error": …}` event.
+    ServiceError,
+    /// No event arrived within the timeout.
+    Timeout,
+}
+
+/// A streamed response that failed part-way.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StreamError {
+    /// The kind of failure.
+    pub kind: StreamErrorKind,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stream failed: {}", self.message)
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// The first `max` characters of a body, lossily decoded, for error messages.
+pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.into_owned(),
+    }
+}

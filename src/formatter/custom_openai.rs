@@ -1,0 +1,121 @@
+//! Llama and other OpenAI-style models, dedicated or serverless (`CustomOpenAIContentFormatter`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{parse_json, text_at, to_body, Completion, ContentFormatter, Usage};
+use crate::{ApiType, Error, Result};
+
+pub(super) const TAG: &str = "custom_openai";
+
+/// Dedicated: `{"input_data": {"input_string": [prompt], "parameters": {…}}}` → `[{"0": text}]`.
+/// Serverless: `{"prompt": prompt, …parameters}` → `{"choices": [{"text": …}], "usage": …}`, with
+/// finish reason, logprobs and usage kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CustomOpenAiContentFormatter;
+
+/// Python's `LlamaContentFormatter`, the same wire format (tag `llama`).
+pub type LlamaContentFormatter = CustomOpenAiContentFormatter;
+
+#[derive(Serialize)]
+struct DedicatedInput<'a> {
+    input_string: [&'a str; 1],
+    parameters: &'a Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct Dedicated<'a> {
+    input_data: DedicatedInput<'a>,
+}
+
+#[derive(Serialize)]
+struct Serverless<'a> {
+    prompt: &'a str,
+    #[serde(flatten)]
+    params: &'a Map<String, Value>,
+}
+
+/// The parts of an OpenAI-style choice besides its text.
+#[derive(Deserialize)]
+pub(crate) struct ChoiceMeta {
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub logprobs: Option<Value>,
+}
+
+/// `finish_reason` and `logprobs` of `choices[0]`, and `usage`, from an OpenAI-style body.
+pub(crate) fn openai_meta(
+    tag: &str,
+    api_type: ApiType,
+    body: &[u8],
+    json: &Value,
+) -> Result<(ChoiceMeta, Option<Usage>)> {
+    let bad = |what: &str| Error::response(tag, api_type, what, body);
+    let meta = json
+        .pointer("/choices/0")
+        .map(|choice| {
+            ChoiceMeta::deserialize(choice).map_err(|_| bad("choices[0].finish_reason as a string"))
+        })
+        .transpose()?
+        .unwrap_or(ChoiceMeta {
+            finish_reason: None,
+            logprobs: None,
+        });
+    let usage = match json.get("usage") {
+        None | Some(Value::Null) => None,
+        Some(usage) => Some(Usage::deserialize(usage).map_err(|_| bad("usage with integer token counts"))?),
+    };
+    Ok((meta, usage))
+}
+
+impl ContentFormatter for CustomOpenAiContentFormatter {
+    fn tag(&self) -> &str {
+        TAG
+    }
+
+    fn supported_api_types(&self) -> &[ApiType] {
+        &[ApiType::Dedicated, ApiType::Serverless]
+    }
+
+    fn format_request(
+        &self,
+        prompt: &str,
+        params: &Map<String, Value>,
+        api_type: ApiType,
+    ) -> Result<Vec<u8>> {
+        match api_type {
+            ApiType::Dedicated => {
+                let input_data = DedicatedInput {
+                    input_string: [prompt],
+                    parameters: params,
+                };
+                to_body(TAG, &Dedicated { input_data })
+            }
+            ApiType::Serverless if params.contains_key("prompt") => Err(Error::config(
+                "model_kwargs",
+                crate::error::Source::Argument,
+                "`prompt` is set by the formatter from the prompt you pass; remove it from the parameters",
+            )),
+            ApiType::Serverless => to_body(TAG, &Serverless { prompt, params }),
+        }
+    }
+
+    fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
+        let json = parse_json(TAG, api_type, body)?;
+        match api_type {
+            ApiType::Dedicated => text_at(TAG, api_type, body, &json, &["/0/0"]).map(Completion::new),
+            ApiType::Serverless => {
+                let text = text_at(TAG, api_type, body, &json, &["/choices/0/text"])?;
+                let (meta, usage) = openai_meta(TAG, api_type, body, &json)?;
+                Ok(Completion {
+                    text,
+                    finish_reason: meta.finish_reason,
+                    logprobs: meta.logprobs.filter(|l| !l.is_null()),
+                    usage,
+                    request_id: None,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Content formatters: how a prompt becomes a request body and a response becomes text.
+//!
+//! One model family per file. Built-ins are unit structs; users implement [`ContentFormatter`]
+//! for their own models.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::ApiType;
+use crate::error::{Error, Result};
+
+mod custom_openai;
+mod dolly;
+mod gpt2;
+mod hf;
+
+pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
+pub use dolly::DollyContentFormatter;
+pub use gpt2::{Gpt2ContentFormatter, OssContentFormatter};
+pub use hf::HfContentFormatter;
+
+/// The content type every built-in formatter sends and accepts.
+pub const JSON: &str = "application/json";
+
+/// Turns a prompt into a request body and a response body into a [`Completion`].
+///
+/// Implement it for a model family the built-ins do not cover, and pass it to
+/// [`AzureMlOnlineEndpointBuilder::formatter`](crate::AzureMlOnlineEndpointBuilder::formatter).
+///
+/// ```
+/// use azureml_endpoint::{ApiType, Completion, ContentFormatter, Result};
+/// use serde_json::{json, Map, Value};
+///
+/// /// A model that takes `{"text": …}` and answers `{"answer": …}`.
+/// #[derive(Debug)]
+/// struct Plain;
+///
+/// impl ContentFormatter for Plain {
+///     fn tag(&self) -> &str { "plain" }
+///     fn supported_api_types(&self) -> &[ApiType] { &[ApiType::Dedicated] }
+///     fn format_request(&self, prompt: &str, params: &Map<String, Value>, _: ApiType) -> Result<Vec<u8>> {
+///         Ok(serde_json::to_vec(&json!({"text": prompt, "parameters": params})).unwrap_or_default())
+///     }
+///     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
+///         let json: Value = azureml_endpoint::formatter::parse_json(self.tag(), api_type, body)?;
+///         azureml_endpoint::formatter::text_at(self.tag(), api_type, body, &json, &["/answer"])
+///             .map(Completion::new)
+///     }
+/// }
+/// # let c = Plain.format_response(br#"{"answer": "hi"}"#, ApiType::Dedicated)?;
+/// # assert_eq!(c.text, "hi");
+/// # Ok::<(), azureml_endpoint::Error>(())
+/// ```
+pub trait ContentFormatter: fmt::Debug + Send + Sync {
+    /// The tag saved in config files (`formatter: {"_type": tag}`) and shown in errors.
+    fn tag(&self) -> &str;
+
+    /// The api types this formatter can talk to; building a client for another is an error.
+    fn supported_api_types(&self) -> &[ApiType];
+
+    /// The `Content-Type` of requests. Defaults to `application/json`.
+    fn content_type(&self) -> &str {
+        JSON
+    }
+
+    /// The `Accept` of non-streaming requests. Defaults to `application/json`.
+    fn accept(&self) -> &str {
+        JSON
+    }
+
+    /// The request body for `prompt` with the merged parameters.
+    ///
+    /// # Errors
+    /// When the prompt or parameters cannot be encoded for this model.
+    fn format_request(&self, prompt: &str, params: &Map<String, Value>, api_type: ApiType)
+        -> Result<Vec<u8>>;
+
+    /// The completion in a successful response body.
+    ///
+    /// # Errors
+    /// [`Error::Response`] when the body is not the shape this model family answers with.
+    fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion>;
+
+    /// Settings saved next to the tag in config files. Defaults to none.
+    fn settings(&self) -> Map<String, Value> {
+        Map::new()
+    }
+}
+
+/// One generated text, with what the endpoint said about it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Completion {
+    /// The text exactly as the model produced it (not trimmed).
+    pub text: String,
+    /// Why generation stopped (`stop`, `length`, …), when the endpoint says.
+    pub finish_reason: Option<String>,
+    /// Token log-probabilities, when the endpoint returns them.
+    pub logprobs: Option<Value>,
+    /// Token counts, when the endpoint returns them.
+    pub usage: Option<Usage>,
+    /// The service's request id (`x-request-id` and kin), for support tickets.
+    pub request_id: Option<String>,
+}
+
+impl Completion {
+    /// A completion with just its text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Completion {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Token counts reported by the endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Both together.
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    /// Token counts from their parts.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64, total_tokens: u64) -> Self {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens,
+        }
+    }
+}
+
+/// The built-in completion formatter for a tag, alias or Python class name.
+///
+/// ```
+/// let f = azureml_endpoint::formatter::completion_formatter("GPT2ContentFormatter").unwrap();
+/// assert_eq!(f.tag(), "gpt2");
+/// ```
+pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
+    Some(match tag {
+        gpt2::TAG | "oss" | "GPT2ContentFormatter" | "OSSContentFormatter" => Arc::new(Gpt2ContentFormatter),
+        hf::TAG | "HFContentFormatter" => Arc::new(HfContentFormatter),
+        dolly::TAG | "DollyContentFormatter" => Arc::new(DollyContentFormatter),
+        custom_openai::TAG | "llama" | "CustomOpenAIContentFormatter" | "LlamaContentFormatter" => {
+            Arc::new(CustomOpenAiContentFormatter)
+        }
+        _ => return None,
+    })
+}
+
+/// The tags [`completion_formatter`] knows, for error messages.
+pub const COMPLETION_TAGS: &[&str] = &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
+
+/// Parses a response body as JSON, or gives the response error for `formatter`.
+///
+/// # Errors
+/// [`Error::Response`] when the body is empty, not UTF-8 or not JSON.
+pub fn parse_json(formatter: &str, api_type: ApiType, body: &[u8]) -> Result<Value> {
+    serde_json::from_slice(body).map_err(|_| Error::response(formatter, api_type, "a JSON body", body))
+}
+
+/// The string at the first JSON pointer that holds one (`"/0/0"`, `"/choices/0/text"`).
+///
+/// # Errors
+/// [`Error::Response`] naming the pointers when none holds a string (a number, object or null is
+/// not text).
+pub fn text_at(
+    formatter: &str,
+    api_type: ApiType,
+    body: &[u8],
+    json: &Value,
+    pointers: &[&str],
+) -> Result<String> {
+    pointers
+        .iter()
+        .find_map(|p| json.pointer(p).and_then(Value::as_str))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            let expected = format!("a string at {}", pointers.join(" or "));
+            Error::response(formatter, api_type, &expected, body)
+        })
+}
+
+/// Serializes a request body; serde_json only fails here on non-string map keys, which a
+/// `Map<String, Value>` cannot have, but the error is still typed rather than a panic.
+pub(crate) fn to_body(formatter: &str, value: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| {
+        Error::config(
+            "model_kwargs",
+            crate::error::Source::Argument,
+            format!("cannot encode request for `{formatter}`: {e}"),
+        )
+    })
+}

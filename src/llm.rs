@@ -1,0 +1,153 @@
+//! The completion client, `AzureMLOnlineEndpoint` in LangChain Python.
+
+use std::sync::Arc;
+
+use crate::builder::{Builder, Resolved, Sourced};
+use crate::config::{ClientKind, EndpointConfig};
+use crate::error::{Result, Source};
+use crate::formatter::{Completion, ContentFormatter, CustomOpenAiContentFormatter};
+use crate::params::CallOptions;
+use crate::transport::Outgoing;
+
+/// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
+pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
+
+/// A text-completion client for one Azure ML endpoint.
+///
+/// Cheap to clone and `Send + Sync`: clones share one connection pool, so one client can serve
+/// many threads. Its settings never change after `build()`.
+///
+/// ```no_run
+/// use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Gpt2ContentFormatter};
+///
+/// let llm = AzureMlOnlineEndpoint::builder()
+///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+///     .api_key(std::env::var("AZUREML_ENDPOINT_API_KEY")?)
+///     .formatter(Gpt2ContentFormatter)
+///     .model_kwarg("max_new_tokens", 50)
+///     .build()?;
+/// println!("{}", llm.invoke("Tell me a joke")?.text);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AzureMlOnlineEndpoint {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    resolved: Resolved,
+    formatter: Arc<dyn ContentFormatter>,
+}
+
+impl Builder<dyn ContentFormatter> {
+    /// The content formatter for the model family. Defaults to [`CustomOpenAiContentFormatter`].
+    pub fn formatter(self, formatter: impl ContentFormatter + 'static) -> Self {
+        self.formatter_arc(Arc::new(formatter))
+    }
+
+    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
+    /// tag with [`completion_formatter`](crate::formatter::completion_formatter).
+    pub fn formatter_arc(mut self, formatter: Arc<dyn ContentFormatter>) -> Self {
+        self.formatter = Some(Sourced::new(formatter, Source::Argument));
+        self
+    }
+
+    /// Validates every setting and makes the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) naming the setting, where it came from and what to
+    /// change: a missing or malformed URL, a URL path that does not fit the api type, a missing
+    /// or empty key, a timeout of zero, a formatter that does not support the api type, a header
+    /// value with control characters.
+    pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
+        let Sourced {
+            value: formatter,
+            source,
+        } = self
+            .formatter
+            .unwrap_or_else(|| Sourced::new(Arc::new(CustomOpenAiContentFormatter), Source::Default));
+        let resolved = self.settings.resolve(
+            ClientKind::Completion,
+            formatter.tag(),
+            formatter.supported_api_types(),
+            &source,
+        )?;
+        Ok(AzureMlOnlineEndpoint {
+            inner: Arc::new(Inner { resolved, formatter }),
+        })
+    }
+}
+
+impl AzureMlOnlineEndpoint {
+    /// A builder with nothing set.
+    pub fn builder() -> AzureMlOnlineEndpointBuilder {
+        Builder::default()
+    }
+
+    /// A client configured from the `AZUREML_*` env vars, with the default formatter.
+    ///
+    /// # Errors
+    /// As [`AzureMlOnlineEndpointBuilder::build`], naming the env var at fault.
+    pub fn from_env() -> Result<Self> {
+        Self::builder().with_env().build()
+    }
+
+    /// Completes one prompt with the client's `model_kwargs`.
+    ///
+    /// # Errors
+    /// [`Error::Http`](crate::Error::Http) for an error status (after retries),
+    /// [`Error::Transport`](crate::Error::Transport) for connect failures and timeouts,
+    /// [`Error::Response`](crate::Error::Response) when the answer is not the formatter's shape.
+    pub fn invoke(&self, prompt: &str) -> Result<Completion> {
+        self.invoke_with(prompt, &CallOptions::default())
+    }
+
+    /// Completes one prompt with per-call parameters, stop words or timeout merged in for this
+    /// call only.
+    ///
+    /// # Errors
+    /// As [`invoke`](Self::invoke).
+    pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
+        let Inner { resolved, formatter } = &*self.inner;
+        let api_type = resolved.config.api_type;
+        let params = options.merge(&resolved.config.model_kwargs);
+        let body = formatter.format_request(prompt, &params, api_type)?;
+        let reply = resolved.transport.post(&Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: formatter.accept(),
+            timeout: options.call_timeout(),
+        })?;
+        let mut completion = formatter.format_response(&reply.body, api_type)?;
+        completion.request_id = reply.request_id;
+        Ok(completion)
+    }
+
+    /// Completes every prompt, returning one result per prompt in order; a failed prompt does
+    /// not lose the others. Runs `options.max_concurrency` requests at once.
+    pub fn generate<S: AsRef<str> + Sync>(
+        &self,
+        prompts: &[S],
+        options: &CallOptions,
+    ) -> Vec<Result<Completion>> {
+        crate::batch::run(prompts, options.concurrency(), |prompt| {
+            self.invoke_with(prompt.as_ref(), options)
+        })
+    }
+
+    /// The validated settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.inner.resolved.config
+    }
+
+    /// The content formatter.
+    pub fn formatter(&self) -> &Arc<dyn ContentFormatter> {
+        &self.inner.formatter
+    }
+
+    /// Where each setting came from (argument, file, env var or default), for `config show`.
+    pub fn sources(&self) -> &[(&'static str, Source)] {
+        &self.inner.resolved.sources
+    }
+}

@@ -1,0 +1,125 @@
+//! Per-call parameters and how they merge with the client's `model_kwargs`.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// Options for one call: extra model parameters, stop words and an HTTP timeout.
+///
+/// Nothing here changes the client: the next call starts again from its `model_kwargs`.
+///
+/// ```
+/// use azureml_endpoint::CallOptions;
+/// let options = CallOptions::new().param("temperature", 0.1).stop(["\n\n"]);
+/// assert_eq!(options.params()["temperature"], 0.1);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallOptions {
+    params: Map<String, Value>,
+    stop: Vec<String>,
+    timeout: Option<Duration>,
+    max_concurrency: usize,
+}
+
+impl CallOptions {
+    /// No extra parameters, no stop words, the client's timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets one model parameter for this call; it wins over the same key in `model_kwargs`.
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.params.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets several model parameters for this call.
+    pub fn params_from(mut self, params: Map<String, Value>) -> Self {
+        self.params.extend(params);
+        self
+    }
+
+    /// Stop sequences; a non-empty list is sent as the `stop` parameter.
+    pub fn stop<S: Into<String>>(mut self, stop: impl IntoIterator<Item = S>) -> Self {
+        self.stop = stop.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The HTTP deadline for this call, instead of the client's `timeout`. Never sent to the model.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// For `generate`: how many requests run at once, on threads sharing the client's connection
+    /// pool. Defaults to 1 (one after another).
+    pub fn max_concurrency(mut self, max_concurrency: usize) -> Self {
+        self.max_concurrency = max_concurrency;
+        self
+    }
+
+    /// The concurrency set for `generate` (at least 1).
+    pub fn concurrency(&self) -> usize {
+        self.max_concurrency.max(1)
+    }
+
+    /// The parameters set for this call.
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+
+    /// The stop sequences set for this call.
+    pub fn stop_sequences(&self) -> &[String] {
+        &self.stop
+    }
+
+    /// The timeout set for this call, if any.
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// `model_kwargs` with this call's parameters over them, key by key, in the user's order.
+    pub(crate) fn merge<'a>(&self, model_kwargs: &'a Map<String, Value>) -> Cow<'a, Map<String, Value>> {
+        if self.params.is_empty() && self.stop.is_empty() {
+            return Cow::Borrowed(model_kwargs);
+        }
+        let mut merged = model_kwargs.clone();
+        merged.extend(self.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if !self.stop.is_empty() {
+            merged.insert("stop".to_owned(), self.stop.clone().into());
+        }
+        Cow::Owned(merged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn call_values_win_and_keep_configured_order() {
+        let kwargs = json!({"temperature": 0.8, "max_tokens": 10, "stop": ["a"]});
+        let kwargs = kwargs.as_object().unwrap();
+        let options = CallOptions::new()
+            .param("top_p", 0.5)
+            .param("temperature", 0.1)
+            .stop(["b"]);
+        let merged = options.merge(kwargs);
+        assert_eq!(
+            serde_json::to_string(&*merged).unwrap(),
+            r#"{"temperature":0.1,"max_tokens":10,"stop":["b"],"top_p":0.5}"#
+        );
+        assert_eq!(kwargs["temperature"], 0.8, "the client's kwargs are untouched");
+    }
+
+    #[test]
+    fn empty_stop_keeps_configured_stop() {
+        let kwargs = json!({"stop": ["a"]});
+        let merged = CallOptions::new()
+            .stop(Vec::<String>::new())
+            .merge(kwargs.as_object().unwrap());
+        assert_eq!(merged["stop"], json!(["a"]));
+    }
+}
