@@ -31,6 +31,9 @@ pub enum Error {
     /// A streamed response was cut short, garbled, oversized or carried an error event.
     #[error(transparent)]
     Stream(Box<StreamError>),
+    /// The input to a call cannot be sent (an empty conversation, a parameter the formatter owns).
+    #[error("invalid input: {0}")]
+    Input(String),
     /// Reading or writing a file failed.
     #[error("cannot {action} `{path}`")]
     Io {

@@ -14,15 +14,18 @@
 
 mod batch;
 mod builder;
+mod chat;
 mod config;
 mod error;
 pub mod formatter;
 mod llm;
+mod message;
 mod params;
 mod secret;
 mod transport;
 
 pub use builder::Builder;
+pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
 pub use config::{
     ApiType, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
@@ -33,9 +36,12 @@ pub use error::{
     TransportError, TransportErrorKind,
 };
 pub use formatter::{
-    Completion, ContentFormatter, CustomOpenAiContentFormatter, DollyContentFormatter, Gpt2ContentFormatter,
-    HfContentFormatter, LlamaContentFormatter, OssContentFormatter, Usage,
+    ChatContentFormatter, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
+    CustomOpenAiContentFormatter, DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter,
+    LlamaChatContentFormatter, LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
+    Usage,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
+pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
 pub use params::CallOptions;
 pub use secret::ApiKey;

@@ -92,10 +92,8 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
                 };
                 to_body(TAG, &Dedicated { input_data })
             }
-            ApiType::Serverless if params.contains_key("prompt") => Err(Error::config(
-                "model_kwargs",
-                crate::error::Source::Argument,
-                "`prompt` is set by the formatter from the prompt you pass; remove it from the parameters",
+            ApiType::Serverless if params.contains_key("prompt") => Err(Error::Input(
+                "`prompt` is set from the prompt you pass; remove it from the parameters".to_owned(),
             )),
             ApiType::Serverless => to_body(TAG, &Serverless { prompt, params }),
         }

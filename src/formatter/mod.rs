@@ -11,16 +11,21 @@ use serde_json::{Map, Value};
 
 use crate::config::ApiType;
 use crate::error::{Error, Result};
+use crate::message::{ChatCompletion, ChatMessage};
 
 mod custom_openai;
+mod custom_openai_chat;
 mod dolly;
 mod gpt2;
 mod hf;
+mod mistral_chat;
 
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
+pub use custom_openai_chat::{CustomOpenAiChatContentFormatter, LlamaChatContentFormatter};
 pub use dolly::DollyContentFormatter;
 pub use gpt2::{Gpt2ContentFormatter, OssContentFormatter};
 pub use hf::HfContentFormatter;
+pub use mistral_chat::MistralChatContentFormatter;
 
 /// The content type every built-in formatter sends and accepts.
 pub const JSON: &str = "application/json";
@@ -83,6 +88,50 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion>;
+
+    /// Settings saved next to the tag in config files. Defaults to none.
+    fn settings(&self) -> Map<String, Value> {
+        Map::new()
+    }
+}
+
+/// Turns a conversation into a request body and a response body into a [`ChatCompletion`].
+///
+/// The chat counterpart of [`ContentFormatter`], for
+/// [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
+pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
+    /// The tag saved in config files (`formatter: {"_type": tag}`) and shown in errors.
+    fn tag(&self) -> &str;
+
+    /// The api types this formatter can talk to; building a client for another is an error.
+    fn supported_api_types(&self) -> &[ApiType];
+
+    /// The `Content-Type` of requests. Defaults to `application/json`.
+    fn content_type(&self) -> &str {
+        JSON
+    }
+
+    /// The `Accept` of non-streaming requests. Defaults to `application/json`.
+    fn accept(&self) -> &str {
+        JSON
+    }
+
+    /// The request body for `messages` with the merged parameters.
+    ///
+    /// # Errors
+    /// When the conversation cannot be sent to this model (e.g. it is empty).
+    fn format_messages(
+        &self,
+        messages: &[ChatMessage],
+        params: &Map<String, Value>,
+        api_type: ApiType,
+    ) -> Result<Vec<u8>>;
+
+    /// The reply in a successful response body.
+    ///
+    /// # Errors
+    /// [`Error::Response`] when the body is not the shape this model family answers with.
+    fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<ChatCompletion>;
 
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
@@ -162,6 +211,26 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
 
 /// The tags [`completion_formatter`] knows, for error messages.
 pub const COMPLETION_TAGS: &[&str] = &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
+
+/// The built-in chat formatter for a tag, alias or Python class name.
+///
+/// ```
+/// let f = azureml_endpoint::formatter::chat_formatter("llama_chat").unwrap();
+/// assert_eq!(f.tag(), "custom_openai_chat");
+/// ```
+pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
+    Some(match tag {
+        custom_openai_chat::TAG
+        | "llama_chat"
+        | "CustomOpenAIChatContentFormatter"
+        | "LlamaChatContentFormatter" => Arc::new(CustomOpenAiChatContentFormatter),
+        mistral_chat::TAG | "MistralChatContentFormatter" => Arc::new(MistralChatContentFormatter),
+        _ => return None,
+    })
+}
+
+/// The tags [`chat_formatter`] knows, for error messages.
+pub const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
 
 /// Parses a response body as JSON, or gives the response error for `formatter`.
 ///

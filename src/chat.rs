@@ -1,0 +1,152 @@
+//! The chat client, `AzureMLChatOnlineEndpoint` in LangChain Python.
+
+use std::sync::Arc;
+
+use crate::builder::{Builder, Resolved, Sourced};
+use crate::config::{ClientKind, EndpointConfig};
+use crate::error::{Result, Source};
+use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
+use crate::message::{ChatCompletion, ChatMessage};
+use crate::params::CallOptions;
+use crate::transport::Outgoing;
+
+/// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
+pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
+
+/// A chat client for one Azure ML endpoint.
+///
+/// Cheap to clone and `Send + Sync`: clones share one connection pool. Its settings never change
+/// after `build()`.
+///
+/// ```no_run
+/// use azureml_endpoint::{ApiType, AzureMlChatOnlineEndpoint, ChatMessage};
+///
+/// let chat = AzureMlChatOnlineEndpoint::builder()
+///     .endpoint_url("https://my-model.eastus2.models.ai.azure.com/v1/chat/completions")
+///     .api_type(ApiType::Serverless)
+///     .api_key(std::env::var("AZUREML_ENDPOINT_API_KEY")?)
+///     .build()?;
+/// let reply = chat.invoke(&[ChatMessage::user("Why is the sky blue?")])?;
+/// println!("{}", reply.message.text());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AzureMlChatOnlineEndpoint {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    resolved: Resolved,
+    formatter: Arc<dyn ChatContentFormatter>,
+}
+
+impl Builder<dyn ChatContentFormatter> {
+    /// The chat formatter for the model family. Defaults to [`CustomOpenAiChatContentFormatter`].
+    pub fn formatter(self, formatter: impl ChatContentFormatter + 'static) -> Self {
+        self.formatter_arc(Arc::new(formatter))
+    }
+
+    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
+    /// tag with [`chat_formatter`](crate::formatter::chat_formatter).
+    pub fn formatter_arc(mut self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
+        self.formatter = Some(Sourced::new(formatter, Source::Argument));
+        self
+    }
+
+    /// Validates every setting and makes the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) naming the setting, where it came from and what to
+    /// change, as for the completion client; on serverless the URL path must end with
+    /// `/chat/completions`.
+    pub fn build(self) -> Result<AzureMlChatOnlineEndpoint> {
+        let Sourced {
+            value: formatter,
+            source,
+        } = self
+            .formatter
+            .unwrap_or_else(|| Sourced::new(Arc::new(CustomOpenAiChatContentFormatter), Source::Default));
+        let resolved = self.settings.resolve(
+            ClientKind::Chat,
+            formatter.tag(),
+            formatter.supported_api_types(),
+            &source,
+        )?;
+        Ok(AzureMlChatOnlineEndpoint {
+            inner: Arc::new(Inner { resolved, formatter }),
+        })
+    }
+}
+
+impl AzureMlChatOnlineEndpoint {
+    /// A builder with nothing set.
+    pub fn builder() -> AzureMlChatOnlineEndpointBuilder {
+        Builder::default()
+    }
+
+    /// A client configured from the `AZUREML_*` env vars, with the default formatter.
+    ///
+    /// # Errors
+    /// As [`AzureMlChatOnlineEndpointBuilder::build`], naming the env var at fault.
+    pub fn from_env() -> Result<Self> {
+        Self::builder().with_env().build()
+    }
+
+    /// Sends a conversation and returns the model's reply.
+    ///
+    /// # Errors
+    /// [`Error::Input`](crate::Error::Input) for an empty conversation, then as
+    /// [`AzureMlOnlineEndpoint::invoke`](crate::AzureMlOnlineEndpoint::invoke).
+    pub fn invoke(&self, messages: &[ChatMessage]) -> Result<ChatCompletion> {
+        self.invoke_with(messages, &CallOptions::default())
+    }
+
+    /// Sends a conversation with per-call parameters (e.g. `tools`, `tool_choice`), stop words
+    /// or timeout merged in for this call only.
+    ///
+    /// # Errors
+    /// As [`invoke`](Self::invoke).
+    pub fn invoke_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<ChatCompletion> {
+        let Inner { resolved, formatter } = &*self.inner;
+        let api_type = resolved.config.api_type;
+        let params = options.merge(&resolved.config.model_kwargs);
+        let body = formatter.format_messages(messages, &params, api_type)?;
+        let reply = resolved.transport.post(&Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: formatter.accept(),
+            timeout: options.call_timeout(),
+        })?;
+        let mut completion = formatter.format_response(&reply.body, api_type)?;
+        completion.request_id = reply.request_id;
+        Ok(completion)
+    }
+
+    /// Sends every conversation, returning one result per conversation in order; a failure does
+    /// not lose the others. Runs `options.max_concurrency` requests at once.
+    pub fn generate<C: AsRef<[ChatMessage]> + Sync>(
+        &self,
+        conversations: &[C],
+        options: &CallOptions,
+    ) -> Vec<Result<ChatCompletion>> {
+        crate::batch::run(conversations, options.concurrency(), |c| {
+            self.invoke_with(c.as_ref(), options)
+        })
+    }
+
+    /// The validated settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.inner.resolved.config
+    }
+
+    /// The chat formatter.
+    pub fn formatter(&self) -> &Arc<dyn ChatContentFormatter> {
+        &self.inner.formatter
+    }
+
+    /// Where each setting came from (argument, file, env var or default), for `config show`.
+    pub fn sources(&self) -> &[(&'static str, Source)] {
+        &self.inner.resolved.sources
+    }
+}
