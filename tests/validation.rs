@@ -1,0 +1,258 @@
+//! Every URL, api-type, key, header and formatter rejection, with its message.
+
+mod common;
+
+use std::time::Duration;
+
+use azureml_endpoint::{
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, DollyContentFormatter, Error,
+    Gpt2ContentFormatter, MistralChatContentFormatter, Source,
+};
+use common::KEY;
+
+fn completion(url: &str, api_type: ApiType) -> Result<AzureMlOnlineEndpoint, Error> {
+    AzureMlOnlineEndpoint::builder()
+        .endpoint_url(url)
+        .api_type(api_type)
+        .api_key(KEY)
+        .build()
+}
+
+fn chat(url: &str, api_type: ApiType) -> Result<AzureMlChatOnlineEndpoint, Error> {
+    AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(url)
+        .api_type(api_type)
+        .api_key(KEY)
+        .build()
+}
+
+fn config_error(result: Result<impl std::fmt::Debug, Error>) -> (String, Source, String) {
+    match result {
+        Err(Error::Config(e)) => (e.key.clone(), e.source.clone(), Error::Config(e).to_string()),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn accepted_urls() {
+    let ok = [
+        (
+            "https://my-endpoint.eastus2.inference.ml.azure.com/score",
+            ApiType::Dedicated,
+        ),
+        (
+            "https://my-endpoint.eastus2.inference.ml.azure.com/score/",
+            ApiType::Dedicated,
+        ),
+        ("https://gateway.example.com/team-a/score", ApiType::Dedicated),
+        ("http://127.0.0.1:5001/score", ApiType::Dedicated),
+        ("http://localhost:5001/score", ApiType::Dedicated),
+        ("http://[::1]:5001/score", ApiType::Dedicated),
+        (
+            "https://m.eastus2.models.ai.azure.com/v1/completions",
+            ApiType::Serverless,
+        ),
+        (
+            "https://m.eastus2.models.ai.azure.com/completions?api-version=2024-05-01-preview",
+            ApiType::Serverless,
+        ),
+    ];
+    for (url, api_type) in ok {
+        assert!(completion(url, api_type).is_ok(), "{url} should be accepted");
+    }
+    for url in [
+        "https://m.eastus2.models.ai.azure.com/v1/chat/completions",
+        "https://m.eastus2.models.ai.azure.com/chat/completions",
+        "https://m.eastus2.models.ai.azure.com/models/chat/completions?api-version=2024-05-01-preview",
+    ] {
+        assert!(chat(url, ApiType::Serverless).is_ok(), "{url} should be accepted");
+    }
+    assert!(chat("https://e.inference.ml.azure.com/score", ApiType::Dedicated).is_ok());
+}
+
+#[test]
+fn rejected_urls_say_what_would_be_accepted() {
+    let cases: &[(&str, ApiType, bool, &str)] = &[
+        (
+            "https://m.models.ai.azure.com/v1/completions",
+            ApiType::Dedicated,
+            false,
+            "invalid `endpoint_url` (argument): \"https://m.models.ai.azure.com/v1/completions\": for api type `dedicated` \
+             the path must end with /score (https://<name>.<region>.inference.ml.azure.com/score); this path fits api type `serverless`",
+        ),
+        (
+            "https://e.inference.ml.azure.com/score",
+            ApiType::Serverless,
+            false,
+            "invalid `endpoint_url` (argument): \"https://e.inference.ml.azure.com/score\": for api type `serverless` the \
+             completion client needs a path ending with /completions (https://<name>.<region>.models.ai.azure.com/v1/completions); \
+             this path fits api type `dedicated`",
+        ),
+        (
+            "https://m.models.ai.azure.com/v1/chat/completions",
+            ApiType::Serverless,
+            false,
+            "this is a chat URL: use AzureMlChatOnlineEndpoint",
+        ),
+        (
+            "https://m.models.ai.azure.com/v1/completions",
+            ApiType::Serverless,
+            true,
+            "the chat client needs a path ending with /chat/completions (https://<name>.<region>.models.ai.azure.com/v1/chat/completions); \
+             this is a completions URL: use AzureMlOnlineEndpoint",
+        ),
+        (
+            "https://m.models.ai.azure.com/v1/chat/completions",
+            ApiType::Dedicated,
+            true,
+            "this path fits api type `serverless`",
+        ),
+        ("http://example.com/score", ApiType::Dedicated, false, "plain http sends the key in clear text; use https"),
+        ("ftp://example.com/score", ApiType::Dedicated, false, "scheme `ftp` is not supported; use https"),
+        ("example.com/score", ApiType::Dedicated, false, "not an absolute URL (expected https://host/path)"),
+        ("https:///score", ApiType::Dedicated, false, "the URL has no host"),
+        ("https://user:pw@example.com/score", ApiType::Dedicated, false, "credentials in the URL are not allowed"),
+        ("https://example.com:99999/score", ApiType::Dedicated, false, "bad port `99999`"),
+        ("https://example.com/score#x", ApiType::Dedicated, false, "a URL fragment (`#…`) is not allowed"),
+        ("https://example.com/sc ore", ApiType::Dedicated, false, "the URL contains spaces or control characters"),
+        ("https://example.com/scoring", ApiType::Dedicated, false, "the path must end with /score"),
+    ];
+    for (url, api_type, is_chat, expected) in cases {
+        let (key, source, message) = if *is_chat {
+            config_error(chat(url, *api_type))
+        } else {
+            config_error(completion(url, *api_type))
+        };
+        assert_eq!(key, "endpoint_url");
+        assert_eq!(source, Source::Argument);
+        assert!(
+            message.contains(expected),
+            "{url}:\n  got      {message}\n  expected {expected}"
+        );
+    }
+}
+
+#[test]
+fn insecure_http_needs_an_explicit_opt_in() {
+    let built = AzureMlOnlineEndpoint::builder()
+        .endpoint_url("http://example.com/score")
+        .api_key(KEY)
+        .allow_insecure_http(true)
+        .build();
+    assert!(built.is_ok());
+}
+
+#[test]
+fn formatter_must_support_the_api_type() {
+    let (key, source, message) = config_error(
+        AzureMlOnlineEndpoint::builder()
+            .endpoint_url("https://m.models.ai.azure.com/v1/completions")
+            .api_type(ApiType::Serverless)
+            .api_key(KEY)
+            .formatter(DollyContentFormatter)
+            .build(),
+    );
+    assert_eq!((key.as_str(), source), ("formatter", Source::Argument));
+    assert_eq!(
+        message,
+        "invalid `formatter` (argument): formatter `dolly` does not support api type `serverless` (it supports: \
+         dedicated); choose a formatter for serverless endpoints, e.g. `custom_openai`"
+    );
+    for formatter in [Gpt2ContentFormatter] {
+        let result = AzureMlOnlineEndpoint::builder()
+            .endpoint_url("https://m.models.ai.azure.com/v1/completions")
+            .api_type(ApiType::Serverless)
+            .api_key(KEY)
+            .formatter(formatter)
+            .build();
+        assert!(config_error(result)
+            .2
+            .contains("`gpt2` does not support api type `serverless`"));
+    }
+    // Mistral works on both.
+    assert!(AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url("https://e.inference.ml.azure.com/score")
+        .api_key(KEY)
+        .formatter(MistralChatContentFormatter)
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn missing_or_bad_settings() {
+    let (key, _, message) = config_error(AzureMlOnlineEndpoint::builder().api_key(KEY).build());
+    assert_eq!(key, "endpoint_url");
+    assert!(message.contains("set AZUREML_ENDPOINT_URL"), "{message}");
+
+    let (key, _, message) = config_error(
+        AzureMlOnlineEndpoint::builder()
+            .endpoint_url("https://e.inference.ml.azure.com/score")
+            .build(),
+    );
+    assert_eq!(key, "endpoint_api_key");
+    assert!(message.contains("set AZUREML_ENDPOINT_API_KEY"), "{message}");
+
+    let base = || AzureMlOnlineEndpoint::builder().endpoint_url("https://e.inference.ml.azure.com/score");
+    let (key, _, message) = config_error(base().api_key("  ").build());
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        (
+            "endpoint_api_key",
+            "invalid `endpoint_api_key` (argument): the key is empty"
+        )
+    );
+
+    let (key, _, message) = config_error(base().api_key("abc\r\nX-Injected: 1").build());
+    assert_eq!(key, "endpoint_api_key");
+    assert!(
+        message.contains("the key contains a control character"),
+        "{message}"
+    );
+    assert!(!message.contains("abc"), "the key must not be echoed: {message}");
+
+    let (key, _, message) = config_error(base().api_key(KEY).timeout(Duration::ZERO).build());
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        ("timeout", "invalid `timeout` (argument): must be > 0")
+    );
+
+    let (key, _, message) = config_error(base().api_key(KEY).deployment_name("blue\nred").build());
+    assert_eq!(key, "deployment_name");
+    assert!(message.contains("contains a control character"), "{message}");
+
+    let (key, _, message) = config_error(base().api_key(KEY).extra_header("bad header", "x").build());
+    assert_eq!(
+        (key.as_str(), message.as_str()),
+        (
+            "extra_headers",
+            "invalid `extra_headers` (argument): \"bad header\" is not a valid header name"
+        )
+    );
+    let (_, _, message) = config_error(base().api_key(KEY).extra_header("x-ok", "a\rb").build());
+    assert!(
+        message.contains("the value of `x-ok` contains a control character"),
+        "{message}"
+    );
+    let (_, _, message) = config_error(
+        base()
+            .api_key(KEY)
+            .extra_header("Authorization", "Bearer other")
+            .build(),
+    );
+    assert!(
+        message.contains("`Authorization` is set from the API key"),
+        "{message}"
+    );
+
+    // An empty deployment name means none.
+    let llm = base().api_key(KEY).deployment_name("").build().unwrap();
+    assert_eq!(llm.config().deployment_name, None);
+}
+
+#[test]
+fn api_type_parses_realtime_as_dedicated() {
+    assert_eq!("realtime".parse::<ApiType>(), Ok(ApiType::Dedicated));
+    assert_eq!("serverless".parse::<ApiType>(), Ok(ApiType::Serverless));
+    let err = "Serverless ".parse::<ApiType>().unwrap_err();
+    assert!(err.starts_with("unknown api type \"Serverless \""), "{err}");
+}
