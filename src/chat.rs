@@ -118,7 +118,9 @@ impl AzureMlChatOnlineEndpoint {
             accept: formatter.accept(),
             timeout: options.call_timeout(),
         })?;
-        let mut completion = formatter.format_response(&reply.body, api_type)?;
+        let mut completion = formatter
+            .format_response(&reply.body, api_type)
+            .map_err(|e| resolved.transport.scrub_error(e))?;
         completion.request_id = reply.request_id;
         Ok(completion)
     }

@@ -33,18 +33,24 @@ pub enum Error {
     Stream(Box<StreamError>),
     /// The input to a call cannot be sent (an empty conversation, a parameter the formatter owns).
     #[error("invalid input: {0}")]
-    Input(String),
+    Input(Box<str>),
     /// Reading or writing a file failed.
-    #[error("cannot {action} `{path}`")]
-    Io {
-        /// What was being done, e.g. "read config file".
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(Box<IoError>),
+}
+
+/// A file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} `{}`", path.display())]
+#[non_exhaustive]
+pub struct IoError {
+    /// What was being done, e.g. "read config file".
+    pub action: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// The operating system's error.
+    #[source]
+    pub source: std::io::Error,
 }
 
 impl Error {
@@ -81,6 +87,10 @@ impl Error {
         }))
     }
 
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        Error::Input(message.into().into_boxed_str())
+    }
+
     pub(crate) fn stream(kind: StreamErrorKind, message: impl Into<String>) -> Self {
         Error::Stream(Box::new(StreamError {
             kind,
@@ -89,11 +99,11 @@ impl Error {
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
+        Error::Io(Box::new(IoError {
             action,
             path: path.into(),
             source,
-        }
+        }))
     }
 }
 

@@ -32,7 +32,7 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use error::{
-    ConfigError, Error, HttpError, ResponseError, Result, Source, StreamError, StreamErrorKind,
+    ConfigError, Error, HttpError, IoError, ResponseError, Result, Source, StreamError, StreamErrorKind,
     TransportError, TransportErrorKind,
 };
 pub use formatter::{

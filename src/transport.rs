@@ -26,6 +26,7 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     url: ParsedUrl,
     headers: Vec<(String, String)>,
+    key: ApiKey,
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
@@ -87,6 +88,7 @@ impl Transport {
             agent,
             url,
             headers,
+            key: key.clone(),
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -171,6 +173,7 @@ impl Transport {
             let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
             let wait = server_wait(&response);
             let mut error = http_error(response, attempts);
+            error.message = error.message.map(|m| self.scrub(m));
             if retryable && retries_left {
                 match wait {
                     Some(wait) if wait > MAX_SERVER_WAIT => {
@@ -239,6 +242,30 @@ impl Transport {
                 ),
                 attempts,
             )),
+        }
+    }
+
+    /// Removes the key from text the server sent back (a gateway may echo request headers).
+    pub fn scrub(&self, text: String) -> String {
+        let key = self.key.expose();
+        if key.is_empty() || !text.contains(key) {
+            return text;
+        }
+        text.replace(key, "***")
+    }
+
+    /// [`scrub`](Self::scrub) for the server-provided parts of an error.
+    pub fn scrub_error(&self, error: Error) -> Error {
+        match error {
+            Error::Response(mut e) => {
+                e.excerpt = self.scrub(std::mem::take(&mut e.excerpt));
+                Error::Response(e)
+            }
+            Error::Stream(mut e) => {
+                e.message = self.scrub(std::mem::take(&mut e.message));
+                Error::Stream(e)
+            }
+            other => other,
         }
     }
 

@@ -92,7 +92,7 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
                 };
                 to_body(TAG, &Dedicated { input_data })
             }
-            ApiType::Serverless if params.contains_key("prompt") => Err(Error::Input(
+            ApiType::Serverless if params.contains_key("prompt") => Err(Error::input(
                 "`prompt` is set from the prompt you pass; remove it from the parameters".to_owned(),
             )),
             ApiType::Serverless => to_body(TAG, &Serverless { prompt, params }),

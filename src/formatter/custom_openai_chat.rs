@@ -46,7 +46,7 @@ pub(super) fn openai_chat_request(
     api_type: ApiType,
 ) -> Result<Vec<u8>> {
     if messages.is_empty() {
-        return Err(Error::Input(
+        return Err(Error::input(
             "the conversation is empty: pass at least one message".to_owned(),
         ));
     }
@@ -60,7 +60,7 @@ pub(super) fn openai_chat_request(
                 },
             },
         ),
-        ApiType::Serverless if params.contains_key("messages") => Err(Error::Input(
+        ApiType::Serverless if params.contains_key("messages") => Err(Error::input(
             "`messages` is set from the conversation you pass; remove it from the parameters".to_owned(),
         )),
         ApiType::Serverless => to_body(tag, &Serverless { messages, params }),
