@@ -9,7 +9,13 @@
 # Usage: scripts/peer-tests.sh [extra args for the test binary, e.g. a test name]
 # Environment:
 #   PEER_TEST_CMD           replace the whole test command (run with bash -c)
-#   PEER_WORKERS            gunicorn worker processes (default 2; sync workers, 1 thread each)
+#   PEER_WORKERS            gunicorn worker processes (azmlinfsrv --worker_count; default 2)
+#   PEER_THREADS            threads per worker (default 1 = gunicorn "sync" worker, as azmlinfsrv
+#                           runs by default: Connection: close on every response, scoring timeout
+#                           enforced; >1 = "gthread" worker: keep-alive, no scoring timeout)
+#   PEER_SCORING_TIMEOUT_MS azmlinfsrv's SCORING_TIMEOUT_MS (default: the server's 3600000); a run()
+#                           slower than this is answered 500 {"message": "Scoring timeout after N ms"}
+#                           (sync workers only: the timer is a SIGALRM in the worker's main thread)
 #   PEER_HEALTH_TIMEOUT_S   how long to wait for GET / (default 60)
 #   PEER_PYTHON             python used to create the venv (default python3, needs 3.11)
 set -euo pipefail
@@ -26,6 +32,8 @@ LOG="$ROOT/target/peer-server.log"
 MODEL_DIR="$ROOT/target/peer-model"
 PYTHON="${PEER_PYTHON:-python3}"
 WORKERS="${PEER_WORKERS:-2}"
+THREADS="${PEER_THREADS:-1}"
+if [[ "$THREADS" == 1 ]]; then WORKER_CLASS=sync; else WORKER_CLASS=gthread; fi
 HEALTH_TIMEOUT_S="${PEER_HEALTH_TIMEOUT_S:-60}"
 DEFAULT_TEST_CMD=(cargo test --test peer -- --ignored --test-threads=1)
 
@@ -99,14 +107,15 @@ trap stop_server EXIT
 # azmlinfsrv has no bind-address flag or variable (amlserver.run passes the
 # hard-coded "-b 0.0.0.0:PORT" to gunicorn); the gunicorn config hook named in
 # GUNICORN_CMD_ARGS rewrites it to 127.0.0.1 before the socket is created.
-# Worker model made explicit: --worker_count N (azmlinfsrv's WORKER_COUNT) sync
-# worker processes, one thread each, no gunicorn control socket.
-say "starting azmlinfsrv on 127.0.0.1:$PORT ($WORKERS sync workers x 1 thread), log $LOG"
+# Worker model made explicit: --worker_count N (azmlinfsrv's WORKER_COUNT) worker
+# processes of the given class and thread count, no gunicorn control socket.
+say "starting azmlinfsrv on 127.0.0.1:$PORT ($WORKERS $WORKER_CLASS workers x $THREADS threads), log $LOG"
 env -u AZUREML_CONFIG_FILE -u SEPERATE_HEALTH_ENDPOINT -u HEALTH_PORT -u AML_APP_INSIGHTS_ENABLED \
     -u AML_APP_INSIGHTS_KEY -u AZUREML_DEBUG_PORT -u AML_CORS_ORIGINS -u SCORING_TIMEOUT_MS \
     -u WORKER_PRELOAD \
-    GUNICORN_CMD_ARGS="--config $ROOT/tests/peer/gunicorn_loopback.py --worker-class sync --threads 1 --no-control-socket" \
+    GUNICORN_CMD_ARGS="--config $ROOT/tests/peer/gunicorn_loopback.py --worker-class $WORKER_CLASS --threads $THREADS --no-control-socket" \
     WORKER_TIMEOUT=300 \
+    ${PEER_SCORING_TIMEOUT_MS:+SCORING_TIMEOUT_MS="$PEER_SCORING_TIMEOUT_MS"} \
     AML_APP_ROOT="$ROOT/tests/peer" \
     PYTHONUNBUFFERED=1 \
     "$VENV/bin/azmlinfsrv" \
