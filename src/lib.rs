@@ -1,8 +1,4 @@
-//! Blocking client for models deployed on Azure Machine Learning online endpoints.
-//!
-//! The Rust counterpart of LangChain's `AzureMLOnlineEndpoint`: pluggable content formatters for
-//! each model family, dedicated (`…/score`) and serverless (`…/v1/completions`) endpoints,
-//! retries, timeouts and typed errors, with no async runtime.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(
