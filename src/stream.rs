@@ -212,7 +212,8 @@ pub struct ToolCallDelta {
 /// - [`StreamErrorKind::BadEvent`]: an event's data was not a JSON completion chunk;
 /// - [`StreamErrorKind::EventTooLarge`]: one event was over 1 MiB;
 /// - [`StreamErrorKind::Timeout`]: no next event within the timeout (the client's, or the
-///   call's). Comment lines (`: keep-alive`) do not restart that wait.
+///   call's). Comment lines (`: keep-alive`) do not restart that wait; a server trickling an
+///   event byte by byte is cut off within twice the timeout.
 ///
 /// Comments, `event:`/`id:`/`retry:` fields, CRLF or CR line ends and events carrying nothing
 /// (such as Azure's content-filter preamble) are skipped. A stream is never retried once it has
@@ -334,15 +335,19 @@ impl CompletionStream {
                 Err(ReadFailure::TooLarge) => {
                     return Some(Err(Error::stream(
                         StreamErrorKind::EventTooLarge,
-                        format!("an event is over the {MAX_EVENT_BYTES}-byte limit after {chunks} chunks"),
+                        format!(
+                            "an event is over the {MAX_EVENT_BYTES}-byte limit, after {}",
+                            count(chunks)
+                        ),
                     )))
                 }
                 Err(ReadFailure::Timeout) => {
                     return Some(Err(Error::stream(
                         StreamErrorKind::Timeout,
                         format!(
-                            "no event within {:.1} s after {chunks} chunks; the answer is incomplete",
-                            reader.timeout.as_secs_f64()
+                            "no event within {:.1} s, after {}; the answer is incomplete",
+                            reader.timeout.as_secs_f64(),
+                            count(chunks)
                         ),
                     )))
                 }
@@ -544,6 +549,14 @@ fn service_error(data: &[u8]) -> Error {
     )
 }
 
+/// "1 chunk", "2 chunks": how far a failed stream got.
+fn count(chunks: u64) -> String {
+    match chunks {
+        1 => "1 chunk".to_owned(),
+        n => format!("{n} chunks"),
+    }
+}
+
 /// Why the reader could not give the next event.
 enum ReadFailure {
     TooLarge,
@@ -701,8 +714,9 @@ impl SseReader {
             return None;
         }
         let mut message = format!(
-            "the stream ended before `data: [DONE]` and without a finish reason, after {chunks} \
-             chunks; the answer is incomplete"
+            "the stream ended before `data: [DONE]` and without a finish reason, after {}; the \
+             answer is incomplete",
+            count(chunks)
         );
         if let Some(cause) = cause {
             message.push_str(&format!(" (connection: {cause})"));
@@ -819,7 +833,7 @@ mod tests {
         assert_eq!(
             stream.next().map(|r| r.map_err(|e| e.to_string())),
             Some(Err(
-                "stream failed: no event within 2.0 s after 0 chunks; the answer is incomplete".into()
+                "stream failed: no event within 2.0 s, after 0 chunks; the answer is incomplete".into()
             ))
         );
         assert!(stream.next().is_none());

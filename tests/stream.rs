@@ -435,7 +435,7 @@ fn oversized_event_gives_event_too_large() -> TestResult {
         items,
         vec![
             Ok("ok".to_owned()),
-            Err("stream failed: an event is over the 1048576-byte limit after 1 chunks".to_owned())
+            Err("stream failed: an event is over the 1048576-byte limit, after 1 chunk".to_owned())
         ]
     );
     mock.assert();
@@ -443,15 +443,22 @@ fn oversized_event_gives_event_too_large() -> TestResult {
 }
 
 #[test]
-fn an_event_just_under_the_limit_is_accepted() -> TestResult {
-    let server = MockServer::start();
-    let overhead = chat_delta("").len() - 2; // the event's bytes besides the text and blank line
-    let text = "y".repeat(1024 * 1024 - overhead);
-    let body = [chat_delta(&text), DONE.to_owned()].concat();
-    let mock = sse_mock(&server, CHAT_PATH, &body);
-    let items = texts(chat(server.url(CHAT_PATH))?.stream(&user("Hi"))?);
-    assert_eq!(items, vec![Ok(text)]);
-    mock.assert();
+fn the_event_limit_is_exactly_one_mebibyte() -> TestResult {
+    // The event's bytes besides its text and the blank line that ends it.
+    let overhead = chat_delta("").len() - 2;
+    for (size, accepted) in [(1024 * 1024, true), (1024 * 1024 + 1, false)] {
+        let server = MockServer::start();
+        let text = "y".repeat(size - overhead);
+        let mock = sse_mock(&server, CHAT_PATH, &[chat_delta(&text), DONE.to_owned()].concat());
+        let items = texts(chat(server.url(CHAT_PATH))?.stream(&user("Hi"))?);
+        let expected = if accepted {
+            Ok(text)
+        } else {
+            Err("stream failed: an event is over the 1048576-byte limit, after 0 chunks".to_owned())
+        };
+        assert_eq!(items, vec![expected], "event of {size} bytes");
+        mock.assert();
+    }
     Ok(())
 }
 
@@ -515,7 +522,7 @@ fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
         assert_eq!(stream_kind(&error), Some(StreamErrorKind::Timeout));
         assert_eq!(
             error.to_string(),
-            "stream failed: no event within 1.0 s after 1 chunks; the answer is incomplete"
+            "stream failed: no event within 1.0 s, after 1 chunk; the answer is incomplete"
         );
         assert!(stream.next().is_none());
         // The error came from our deadline, not from the server giving up.
