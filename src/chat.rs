@@ -8,7 +8,7 @@ use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::params::CallOptions;
-use crate::transport::Outgoing;
+use crate::transport::{Outgoing, Transport};
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
@@ -150,5 +150,10 @@ impl AzureMlChatOnlineEndpoint {
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
         &self.inner.resolved.sources
+    }
+
+    /// The HTTP seam, for the stream methods in `stream.rs`.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.resolved.transport
     }
 }

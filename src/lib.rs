@@ -18,6 +18,7 @@ mod llm;
 mod message;
 mod params;
 mod secret;
+mod stream;
 mod transport;
 
 pub use builder::Builder;
@@ -41,3 +42,4 @@ pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
 pub use params::CallOptions;
 pub use secret::ApiKey;
+pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};

@@ -7,7 +7,7 @@ use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
 use crate::formatter::{Completion, ContentFormatter, CustomOpenAiContentFormatter};
 use crate::params::CallOptions;
-use crate::transport::Outgoing;
+use crate::transport::{Outgoing, Transport};
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
@@ -151,5 +151,10 @@ impl AzureMlOnlineEndpoint {
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
         &self.inner.resolved.sources
+    }
+
+    /// The HTTP seam, for the stream methods in `stream.rs`.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.resolved.transport
     }
 }

@@ -116,7 +116,7 @@ impl Transport {
         self.with_retries(out, true, |response| {
             let request_id = request_id(&response);
             Ok(StreamReply {
-                body: Box::new(response.into_body().into_reader()),
+                body: Box::new(StreamBody(response.into_body().into_reader())),
                 request_id,
             })
         })
@@ -327,6 +327,21 @@ impl Transport {
             attempts,
             may_have_run,
         }))
+    }
+}
+
+/// A streamed body whose read timeouts have the kind `TimedOut`, so the SSE reader can tell a
+/// stalled stream from a cut one without naming ureq (which wraps its errors in `Other`).
+struct StreamBody(ureq::BodyReader<'static>);
+
+impl Read for StreamBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::{Error as IoError, ErrorKind};
+        self.0.read(buf).map_err(|e| match ureq::Error::from(e) {
+            ureq::Error::Io(io) => io,
+            ureq::Error::Timeout(_) => IoError::new(ErrorKind::TimedOut, "no data within the timeout"),
+            other => IoError::other(other.to_string()),
+        })
     }
 }
 
