@@ -1,0 +1,91 @@
+//! A walk-through of the crate that needs no Azure account: `cargo run --example quickstart`.
+//!
+//! It starts the embedded local endpoint (an echo model speaking the dedicated and serverless
+//! shapes) and shows a completion, a chat, a streamed chat, save and load, and an error. With
+//! `AZUREML_ENDPOINT_URL` and `AZUREML_ENDPOINT_API_KEY` set, it calls that endpoint instead.
+
+use std::io::Write;
+
+use azureml_endpoint::local::LocalEndpoint;
+use azureml_endpoint::{
+    load_llm, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, DollyContentFormatter,
+    Gpt2ContentFormatter, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_URL,
+};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var_os(ENV_ENDPOINT_URL).is_some() && std::env::var_os(ENV_ENDPOINT_API_KEY).is_some() {
+        return real_endpoint();
+    }
+    let server = LocalEndpoint::start()?;
+    println!("Started the local echo endpoint at {} (it answers with your own text).\n", server.base_url());
+
+    caption("1. A completion on a dedicated endpoint (…/score) with the GPT-2 formatter");
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.dedicated_url())
+        .api_key("any-key-works-locally")
+        .formatter(Gpt2ContentFormatter)
+        .model_kwarg("max_new_tokens", 50)
+        .build()?;
+    let completion = llm.invoke("Hello from Rust: \"quotes\", newlines\nand 🦀 arrive intact.")?;
+    println!("{}\n", completion.text);
+
+    caption("2. A chat on a serverless endpoint (…/v1/chat/completions)");
+    let chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.chat_url())
+        .api_type(ApiType::Serverless)
+        .api_key("any-key-works-locally")
+        .build()?;
+    let conversation = [ChatMessage::system("You are an echo."), ChatMessage::user("Why is the sky blue?")];
+    let reply = chat.invoke(&conversation)?;
+    println!("assistant: {}  (finish reason {:?}, usage {:?})\n", reply.message.text(), reply.finish_reason, reply.usage);
+
+    caption("3. The same chat, streamed: each piece printed as it arrives");
+    let mut out = std::io::stdout();
+    for chunk in chat.stream(&[ChatMessage::user("Streaming shows the answer word by word.")])? {
+        write!(out, "{}", chunk?.text)?;
+        out.flush()?;
+    }
+    println!("\n");
+
+    caption("4. save(\"azureml.json\") and load_llm: the whole config but never the key");
+    let dir = std::env::temp_dir().join(format!("azureml-quickstart-{}", std::process::id()));
+    let path = dir.join("azureml.json");
+    llm.save(&path)?;
+    println!("{}", std::fs::read_to_string(&path)?);
+    // The key comes from the environment when the file is loaded, as in LangChain.
+    std::env::set_var(ENV_ENDPOINT_API_KEY, "any-key-works-locally");
+    let loaded = load_llm(&path)?.into_completion()?;
+    println!("loaded again, and it works: {}\n", loaded.invoke("Saved and loaded.")?.text);
+    std::fs::remove_dir_all(&dir)?;
+
+    caption("5. An error you may meet: a formatter that does not fit the endpoint");
+    let wrong = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.completions_url())
+        .api_type(ApiType::Serverless)
+        .api_key("any-key-works-locally")
+        .formatter(DollyContentFormatter)
+        .build();
+    match wrong {
+        Err(e) => println!("error: {e}\n"),
+        Ok(_) => return Err("the Dolly formatter should not accept a serverless endpoint".into()),
+    }
+    println!("Done. Point AZUREML_ENDPOINT_URL and AZUREML_ENDPOINT_API_KEY at a real endpoint to try it there.");
+    Ok(())
+}
+
+fn caption(text: &str) {
+    println!("== {text}");
+}
+
+/// One call against the endpoint the env vars name: chat for chat URLs, completion otherwise.
+fn real_endpoint() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var(ENV_ENDPOINT_URL)?;
+    if url.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with("/chat/completions") {
+        let chat = AzureMlChatOnlineEndpoint::from_env()?;
+        println!("{}", chat.invoke(&[ChatMessage::user("Say hello in five words.")])?.message.text());
+    } else {
+        let llm = AzureMlOnlineEndpoint::from_env()?;
+        println!("{}", llm.invoke("Say hello in five words.")?.text);
+    }
+    Ok(())
+}
