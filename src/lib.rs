@@ -1,2 +1,4 @@
 //! Blocking client for models deployed on Azure Machine Learning online endpoints.
 #![forbid(unsafe_code)]
+
+pub mod local;
