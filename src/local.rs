@@ -27,7 +27,8 @@
 //! - A request body is read by its `Content-Length` (none means empty). Chunked (any
 //!   `Transfer-Encoding`) request bodies are refused with 411. `Expect: 100-continue` is answered.
 //! - Limits: request line plus headers 64 KiB (else 431), body 8 MiB = 8388608 bytes (else 413).
-//!   A malformed request line or header gets 400. These four errors close the connection.
+//!   A malformed request line, header or `Content-Length` gets 400. These errors close the
+//!   connection; every other answer keeps it open.
 //! - Every response carries `x-request-id: local-N`, N counting this endpoint's requests from 1,
 //!   and echoes a request's `azureml-model-deployment` header. JSON answers are compact
 //!   `application/json` with `Content-Length`; streams are `text/event-stream` with
@@ -50,7 +51,8 @@
 //!
 //! # Dedicated (`…/score`)
 //! P is a prompt string, K any parameters, M a non-empty list of message objects, and T the
-//! `content` of M's last message (`null` or missing is `""`). Lists of prompts must be non-empty;
+//! `content` of M's last message: a string, or `null`/missing for `""` (other messages are not
+//! looked at). Lists of prompts must be non-empty;
 //! the answer has one item per prompt, in order. Inside `input_data`, a `parameters` key means
 //! custom_openai, its absence dolly. `"stream"` is ignored (dedicated endpoints do not stream).
 //!
