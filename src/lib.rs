@@ -15,6 +15,7 @@ mod config;
 mod error;
 pub mod formatter;
 mod llm;
+pub mod local;
 mod message;
 mod params;
 mod secret;
