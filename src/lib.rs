@@ -19,6 +19,7 @@ mod config;
 mod error;
 pub mod formatter;
 mod llm;
+mod loader;
 mod message;
 mod params;
 mod secret;
@@ -32,8 +33,8 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use error::{
-    ConfigError, Error, HttpError, ResponseError, Result, Source, StreamError, StreamErrorKind,
-    TransportError, TransportErrorKind,
+    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, ResponseError, Result, Source,
+    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
@@ -42,6 +43,10 @@ pub use formatter::{
     Usage,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
+pub use loader::{
+    load_llm, save_config, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry,
+    AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE,
+};
 pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
 pub use params::CallOptions;
 pub use secret::ApiKey;
