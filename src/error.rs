@@ -168,7 +168,7 @@ impl std::error::Error for ConfigError {}
 pub enum ConfigFileErrorKind {
     /// The extension is not `.json`, `.yaml` or `.yml` (nothing was read or written).
     UnsupportedExtension,
-    /// The file is larger than a config file can be (1 MiB).
+    /// The file is larger than a config file can be (256 KiB).
     TooLarge,
     /// The file is not UTF-8 text (a binary file?).
     NotText,

@@ -46,7 +46,7 @@ const KEYS: &[&str] = &[
     "extra_headers",
 ];
 /// A config file is a few hundred bytes; anything near this is not one.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
+const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// Containers nested deeper than this are rejected before serde's own limit (128) is reached.
 const MAX_DEPTH: usize = 64;
 
@@ -480,6 +480,12 @@ fn parse_config(bytes: &[u8], format: Format, path: &Path) -> Result<Map<String,
         ));
     }
 
+    if format == Format::Yaml {
+        if let Some(at) = flow_nesting_exceeds(text, MAX_DEPTH) {
+            return Err(too_deep(path, Some(at)));
+        }
+    }
+
     let budget = Budget::new(text.len());
     let seed = Bounded {
         budget: &budget,
@@ -507,12 +513,10 @@ fn parse_config(bytes: &[u8], format: Format, path: &Path) -> Result<Map<String,
             Some((line, column)) => message.replacen(&format!(" at line {line} column {column}"), "", 1),
             None => message,
         };
-        let (kind, message) = if budget.too_deep.get() || message.starts_with("recursion limit exceeded") {
-            (
-                ConfigFileErrorKind::TooDeep,
-                format!("values nested deeper than {MAX_DEPTH} levels"),
-            )
-        } else if budget.exhausted.get() || message.starts_with("repetition limit exceeded") {
+        if budget.too_deep.get() || message.starts_with("recursion limit exceeded") {
+            return too_deep(path, at);
+        }
+        let (kind, message) = if budget.exhausted.get() || message.starts_with("repetition limit exceeded") {
             (
                 ConfigFileErrorKind::AliasExpansion,
                 "YAML aliases expand to more data than the file holds (an alias bomb?); \
@@ -539,6 +543,89 @@ fn parse_config(bytes: &[u8], format: Format, path: &Path) -> Result<Map<String,
             ),
         )),
     }
+}
+
+fn too_deep(path: &Path, at: Option<(usize, usize)>) -> Error {
+    Error::config_file(
+        path,
+        ConfigFileErrorKind::TooDeep,
+        at,
+        format!("values nested deeper than {MAX_DEPTH} levels"),
+    )
+}
+
+/// Where YAML flow collections (`[…]`, `{…}`) first nest deeper than `max`, from the raw text.
+///
+/// libyaml's scanner does work per token in proportion to the open flow collections, so a
+/// megabyte of `[` takes minutes before the parsed depth can be checked. This scan is linear and
+/// errs towards counting: quoted scalars, comments and block scalars are skipped, and a bracket
+/// is counted only where a flow collection could start.
+fn flow_nesting_exceeds(text: &str, max: usize) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    // Indentation of the line whose `|` or `>` opened a block scalar still running.
+    let mut block_scalar_parent: Option<usize> = None;
+    for (line_index, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block_scalar_parent {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar_parent = None;
+        }
+        let mut code_end = line.len();
+        let mut prev: Option<char> = None;
+        let mut chars = line.char_indices().enumerate().peekable();
+        while let Some((column, (offset, c))) = chars.next() {
+            match quote {
+                Some('"') => match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => quote = None,
+                    _ => {}
+                },
+                Some(_) => {
+                    if c == '\'' {
+                        if chars.peek().is_some_and(|(_, (_, next))| *next == '\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                None => {
+                    let token_start = matches!(prev, None | Some(' ' | '\t' | '[' | '{' | ','))
+                        || (depth > 0 && prev == Some(':'));
+                    match c {
+                        '#' if matches!(prev, None | Some(' ' | '\t')) => {
+                            code_end = offset;
+                            break;
+                        }
+                        '"' | '\'' if token_start => quote = Some(c),
+                        '[' | '{' if depth > 0 || token_start => {
+                            depth += 1;
+                            if depth > max {
+                                return Some((line_index + 1, column + 1));
+                            }
+                        }
+                        ']' | '}' if depth > 0 => depth -= 1,
+                        _ => {}
+                    }
+                }
+            }
+            prev = Some(c);
+        }
+        if quote.is_none() && depth == 0 {
+            let code = line.get(..code_end).unwrap_or(line).trim_end();
+            let last = code.rsplit([' ', '\t']).next().unwrap_or("");
+            let header = last.strip_prefix(['|', '>']);
+            if header.is_some_and(|rest| rest.chars().all(|c| matches!(c, '+' | '-' | '0'..='9'))) {
+                block_scalar_parent = Some(indent);
+            }
+        }
+    }
+    None
 }
 
 /// 1-based line and column of byte `at`.
