@@ -90,7 +90,7 @@ impl AzureMlOnlineEndpoint {
     /// `load_llm` reads the result too. Load it again with [`load_llm`].
     ///
     /// ```
-    /// use azureml_endpoint::{load_llm, AzureMlOnlineEndpoint, LoadOptions, Registry};
+    /// use azureml_endpoint::{AzureMlOnlineEndpoint, LoadOptions, Registry};
     ///
     /// let llm = AzureMlOnlineEndpoint::builder()
     ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")

@@ -519,6 +519,27 @@ fn unsupported_extension_on_save_writes_nothing() -> Result<()> {
 }
 
 #[test]
+fn saving_kwargs_too_deep_to_load_again_is_refused() -> Result<()> {
+    let dir = TempDir::new("save-deep");
+    let mut deep = json!(1);
+    for _ in 0..70 {
+        deep = json!([deep]);
+    }
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(URL)
+        .api_key("k")
+        .model_kwarg("deep", deep)
+        .build()?;
+    let path = dir.path("deep.yaml");
+    assert_eq!(
+        message(llm.save(&path)),
+        "invalid `model_kwargs` (argument): nested deeper than 64 levels, which config files do not load"
+    );
+    assert!(!path.exists());
+    Ok(())
+}
+
+#[test]
 fn save_config_never_writes_a_key() {
     let dir = TempDir::new("save-key");
     let fields = json!({"_type": "azureml_endpoint", "endpoint_api_key": "secret"});

@@ -667,6 +667,73 @@ fn load_accepts_synonyms_aliases_null_kwargs_and_realtime() -> Result<()> {
     Ok(())
 }
 
+/// Every tag, alias and Python class name of wire.md loads from a file, under its canonical tag.
+#[test]
+fn formatter_tags_aliases_and_python_class_names_load_from_files() -> Result<()> {
+    let dir = TempDir::new("tags");
+    let env = with_env(&[
+        ("AZUREML_ENDPOINT_API_KEY", KEY),
+        ("AZUREML_ENDPOINT_URL", SCORE_URL),
+    ]);
+    for (given, tag) in [
+        ("gpt2", "gpt2"),
+        ("oss", "gpt2"),
+        ("GPT2ContentFormatter", "gpt2"),
+        ("OSSContentFormatter", "gpt2"),
+        ("hf", "hf"),
+        ("HFContentFormatter", "hf"),
+        ("dolly", "dolly"),
+        ("DollyContentFormatter", "dolly"),
+        ("custom_openai", "custom_openai"),
+        ("llama", "custom_openai"),
+        ("CustomOpenAIContentFormatter", "custom_openai"),
+        ("LlamaContentFormatter", "custom_openai"),
+    ] {
+        let path = dir.write(
+            "c.yaml",
+            format!("_type: azureml_endpoint\nformatter: {{_type: {given}}}\n"),
+        );
+        let llm = Registry::new().load_with(&path, &env)?.into_completion()?;
+        assert_eq!(llm.formatter().tag(), tag, "{given}");
+    }
+    for (given, tag) in [
+        ("custom_openai_chat", "custom_openai_chat"),
+        ("llama_chat", "custom_openai_chat"),
+        ("CustomOpenAIChatContentFormatter", "custom_openai_chat"),
+        ("LlamaChatContentFormatter", "custom_openai_chat"),
+        ("mistral_chat", "mistral_chat"),
+        ("MistralChatContentFormatter", "mistral_chat"),
+    ] {
+        let path = dir.write(
+            "c.json",
+            format!(r#"{{"_type": "azureml_chat_endpoint", "content_formatter": "{given}"}}"#),
+        );
+        let chat = Registry::new().load_with(&path, &env)?.into_chat()?;
+        assert_eq!(chat.formatter().tag(), tag, "{given}");
+    }
+    Ok(())
+}
+
+#[test]
+fn debug_output_never_shows_the_key() -> Result<()> {
+    let options = LoadOptions::new()
+        .api_key(KEY)
+        .env_vars([("AZUREML_ENDPOINT_URL", SCORE_URL)]);
+    let debug = format!("{options:?}");
+    assert!(!debug.contains(KEY) && debug.contains("ApiKey(***)"), "{debug}");
+    assert_eq!(
+        format!("{:?}", registry()),
+        "Registry { types: [\"azureml_chat_endpoint\", \"azureml_endpoint\"], completion_formatters: \
+         [\"prefixed\"], chat_formatters: [\"labelled_chat\"] }"
+    );
+    let dir = TempDir::new("debug");
+    let path = dir.path("llm.json");
+    docs_example()?.save(&path)?;
+    let loaded = Registry::new().load_with(&path, &options)?;
+    assert!(!format!("{loaded:?}").contains(KEY));
+    Ok(())
+}
+
 #[test]
 fn allow_insecure_http_comes_only_from_the_loader() -> Result<()> {
     let dir = TempDir::new("insecure");
