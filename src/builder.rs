@@ -40,6 +40,8 @@ pub(crate) struct Settings {
     pub max_retries: Option<u32>,
     pub model_kwargs: Map<String, Value>,
     pub extra_headers: Vec<(String, String)>,
+    /// Where `extra_headers` came from; `None` means the builder.
+    pub extra_headers_source: Option<Source>,
     pub allow_insecure_http: bool,
     pub max_response_bytes: Option<u64>,
 }
@@ -258,6 +260,7 @@ impl Settings {
             }
         };
 
+        let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
         for (name, value) in &self.extra_headers {
             let valid_name = !name.is_empty()
                 && name
@@ -266,20 +269,20 @@ impl Settings {
             if !valid_name {
                 return Err(Error::config(
                     "extra_headers",
-                    Source::Argument,
+                    headers_source.clone(),
                     format!("{name:?} is not a valid header name"),
                 ));
             }
             if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("api-key") {
                 return Err(Error::config(
                     "extra_headers",
-                    Source::Argument,
+                    headers_source.clone(),
                     format!("`{name}` is set from the API key; do not pass it as an extra header"),
                 ));
             }
             check_header_value(
                 "extra_headers",
-                &Source::Argument,
+                &headers_source,
                 value,
                 &format!("the value of `{name}`"),
             )?;

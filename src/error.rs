@@ -34,6 +34,11 @@ pub enum Error {
     /// The input to a call cannot be sent (an empty conversation, a parameter the formatter owns).
     #[error("invalid input: {0}")]
     Input(Box<str>),
+    /// A config file cannot be used as a whole: unsupported extension, not text, empty, not valid
+    /// JSON/YAML, too deep, an alias bomb, or not a mapping. A bad *setting* inside a readable file
+    /// is [`Error::Config`] with [`Source::File`].
+    #[error(transparent)]
+    ConfigFile(Box<ConfigFileError>),
     /// Reading or writing a file failed.
     #[error(transparent)]
     Io(Box<IoError>),
@@ -98,6 +103,21 @@ impl Error {
         }))
     }
 
+    pub(crate) fn config_file(
+        path: impl Into<PathBuf>,
+        kind: ConfigFileErrorKind,
+        position: Option<(usize, usize)>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::ConfigFile(Box::new(ConfigFileError {
+            path: path.into(),
+            kind,
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message: message.into(),
+        }))
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io(Box::new(IoError {
             action,
@@ -151,6 +171,58 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// What is wrong with a config file as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigFileErrorKind {
+    /// The extension is not `.json`, `.yaml` or `.yml` (nothing was read or written).
+    UnsupportedExtension,
+    /// The file is larger than a config file can be (256 KiB).
+    TooLarge,
+    /// The file is not UTF-8 text (a binary file?).
+    NotText,
+    /// The file is empty or only whitespace.
+    Empty,
+    /// The text is not valid JSON or YAML.
+    Syntax,
+    /// Values are nested deeper than a config file needs (64 levels).
+    TooDeep,
+    /// YAML aliases expand to more than the file itself holds (an alias bomb).
+    AliasExpansion,
+    /// The document is valid but is not a mapping of settings (an array, a string, null, …).
+    NotAMapping,
+}
+
+/// A config file that cannot be used as a whole.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ConfigFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What kind of problem.
+    pub kind: ConfigFileErrorKind,
+    /// Where in the file (1-based), when known.
+    pub line: Option<usize>,
+    /// Where on the line (1-based), when known.
+    pub column: Option<usize>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config file `{}`", self.path.display())?;
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, ", line {line}, column {column}")?,
+            (Some(line), None) => write!(f, ", line {line}")?,
+            _ => {}
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigFileError {}
 
 /// An error status from the endpoint.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ mod error;
 pub mod formatter;
 mod llm;
 pub mod local;
+mod loader;
 mod message;
 mod params;
 mod secret;
@@ -30,8 +31,8 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use error::{
-    ConfigError, Error, HttpError, IoError, ResponseError, Result, Source, StreamError, StreamErrorKind,
-    TransportError, TransportErrorKind,
+    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result, Source,
+    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
@@ -40,6 +41,10 @@ pub use formatter::{
     Usage,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
+pub use loader::{
+    load_llm, save_config, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry,
+    AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE,
+};
 pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
 pub use params::CallOptions;
 pub use secret::ApiKey;
