@@ -7,6 +7,8 @@
 # the Rust peer tests (or a curl smoke check while tests/peer.rs does not exist).
 #
 # Usage: scripts/peer-tests.sh [extra args for the test binary, e.g. a test name]
+#        scripts/peer-tests.sh --bench [REQUESTS [DELAY_MS]]
+#            requests/s of generate on 1 and 8 threads (examples/peer_bench.rs, release build)
 # Environment:
 #   PEER_TEST_CMD           replace the whole test command (run with bash -c)
 #   PEER_WORKERS            gunicorn worker processes (azmlinfsrv --worker_count; default 2)
@@ -36,6 +38,9 @@ THREADS="${PEER_THREADS:-1}"
 if [[ "$THREADS" == 1 ]]; then WORKER_CLASS=sync; else WORKER_CLASS=gthread; fi
 HEALTH_TIMEOUT_S="${PEER_HEALTH_TIMEOUT_S:-60}"
 DEFAULT_TEST_CMD=(cargo test --test peer -- --ignored --test-threads=1)
+BENCH_CMD=(cargo run --quiet --release --example peer_bench --)
+BENCH=0
+if [[ "${1:-}" == --bench ]]; then BENCH=1; shift; fi
 
 die() { echo "peer-tests: $*" >&2; exit 1; }
 say() { echo "peer-tests: $*" >&2; }
@@ -149,6 +154,7 @@ say "$(awk -v a="$t_start" -v b="$t_venv" -v c="$t_up" -v p="$PORT" \
     'BEGIN { printf "venv %.1fs, server up %.1fs; listening on 127.0.0.1:%s only", b - a, c - b, p }')"
 
 export AZUREML_PEER_URL="http://127.0.0.1:$PORT/score"
+export PEER_SERVER="$WORKERS $WORKER_CLASS workers x $THREADS threads"
 
 # --- tests ---
 smoke_fail=0
@@ -186,7 +192,10 @@ run_smoke() {
     (( smoke_fail == 0 )) || die "smoke check failed"
 }
 
-if [[ -n "${PEER_TEST_CMD:-}" ]]; then
+if (( BENCH )); then
+    say "running: ${BENCH_CMD[*]} $*"
+    "${BENCH_CMD[@]}" "$@"
+elif [[ -n "${PEER_TEST_CMD:-}" ]]; then
     say "running: $PEER_TEST_CMD"
     bash -c "$PEER_TEST_CMD"
 elif [[ -f "$ROOT/tests/peer.rs" ]]; then
