@@ -14,6 +14,11 @@ use crate::error::{Error, Result, Source};
 use crate::secret::ApiKey;
 use crate::transport::Transport;
 
+/// Deadlines beyond this overflow `Instant` arithmetic in the HTTP stack (a panic on the first
+/// call), and no endpoint holds a request open for a day.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+const TOO_LONG: &str = "must be at most 86400 seconds (a day)";
+
 /// A value and where it came from, so errors can point at the right place to fix.
 #[derive(Clone, Debug)]
 pub(crate) struct Sourced<T> {
@@ -251,6 +256,9 @@ impl Settings {
         let timeout = match self.timeout {
             Some(Sourced { value, source }) => {
                 let timeout = value.map_err(|message| Error::config("timeout", source.clone(), message))?;
+                if timeout > MAX_TIMEOUT {
+                    return Err(Error::config("timeout", source, TOO_LONG));
+                }
                 sources.push(("timeout", source));
                 timeout
             }
@@ -259,6 +267,11 @@ impl Settings {
                 DEFAULT_TIMEOUT
             }
         };
+
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        if connect_timeout > MAX_TIMEOUT {
+            return Err(Error::config("connect_timeout", Source::Argument, TOO_LONG));
+        }
 
         let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
         for (name, value) in &self.extra_headers {
@@ -306,7 +319,7 @@ impl Settings {
             api_type,
             deployment_name,
             timeout,
-            connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            connect_timeout,
             max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
             model_kwargs: self.model_kwargs,
             extra_headers: self.extra_headers,

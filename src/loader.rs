@@ -862,11 +862,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// use std::time::Duration;
 /// use azureml_endpoint::LoadOptions;
 ///
-/// let options = LoadOptions::new()
+/// let _options = LoadOptions::new()
 ///     .api_key("from-a-vault")
 ///     .timeout(Duration::from_secs(120))
 ///     .env_vars([("AZUREML_ENDPOINT_URL", "https://e.eastus2.inference.ml.azure.com/score")]);
-/// # let _ = options;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -1043,15 +1042,15 @@ impl Loaded {
     }
 
     fn wrong_kind(&self, wanted: &str) -> Error {
-        let held = match self.client {
-            LoadedClient::Completion(_) => "a completion client; use into_completion()",
-            LoadedClient::Chat(_) => "a chat client; use into_chat()",
-            LoadedClient::Custom(_) => "a user type; use downcast()",
+        let (held, accessor) = match self.client {
+            LoadedClient::Completion(_) => ("a completion client", "into_completion()"),
+            LoadedClient::Chat(_) => ("a chat client", "into_chat()"),
+            LoadedClient::Custom(_) => ("a user type", "downcast()"),
         };
         Error::config(
             "_type",
             Source::File(self.path.clone()),
-            format!("`{}` holds {held}, not {wanted}", self.type_name),
+            format!("`{}` is {held}, not {wanted}; use {accessor}", self.type_name),
         )
     }
 }

@@ -342,6 +342,8 @@ fn bad_timeout_names_its_source() {
         ("\"soon\"", "\"soon\" is not a number of seconds"),
         ("[]", "expected a number of seconds, got an array"),
         ("1e20", "100000000000000000000 seconds: cannot convert float seconds to Duration: value is either too big or NaN"),
+        ("18446744073709551615", "must be at most 86400 seconds (a day)"),
+        ("86400.5", "must be at most 86400 seconds (a day)"),
     ] {
         let text = format!(r#"{{"_type": "azureml_endpoint", "timeout": {value}}}"#);
         assert_eq!(
