@@ -25,8 +25,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prompt = "Write one sentence about the sea.";
 
     // The raw baseline sends the very bytes the client sends, with the same headers.
-    let body = Gpt2ContentFormatter.format_request(prompt, &llm.config().model_kwargs, llm.config().api_type)?;
-    let raw: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body =
+        Gpt2ContentFormatter.format_request(prompt, &llm.config().model_kwargs, llm.config().api_type)?;
+    let raw: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let raw_post = || -> Result<(), Box<dyn std::error::Error>> {
         let mut response = raw
             .post(server.dedicated_url())
@@ -56,7 +60,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("invoke:       {best_invoke:>8.0} req/s  (best of {ROUNDS} rounds of {REQUESTS})");
     println!("raw ureq:     {best_raw:>8.0} req/s");
-    println!("overhead:     {:>8.1} %  (goal <= 5 %)", (best_raw / best_invoke - 1.0) * 100.0);
+    println!(
+        "overhead:     {:>8.1} %  (goal <= 5 %)",
+        (best_raw / best_invoke - 1.0) * 100.0
+    );
 
     let prompts: Vec<String> = (0..200).map(|i| format!("prompt number {i}")).collect();
     let slow = CallOptions::new().param("echo_delay_ms", 10);
@@ -79,7 +86,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn rate(n: usize, f: &dyn Fn() -> Result<(), Box<dyn std::error::Error>>) -> Result<f64, Box<dyn std::error::Error>> {
+fn rate(
+    n: usize,
+    f: &dyn Fn() -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let start = Instant::now();
     for _ in 0..n {
         f()?;

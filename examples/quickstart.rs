@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return real_endpoint();
     }
     let server = LocalEndpoint::start()?;
-    println!("Started the local echo endpoint at {} (it answers with your own text).\n", server.base_url());
+    println!(
+        "Started the local echo endpoint at {} (it answers with your own text).\n",
+        server.base_url()
+    );
 
     caption("1. A completion on a dedicated endpoint (…/score) with the GPT-2 formatter");
     let llm = AzureMlOnlineEndpoint::builder()
@@ -35,9 +38,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .api_type(ApiType::Serverless)
         .api_key("any-key-works-locally")
         .build()?;
-    let conversation = [ChatMessage::system("You are an echo."), ChatMessage::user("Why is the sky blue?")];
+    let conversation = [
+        ChatMessage::system("You are an echo."),
+        ChatMessage::user("Why is the sky blue?"),
+    ];
     let reply = chat.invoke(&conversation)?;
-    println!("assistant: {}  (finish reason {:?}, usage {:?})\n", reply.message.text(), reply.finish_reason, reply.usage);
+    println!(
+        "assistant: {}  (finish reason {:?}, usage {:?})\n",
+        reply.message.text(),
+        reply.finish_reason,
+        reply.usage
+    );
 
     caption("3. The same chat, streamed: each piece printed as it arrives");
     let mut out = std::io::stdout();
@@ -55,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The key comes from the environment when the file is loaded, as in LangChain.
     std::env::set_var(ENV_ENDPOINT_API_KEY, "any-key-works-locally");
     let loaded = load_llm(&path)?.into_completion()?;
-    println!("loaded again, and it works: {}\n", loaded.invoke("Saved and loaded.")?.text);
+    println!(
+        "loaded again, and it works: {}\n",
+        loaded.invoke("Saved and loaded.")?.text
+    );
     std::fs::remove_dir_all(&dir)?;
 
     caption("5. An error you may meet: a formatter that does not fit the endpoint");
@@ -69,7 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("error: {e}\n"),
         Ok(_) => return Err("the Dolly formatter should not accept a serverless endpoint".into()),
     }
-    println!("Done. Point AZUREML_ENDPOINT_URL and AZUREML_ENDPOINT_API_KEY at a real endpoint to try it there.");
+    println!(
+        "Done. Point AZUREML_ENDPOINT_URL and AZUREML_ENDPOINT_API_KEY at a real endpoint to try it there."
+    );
     Ok(())
 }
 
@@ -80,9 +96,20 @@ fn caption(text: &str) {
 /// One call against the endpoint the env vars name: chat for chat URLs, completion otherwise.
 fn real_endpoint() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var(ENV_ENDPOINT_URL)?;
-    if url.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with("/chat/completions") {
+    if url
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .ends_with("/chat/completions")
+    {
         let chat = AzureMlChatOnlineEndpoint::from_env()?;
-        println!("{}", chat.invoke(&[ChatMessage::user("Say hello in five words.")])?.message.text());
+        println!(
+            "{}",
+            chat.invoke(&[ChatMessage::user("Say hello in five words.")])?
+                .message
+                .text()
+        );
     } else {
         let llm = AzureMlOnlineEndpoint::from_env()?;
         println!("{}", llm.invoke("Say hello in five words.")?.text);

@@ -15,8 +15,8 @@ mod config;
 mod error;
 pub mod formatter;
 mod llm;
-pub mod local;
 mod loader;
+pub mod local;
 mod message;
 mod params;
 mod secret;
@@ -31,8 +31,8 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use error::{
-    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result, Source,
-    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
+    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
+    Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,

@@ -285,10 +285,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             Err(ReadError::Gone) => return,
             Err(ReadError::Reject(status, message)) => (Reply::error(status, &message), None, true),
         };
-        if conn
-            .send(&reply, &id, deployment.as_deref(), close)
-            .is_err()
-        {
+        if conn.send(&reply, &id, deployment.as_deref(), close).is_err() {
             return;
         }
         if close {
@@ -370,8 +367,7 @@ impl Conn<'_> {
                 Ok(0) => return Err(UnexpectedEof.into()),
                 Ok(n) => {
                     // read() never reports more than the chunk holds.
-                    self.buf
-                        .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                    self.buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
                     return Ok(());
                 }
                 Err(e) if e.kind() == Interrupted => {}
@@ -417,9 +413,8 @@ impl Conn<'_> {
                 .map_err(|_| ReadError::Reject(400, format!("invalid Content-Length {v:?}")))?,
         };
         if len > MAX_BODY {
-            let message = format!(
-                "request body of {len} bytes exceeds the limit of {MAX_BODY} bytes (8 MiB)"
-            );
+            let message =
+                format!("request body of {len} bytes exceeds the limit of {MAX_BODY} bytes (8 MiB)");
             return Err(ReadError::Reject(413, message));
         }
         if len > self.buf.len()
@@ -437,13 +432,7 @@ impl Conn<'_> {
         Ok(req)
     }
 
-    fn send(
-        &mut self,
-        reply: &Reply,
-        id: &str,
-        deployment: Option<&str>,
-        close: bool,
-    ) -> io::Result<()> {
+    fn send(&mut self, reply: &Reply, id: &str, deployment: Option<&str>, close: bool) -> io::Result<()> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nx-request-id: {id}\r\n",
             reply.status,
@@ -580,9 +569,7 @@ fn reason(status: u16) -> &'static str {
 fn authorized(req: &Request) -> bool {
     req.header("authorization")
         .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-        })
+        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
 }
 
 #[derive(Clone, Copy)]
@@ -594,12 +581,7 @@ enum Route {
 
 fn answer(req: &Request, id: &str) -> Reply {
     let path = req.target.split('?').next().unwrap_or_default();
-    let not_found = || {
-        Reply::error(
-            404,
-            &format!("no route for {} {path}; {ROUTES}", req.method),
-        )
-    };
+    let not_found = || Reply::error(404, &format!("no route for {} {path}; {ROUTES}", req.method));
     match req.method.as_str() {
         "GET" if path == "/" => return Reply::json(200, json!({"status": "ok"})),
         "POST" if !authorized(req) => return Reply::error(401, UNAUTHORIZED),
@@ -642,8 +624,7 @@ fn answer(req: &Request, id: &str) -> Reply {
 
 /// The dedicated formatters' answers, told apart by the body's shape.
 fn score(body: &Value) -> Option<Value> {
-    let each =
-        |prompts: Vec<&str>, item: fn(&str) -> Value| prompts.into_iter().map(item).collect();
+    let each = |prompts: Vec<&str>, item: fn(&str) -> Value| prompts.into_iter().map(item).collect();
     if let Some(inputs) = body.get("inputs") {
         if let Some(prompts) = inputs.get("input_string").and_then(prompt_list) {
             return Some(each(prompts, |p| json!({"0": p})));
@@ -675,9 +656,7 @@ fn prompt_list(value: &Value) -> Option<Vec<&str>> {
 
 /// The last message's content, from a non-empty list of message objects.
 fn last_content(messages: &Value) -> Option<&str> {
-    let list = messages
-        .as_array()
-        .filter(|l| l.iter().all(Value::is_object))?;
+    let list = messages.as_array().filter(|l| l.iter().all(Value::is_object))?;
     match list.last()?.get("content") {
         None | Some(Value::Null) => Some(""),
         Some(content) => content.as_str(),
@@ -734,10 +713,7 @@ fn serverless(chat: bool, text: &str, body: &Value, id: &str) -> Payload {
             (true, _) => chunk(json!({"content": piece}), Value::Null),
         })
         .collect();
-    events.push(chunk(
-        if chat { json!({}) } else { json!("") },
-        json!("stop"),
-    ));
+    events.push(chunk(if chat { json!({}) } else { json!("") }, json!("stop")));
     if body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)) {
         events.push(answer(json!([]), Some(&usage)).to_string());
     }

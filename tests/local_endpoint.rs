@@ -27,10 +27,7 @@ struct Response {
 
 impl Response {
     fn header(&self, name: &str) -> Option<&str> {
-        let found = self
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        let found = self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
         found.map(|(_, v)| v.as_str())
     }
 
@@ -157,10 +154,7 @@ fn urls_debug_send_sync() -> TestResult {
     let port = local.addr().port();
     assert_eq!(local.addr().to_string(), format!("127.0.0.1:{port}"));
     assert_eq!(local.base_url(), format!("http://127.0.0.1:{port}"));
-    assert_eq!(
-        local.dedicated_url(),
-        format!("http://127.0.0.1:{port}/score")
-    );
+    assert_eq!(local.dedicated_url(), format!("http://127.0.0.1:{port}/score"));
     assert_eq!(
         local.completions_url(),
         format!("http://127.0.0.1:{port}/v1/completions")
@@ -192,8 +186,7 @@ fn health() -> TestResult {
 
 #[test]
 fn dedicated_gpt2() -> TestResult {
-    let body =
-        json!({"inputs": {"input_string": ["Hi there"]}, "parameters": {"max_new_tokens": 5}});
+    let body = json!({"inputs": {"input_string": ["Hi there"]}, "parameters": {"max_new_tokens": 5}});
     assert_answer("/score", body, r#"[{"0":"Hi there"}]"#)
 }
 
@@ -217,7 +210,8 @@ fn dedicated_custom_openai() -> TestResult {
 
 #[test]
 fn dedicated_chat() -> TestResult {
-    let messages = json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Hi  there "}]);
+    let messages =
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": " Hi  there "}]);
     let body = json!({"input_data": {"input_string": messages, "parameters": {}}});
     assert_answer("/score", body, r#"{"output":" Hi  there "}"#)
 }
@@ -240,11 +234,7 @@ fn dedicated_answers_one_item_per_prompt() -> TestResult {
 fn serverless_completion() -> TestResult {
     let body = json!({"prompt": "hello big  world", "max_tokens": 5});
     let expected = r#"{"id":"local-1","object":"text_completion","model":"echo","choices":[{"index":0,"text":"hello big  world","finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":3,"completion_tokens":3,"total_tokens":6}}"#;
-    assert_answer(
-        "/v1/completions?api-version=2024-05-01-preview",
-        body,
-        expected,
-    )
+    assert_answer("/v1/completions?api-version=2024-05-01-preview", body, expected)
 }
 
 #[test]
@@ -285,8 +275,7 @@ fn chat_stream_events_in_order() -> TestResult {
     assert_eq!(status, 200);
     assert!(headers.contains(&("Content-Type".into(), "text/event-stream".into())));
     assert!(headers.contains(&("Transfer-Encoding".into(), "chunked".into())));
-    let start =
-        r#"data: {"id":"local-1","object":"chat.completion.chunk","model":"echo","choices":"#;
+    let start = r#"data: {"id":"local-1","object":"chat.completion.chunk","model":"echo","choices":"#;
     let expected = [
         format!("{start}[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"hello  \"}},\"finish_reason\":null}}]}}\n\n"),
         format!("{start}[{{\"index\":0,\"delta\":{{\"content\":\"world\\n\"}},\"finish_reason\":null}}]}}\n\n"),
@@ -309,7 +298,8 @@ fn completion_stream_keeps_every_character() -> TestResult {
     let local = LocalEndpoint::start()?;
     let body = json!({"prompt": "  lead\ttab ", "stream": true});
     let response = post(&local, "/v1/completions", &body)?;
-    let start = r#"data: {"id":"local-1","object":"text_completion","model":"echo","choices":[{"index":0,"text":"#;
+    let start =
+        r#"data: {"id":"local-1","object":"text_completion","model":"echo","choices":[{"index":0,"text":"#;
     let expected = [r#""  ""#, r#""lead\t""#, r#""tab ""#]
         .map(|piece| format!("{start}{piece},\"finish_reason\":null}}]}}\n\n"))
         .concat()
@@ -383,11 +373,7 @@ fn special_characters_are_echoed_exactly() -> TestResult {
         Some(&json!(SPECIAL))
     );
     let messages = json!([{"role": "user", "content": SPECIAL}]);
-    let chat = post(
-        &local,
-        "/v1/chat/completions",
-        &json!({"messages": messages}),
-    )?;
+    let chat = post(&local, "/v1/chat/completions", &json!({"messages": messages}))?;
     assert_eq!(
         chat.json()?.pointer("/choices/0/message/content"),
         Some(&json!(SPECIAL))
@@ -398,11 +384,7 @@ fn special_characters_are_echoed_exactly() -> TestResult {
         &json!({"messages": messages, "stream": true}),
     )?;
     let mut text = String::new();
-    for data in stream
-        .body
-        .split("\n\n")
-        .filter_map(|e| e.strip_prefix("data: "))
-    {
+    for data in stream.body.split("\n\n").filter_map(|e| e.strip_prefix("data: ")) {
         if data != "[DONE]" {
             let event: Value = serde_json::from_str(data)?;
             text.push_str(
@@ -422,15 +404,15 @@ fn keep_alive_and_pipelining() -> TestResult {
     let local = LocalEndpoint::start()?;
     let mut client = Client::open(&local)?;
     let body = r#"{"prompt": "one"}"#;
-    let request = format!("POST /v1/completions HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    let request = format!(
+        "POST /v1/completions HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     client.raw(format!("{request}{request}").as_bytes())?;
     for id in ["local-1", "local-2"] {
         let response = client.response()?;
         assert_eq!(response.header("x-request-id"), Some(id));
-        assert_eq!(
-            response.json()?.pointer("/choices/0/text"),
-            Some(&json!("one"))
-        );
+        assert_eq!(response.json()?.pointer("/choices/0/text"), Some(&json!("one")));
     }
     client.send("GET", "/", &[("Connection", "close")], "")?;
     let response = client.response()?;
@@ -490,9 +472,11 @@ fn unknown_body_shape_is_400() -> TestResult {
             .pointer("/error/message")
             .cloned()
             .ok_or("no message")?;
-        assert!(message.as_str().is_some_and(
-            |m| m.starts_with("request body has no known shape; accepted /score bodies: gpt2 ")
-        ));
+        assert!(
+            message.as_str().is_some_and(
+                |m| m.starts_with("request body has no known shape; accepted /score bodies: gpt2 ")
+            )
+        );
     }
     Ok(())
 }
@@ -543,13 +527,16 @@ fn body_limit_is_8_mib() -> TestResult {
     let mut client = Client::open(&local)?;
     client.send("POST", "/v1/completions", &[KEY], &body)?;
     let response = client.response()?;
-    assert_eq!(
-        response.json()?.pointer("/choices/0/text"),
-        Some(&json!("fits"))
-    );
+    assert_eq!(response.json()?.pointer("/choices/0/text"), Some(&json!("fits")));
 
     let mut client = Client::open(&local)?;
-    client.raw(format!("POST /v1/completions HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: {}\r\n\r\n", limit + 1).as_bytes())?;
+    client.raw(
+        format!(
+            "POST /v1/completions HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: {}\r\n\r\n",
+            limit + 1
+        )
+        .as_bytes(),
+    )?;
     let response = client.response()?;
     assert_eq!(response.status, 413);
     let message = "request body of 8388609 bytes exceeds the limit of 8388608 bytes (8 MiB)";

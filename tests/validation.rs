@@ -158,7 +158,8 @@ fn formatter_must_support_the_api_type() {
         "invalid `formatter` (argument): formatter `dolly` does not support api type `serverless` (it supports: \
          dedicated); choose a formatter for serverless endpoints, e.g. `custom_openai`"
     );
-    for formatter in [Gpt2ContentFormatter] {
+    {
+        let formatter = Gpt2ContentFormatter;
         let result = AzureMlOnlineEndpoint::builder()
             .endpoint_url("https://m.models.ai.azure.com/v1/completions")
             .api_type(ApiType::Serverless)

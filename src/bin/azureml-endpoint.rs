@@ -13,8 +13,9 @@ use std::time::Duration;
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter, CHAT_TAGS, COMPLETION_TAGS};
 use azureml_endpoint::local::LocalEndpoint;
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, CallOptions, ChatCompletion, ChatMessage,
-    Completion, Error, LoadOptions, LoadedClient, Registry, Source, StreamChunk, ENV_ENDPOINT_API_KEY,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, CallOptions, ChatCompletion,
+    ChatMessage, Completion, Error, LoadOptions, LoadedClient, Registry, Source, StreamChunk,
+    ENV_ENDPOINT_API_KEY,
 };
 use serde_json::{json, Map, Value};
 
@@ -124,7 +125,10 @@ impl From<Error> for Failure {
                 (1, "check the key in AZUREML_ENDPOINT_API_KEY (or --api-key-env)")
             }
             Error::Http(e) if e.status == 404 => (1, "check the URL and that a deployment takes traffic"),
-            Error::Response(_) => (1, "check --formatter: it must match the model's request/response shape"),
+            Error::Response(_) => (
+                1,
+                "check --formatter: it must match the model's request/response shape",
+            ),
             Error::Stream(_) => (1, "the answer is incomplete; retry the call"),
             Error::Http(_) | Error::Transport(_) => (1, "retry later, or raise --timeout"),
             _ => (2, "fix the setting or file named above"),
@@ -299,7 +303,7 @@ fn run(raw: Vec<String>) -> Result<u8, Failure> {
         ["config", "new"] => config_new(&args),
         ["config", "show", file] => config_show(&args, file),
         ["local"] => local(&args),
-        [command @ ("complete" | "chat" | "batch" | "config" | "local"), ..] => Err(Failure::usage(format!(
+        [command @ ("batch" | "config" | "local"), ..] => Err(Failure::usage(format!(
             "unexpected arguments in `{}`: see `azureml-endpoint {command} --help`",
             words.join(" ")
         ))),
@@ -317,12 +321,16 @@ fn text_argument(rest: &[&str], what: &str) -> Result<String, Failure> {
             Ok(trimmed.map(str::to_owned).unwrap_or(text))
         }
         [text] => Ok((*text).to_owned()),
-        _ => Err(Failure::usage(format!("give one {what} (quote it), or '-' to read stdin"))),
+        _ => Err(Failure::usage(format!(
+            "give one {what} (quote it), or '-' to read stdin"
+        ))),
     }
 }
 
 fn call_options(args: &Args) -> CallOptions {
-    let mut options = CallOptions::new().params_from(args.params.clone()).stop(args.stop.clone());
+    let mut options = CallOptions::new()
+        .params_from(args.params.clone())
+        .stop(args.stop.clone());
     if let Some(timeout) = args.timeout {
         options = options.timeout(timeout);
     }
@@ -348,7 +356,9 @@ fn load_options(args: &Args) -> Result<LoadOptions, Failure> {
         options = options.api_key(key);
     }
     if args.formatter.is_some() {
-        return Err(Failure::usage("--formatter cannot be combined with --config: set `formatter` in the file"));
+        return Err(Failure::usage(
+            "--formatter cannot be combined with --config: set `formatter` in the file",
+        ));
     }
     Ok(options)
 }
@@ -392,18 +402,23 @@ fn unknown_formatter(tag: &str, known: &[&str]) -> Failure {
 
 fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return Ok(Registry::new().load_with(path, &load_options(args)?)?.into_completion()?);
+        return Ok(Registry::new()
+            .load_with(path, &load_options(args)?)?
+            .into_completion()?);
     }
     let mut b = builder(args, AzureMlOnlineEndpoint::builder())?;
     if let Some(tag) = &args.formatter {
-        b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, COMPLETION_TAGS))?);
+        b = b
+            .formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, COMPLETION_TAGS))?);
     }
     Ok(b.build()?)
 }
 
 fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return Ok(Registry::new().load_with(path, &load_options(args)?)?.into_chat()?);
+        return Ok(Registry::new()
+            .load_with(path, &load_options(args)?)?
+            .into_chat()?);
     }
     let mut b = builder(args, AzureMlChatOnlineEndpoint::builder())?;
     if let Some(tag) = &args.formatter {
@@ -438,7 +453,10 @@ fn chat(args: &Args, rest: &[&str]) -> Result<u8, Failure> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::usage(format!("cannot read --messages {}: {e}", path.display())))?;
         let conversation: Vec<ChatMessage> = serde_json::from_str(&text).map_err(|e| {
-            Failure::usage(format!("--messages {}: not a JSON array of messages: {e}", path.display()))
+            Failure::usage(format!(
+                "--messages {}: not a JSON array of messages: {e}",
+                path.display()
+            ))
         })?;
         messages.extend(conversation);
     }
@@ -478,7 +496,11 @@ fn print_stream(
         usage = chunk.usage.or(usage);
     }
     if args.json {
-        let body = if chat { json!({"message": {"role": "assistant", "content": text}}) } else { json!({"text": text}) };
+        let body = if chat {
+            json!({"message": {"role": "assistant", "content": text}})
+        } else {
+            json!({"text": text})
+        };
         let mut object = body.as_object().cloned().unwrap_or_default();
         object.insert("finish_reason".into(), json!(finish_reason));
         object.insert("usage".into(), json!(usage));
@@ -524,7 +546,10 @@ fn parse_item(line: &str) -> Item {
     if let Some(prompt) = value.get("prompt").and_then(Value::as_str) {
         return Item::Prompt(prompt.to_owned());
     }
-    match value.get("messages").map(|m| serde_json::from_value::<Vec<ChatMessage>>(m.clone())) {
+    match value
+        .get("messages")
+        .map(|m| serde_json::from_value::<Vec<ChatMessage>>(m.clone()))
+    {
         Some(Ok(messages)) => Item::Messages(messages),
         Some(Err(e)) => Item::Bad(format!("`messages` is not a list of messages: {e}")),
         None => Item::Bad("expected {\"prompt\": \"...\"} or {\"messages\": [...]}".into()),
@@ -532,9 +557,16 @@ fn parse_item(line: &str) -> Item {
 }
 
 fn batch(args: &Args) -> Result<u8, Failure> {
-    let input = args.input.as_ref().ok_or_else(|| Failure::usage("batch needs --input FILE.jsonl"))?;
-    let output = args.output.as_ref().ok_or_else(|| Failure::usage("batch needs --output FILE.jsonl"))?;
-    let file = File::open(input).map_err(|e| Failure::usage(format!("cannot read --input {}: {e}", input.display())))?;
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| Failure::usage("batch needs --input FILE.jsonl"))?;
+    let output = args
+        .output
+        .as_ref()
+        .ok_or_else(|| Failure::usage("batch needs --output FILE.jsonl"))?;
+    let file = File::open(input)
+        .map_err(|e| Failure::usage(format!("cannot read --input {}: {e}", input.display())))?;
     let lines: Vec<String> = BufReader::new(file).lines().collect::<Result<_, _>>()?;
     let items: Vec<Item> = lines.iter().map(|line| parse_item(line)).collect();
 
@@ -542,10 +574,17 @@ fn batch(args: &Args) -> Result<u8, Failure> {
     let needs_completion = items.iter().any(|i| matches!(i, Item::Prompt(_)));
     let needs_chat = items.iter().any(|i| matches!(i, Item::Messages(_)));
     let (llm, chat) = match &args.config {
-        Some(path) => match Registry::new().load_with(path, &load_options(args)?)?.into_client() {
+        Some(path) => match Registry::new()
+            .load_with(path, &load_options(args)?)?
+            .into_client()
+        {
             LoadedClient::Completion(llm) => (Some(llm), None),
             LoadedClient::Chat(chat) => (None, Some(chat)),
-            _ => return Err(Failure::usage("this config's `_type` is not a completion or chat endpoint")),
+            _ => {
+                return Err(Failure::usage(
+                    "this config's `_type` is not a completion or chat endpoint",
+                ))
+            }
         },
         None => (
             needs_completion.then(|| completion_client(args)).transpose()?,
@@ -564,11 +603,36 @@ fn batch(args: &Args) -> Result<u8, Failure> {
     let chunk = args.concurrency.saturating_mul(4).max(1);
     let mut index = done;
     for group in items.get(done..).unwrap_or_default().chunks(chunk) {
-        let prompts: Vec<&str> = group.iter().filter_map(|i| if let Item::Prompt(p) = i { Some(p.as_str()) } else { None }).collect();
-        let conversations: Vec<&[ChatMessage]> =
-            group.iter().filter_map(|i| if let Item::Messages(m) = i { Some(m.as_slice()) } else { None }).collect();
-        let mut completions = llm.as_ref().map(|l| l.generate(&prompts, &options)).unwrap_or_default().into_iter();
-        let mut replies = chat.as_ref().map(|c| c.generate(&conversations, &options)).unwrap_or_default().into_iter();
+        let prompts: Vec<&str> = group
+            .iter()
+            .filter_map(|i| {
+                if let Item::Prompt(p) = i {
+                    Some(p.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let conversations: Vec<&[ChatMessage]> = group
+            .iter()
+            .filter_map(|i| {
+                if let Item::Messages(m) = i {
+                    Some(m.as_slice())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut completions = llm
+            .as_ref()
+            .map(|l| l.generate(&prompts, &options))
+            .unwrap_or_default()
+            .into_iter();
+        let mut replies = chat
+            .as_ref()
+            .map(|c| c.generate(&conversations, &options))
+            .unwrap_or_default()
+            .into_iter();
         for item in group {
             index += 1;
             let mut record = match item {
@@ -576,12 +640,16 @@ fn batch(args: &Args) -> Result<u8, Failure> {
                 Item::Prompt(_) => match completions.next() {
                     Some(Ok(c)) => completion_json(&c),
                     Some(Err(e)) => error_json(&e),
-                    None => json!({"error": "this config is a chat endpoint; use {\"messages\": [...]} lines"}),
+                    None => {
+                        json!({"error": "this config is a chat endpoint; use {\"messages\": [...]} lines"})
+                    }
                 },
                 Item::Messages(_) => match replies.next() {
                     Some(Ok(c)) => chat_json(&c),
                     Some(Err(e)) => error_json(&e),
-                    None => json!({"error": "this config is a completion endpoint; use {\"prompt\": ...} lines"}),
+                    None => {
+                        json!({"error": "this config is a completion endpoint; use {\"prompt\": ...} lines"})
+                    }
                 },
             };
             if record.get("error").is_some() {
@@ -595,7 +663,14 @@ fn batch(args: &Args) -> Result<u8, Failure> {
         out.flush()?;
         eprint!("\rbatch: {index}/{total} lines done, {failed} failed");
     }
-    eprintln!("\rbatch: {index}/{total} lines done, {failed} failed{}", if done > 0 { format!(" ({done} resumed)") } else { String::new() });
+    eprintln!(
+        "\rbatch: {index}/{total} lines done, {failed} failed{}",
+        if done > 0 {
+            format!(" ({done} resumed)")
+        } else {
+            String::new()
+        }
+    );
     Ok(u8::from(failed > 0))
 }
 
@@ -615,14 +690,31 @@ fn resume_point(output: &PathBuf) -> Result<usize, Failure> {
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     file.set_len(whole as u64)?;
     file.seek(io::SeekFrom::End(0))?;
-    Ok(bytes.get(..whole).unwrap_or_default().iter().filter(|b| **b == b'\n').count())
+    Ok(bytes
+        .get(..whole)
+        .unwrap_or_default()
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count())
 }
 
 fn config_new(args: &Args) -> Result<u8, Failure> {
-    let path = args.output.as_ref().ok_or_else(|| Failure::usage("config new needs -o FILE"))?;
+    let path = args
+        .output
+        .as_ref()
+        .ok_or_else(|| Failure::usage("config new needs -o FILE"))?;
     let is_chat = args.chat
-        || args.url.as_deref().is_some_and(|u| u.split('?').next().unwrap_or_default().trim_end_matches('/').ends_with("/chat/completions"))
-        || args.formatter.as_deref().is_some_and(|t| chat_formatter(t).is_some());
+        || args.url.as_deref().is_some_and(|u| {
+            u.split('?')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .ends_with("/chat/completions")
+        })
+        || args
+            .formatter
+            .as_deref()
+            .is_some_and(|t| chat_formatter(t).is_some());
     // The key is never saved; a placeholder lets the rest be validated without one.
     const PLACEHOLDER: &str = "placeholder-not-saved";
     let mut kwargs = args.params.clone();
@@ -640,11 +732,16 @@ fn config_new(args: &Args) -> Result<u8, Failure> {
         let mut b = AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER);
         b = builder(args, b)?.model_kwargs(kwargs);
         if let Some(tag) = &args.formatter {
-            b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, COMPLETION_TAGS))?);
+            b = b.formatter_arc(
+                completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, COMPLETION_TAGS))?,
+            );
         }
         b.build()?.save(path)?;
     }
-    eprintln!("wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)", path.display());
+    eprintln!(
+        "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
+        path.display()
+    );
     Ok(0)
 }
 
@@ -654,23 +751,44 @@ fn config_show(args: &Args, file: &str) -> Result<u8, Failure> {
     // Show a config even where no key is set: the key is reported as unset.
     let (loaded, key_set) = match registry.load_with(file, &options) {
         Ok(loaded) => (loaded, true),
-        Err(Error::Config(e)) if e.key == "endpoint_api_key" => {
-            (registry.load_with(file, &options.clone().api_key("unset"))?, false)
-        }
+        Err(Error::Config(e)) if e.key == "endpoint_api_key" => (
+            registry.load_with(file, &options.clone().api_key("unset"))?,
+            false,
+        ),
         Err(e) => return Err(e.into()),
     };
     let type_name = loaded.type_name().to_owned();
     let (map, sources) = match loaded.into_client() {
         LoadedClient::Completion(c) => (c.to_config_map(), c.sources().to_vec()),
         LoadedClient::Chat(c) => (c.to_config_map(), c.sources().to_vec()),
-        _ => return Err(Failure::usage(format!("`{type_name}` is not a built-in endpoint type"))),
+        _ => {
+            return Err(Failure::usage(format!(
+                "`{type_name}` is not a built-in endpoint type"
+            )))
+        }
     };
-    let source_of = |key: &str| sources.iter().find(|(k, _)| *k == key).map(|(_, s)| s.clone()).unwrap_or(Source::Default);
-    let key_source = if key_set { format!("set ({})", source_of("endpoint_api_key")) } else { "unset".to_owned() };
+    let source_of = |key: &str| {
+        sources
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s.clone())
+            .unwrap_or(Source::Default)
+    };
+    let key_source = if key_set {
+        format!("set ({})", source_of("endpoint_api_key"))
+    } else {
+        "unset".to_owned()
+    };
     if args.json {
         let mut object = map.clone();
-        let sources: Map<String, Value> = map.keys().map(|k| (k.clone(), json!(source_of(k).to_string()))).collect();
-        object.insert("endpoint_api_key".into(), json!(if key_set { "set" } else { "unset" }));
+        let sources: Map<String, Value> = map
+            .keys()
+            .map(|k| (k.clone(), json!(source_of(k).to_string())))
+            .collect();
+        object.insert(
+            "endpoint_api_key".into(),
+            json!(if key_set { "set" } else { "unset" }),
+        );
         object.insert("sources".into(), Value::Object(sources));
         println!("{}", Value::Object(object));
         return Ok(0);
@@ -680,7 +798,11 @@ fn config_show(args: &Args, file: &str) -> Result<u8, Failure> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let source = if key == "_type" { format!("file {file}") } else { source_of(key).to_string() };
+        let source = if key == "_type" {
+            format!("file {file}")
+        } else {
+            source_of(key).to_string()
+        };
         println!("{key:<18} {shown}  ({source})");
     }
     println!("{:<18} {key_source}", "endpoint_api_key");
@@ -689,7 +811,10 @@ fn config_show(args: &Args, file: &str) -> Result<u8, Failure> {
 
 fn local(args: &Args) -> Result<u8, Failure> {
     let server = LocalEndpoint::start_on(args.port)?;
-    println!("local echo endpoint on {} (any key is accepted; Ctrl-C stops it)", server.base_url());
+    println!(
+        "local echo endpoint on {} (any key is accepted; Ctrl-C stops it)",
+        server.base_url()
+    );
     println!("  dedicated:            {}", server.dedicated_url());
     println!("  serverless completion: {}", server.completions_url());
     println!("  serverless chat:       {}", server.chat_url());
