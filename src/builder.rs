@@ -326,7 +326,7 @@ impl Settings {
             allow_insecure_http: self.allow_insecure_http,
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         };
-        let transport = Transport::new(&config, url, &key, config.deployment_name.as_deref());
+        let transport = Transport::new(&config, url, &key, config.deployment_name.as_deref())?;
         Ok(Resolved {
             config,
             transport,

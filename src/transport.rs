@@ -7,8 +7,9 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
-use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind};
+use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind};
 use crate::secret::ApiKey;
+use ureq::http::{HeaderName, HeaderValue};
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
 /// Longest server-requested wait we honour; beyond it the error is returned with the hint.
@@ -25,7 +26,7 @@ const MAX_SAME_HOST_REDIRECTS: u32 = 5;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     url: ParsedUrl,
-    headers: Vec<(String, String)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     key: ApiKey,
     max_retries: u32,
     timeout: Duration,
@@ -67,7 +68,12 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    pub fn new(config: &EndpointConfig, url: ParsedUrl, key: &ApiKey, deployment: Option<&str>) -> Self {
+    pub fn new(
+        config: &EndpointConfig,
+        url: ParsedUrl,
+        key: &ApiKey,
+        deployment: Option<&str>,
+    ) -> Result<Self> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -80,15 +86,34 @@ impl Transport {
             .user_agent(USER_AGENT)
             .build()
             .into();
-        let mut headers = vec![("Authorization".to_owned(), format!("Bearer {}", key.expose()))];
+        let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
         if config.api_type == crate::ApiType::Serverless {
-            headers.push(("api-key".to_owned(), key.expose().to_owned()));
+            fixed.push(("api-key", key.expose().to_owned(), true));
         }
         if let Some(name) = deployment {
-            headers.push(("azureml-model-deployment".to_owned(), name.to_owned()));
+            fixed.push(("azureml-model-deployment", name.to_owned(), false));
         }
-        headers.extend(config.extra_headers.iter().cloned());
-        Transport {
+        let extra = config
+            .extra_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone(), false));
+        // Parsed once here rather than on every request; values were checked for control
+        // characters when the settings were resolved, so a failure here is a header name.
+        let mut headers = Vec::new();
+        for (name, value, secret) in fixed.into_iter().chain(extra) {
+            let bad = || {
+                Error::config(
+                    "extra_headers",
+                    Source::Argument,
+                    format!("{name:?} is not a valid header"),
+                )
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let mut value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?;
+            value.set_sensitive(secret);
+            headers.push((name, value));
+        }
+        Ok(Transport {
             agent,
             url,
             headers,
@@ -96,7 +121,7 @@ impl Transport {
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
-        }
+        })
     }
 
     /// Posts and reads the whole body, retrying per reliability.md.
@@ -206,7 +231,7 @@ impl Transport {
             .header("Content-Type", out.content_type)
             .header("Accept", out.accept);
         for (name, value) in &self.headers {
-            request = request.header(name, value);
+            request = request.header(name.clone(), value.clone());
         }
         // The deadline is set per phase, not as ureq's global timeout: a global or per-call
         // timeout makes ureq resolve the host on a new thread for every request, which halved
