@@ -165,6 +165,27 @@ impl<F: ?Sized> Builder<F> {
     }
 }
 
+impl<F: ?Sized> Builder<F> {
+    /// Resolves the settings for a client of `kind`, with the formatter given or `default`.
+    /// `describe` gives the formatter's tag and api types (a fn, so it can return borrows).
+    pub(crate) fn resolve_for(
+        self,
+        kind: ClientKind,
+        default: impl FnOnce() -> Arc<F>,
+        describe: fn(&F) -> (&str, &[ApiType]),
+    ) -> Result<(Resolved, Arc<F>)> {
+        let Sourced {
+            value: formatter,
+            source,
+        } = self
+            .formatter
+            .unwrap_or_else(|| Sourced::new(default(), Source::Default));
+        let (tag, api_types) = describe(&formatter);
+        let resolved = self.settings.resolve(kind, tag, api_types, &source)?;
+        Ok((resolved, formatter))
+    }
+}
+
 impl Settings {
     /// Fills unset values from env vars read through `var` (a seam for tests).
     pub(crate) fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {

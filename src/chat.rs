@@ -61,17 +61,10 @@ impl Builder<dyn ChatContentFormatter> {
     /// change, as for the completion client; on serverless the URL path must end with
     /// `/chat/completions`.
     pub fn build(self) -> Result<AzureMlChatOnlineEndpoint> {
-        let Sourced {
-            value: formatter,
-            source,
-        } = self
-            .formatter
-            .unwrap_or_else(|| Sourced::new(Arc::new(CustomOpenAiChatContentFormatter), Source::Default));
-        let resolved = self.settings.resolve(
+        let (resolved, formatter) = self.resolve_for(
             ClientKind::Chat,
-            formatter.tag(),
-            formatter.supported_api_types(),
-            &source,
+            || Arc::new(CustomOpenAiChatContentFormatter),
+            |f| (f.tag(), f.supported_api_types()),
         )?;
         Ok(AzureMlChatOnlineEndpoint {
             inner: Arc::new(Inner { resolved, formatter }),
@@ -112,16 +105,16 @@ impl AzureMlChatOnlineEndpoint {
         let api_type = resolved.config.api_type;
         let params = options.merge(&resolved.config.model_kwargs);
         let body = formatter.format_messages(messages, &params, api_type)?;
-        let reply = resolved.transport.post(&Outgoing {
+        let out = Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
             timeout: options.call_timeout(),
-        })?;
-        let mut completion = formatter
-            .format_response(&reply.body, api_type)
-            .map_err(|e| resolved.transport.scrub_error(e))?;
-        completion.request_id = reply.request_id;
+        };
+        let (mut completion, request_id) = resolved
+            .transport
+            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        completion.request_id = request_id;
         Ok(completion)
     }
 

@@ -61,17 +61,10 @@ impl Builder<dyn ContentFormatter> {
     /// or empty key, a timeout of zero, a formatter that does not support the api type, a header
     /// value with control characters.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
-        let Sourced {
-            value: formatter,
-            source,
-        } = self
-            .formatter
-            .unwrap_or_else(|| Sourced::new(Arc::new(CustomOpenAiContentFormatter), Source::Default));
-        let resolved = self.settings.resolve(
+        let (resolved, formatter) = self.resolve_for(
             ClientKind::Completion,
-            formatter.tag(),
-            formatter.supported_api_types(),
-            &source,
+            || Arc::new(CustomOpenAiContentFormatter),
+            |f| (f.tag(), f.supported_api_types()),
         )?;
         Ok(AzureMlOnlineEndpoint {
             inner: Arc::new(Inner { resolved, formatter }),
@@ -113,16 +106,16 @@ impl AzureMlOnlineEndpoint {
         let api_type = resolved.config.api_type;
         let params = options.merge(&resolved.config.model_kwargs);
         let body = formatter.format_request(prompt, &params, api_type)?;
-        let reply = resolved.transport.post(&Outgoing {
+        let out = Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
             timeout: options.call_timeout(),
-        })?;
-        let mut completion = formatter
-            .format_response(&reply.body, api_type)
-            .map_err(|e| resolved.transport.scrub_error(e))?;
-        completion.request_id = reply.request_id;
+        };
+        let (mut completion, request_id) = resolved
+            .transport
+            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        completion.request_id = request_id;
         Ok(completion)
     }
 

@@ -140,6 +140,17 @@ impl Transport {
         })
     }
 
+    /// Posts, then parses the body with `parse`; the key is scrubbed from any parse error.
+    pub fn exchange<T>(
+        &self,
+        out: &Outgoing<'_>,
+        parse: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<(T, Option<String>)> {
+        let reply = self.post(out)?;
+        let value = parse(&reply.body).map_err(|e| self.scrub_error(e))?;
+        Ok((value, reply.request_id))
+    }
+
     /// Posts and hands back the body unread. `timeout` bounds each read, not the whole stream.
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
         self.with_retries(out, true, |response| {
