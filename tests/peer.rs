@@ -508,3 +508,196 @@ fn generate_on_8_threads_returns_every_result_in_order() -> Result<()> {
     assert_eq!(texts, prompts, "chat");
     Ok(())
 }
+
+/// Runs the real binary with the key in its environment; the key must never reach its output.
+fn cli(args: &[&str]) -> std::process::Output {
+    cli_with_stdin(args, "")
+}
+
+/// As [`cli`], with `stdin` as standard input (argv cannot carry a NUL).
+fn cli_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_azureml-endpoint"))
+        .args(args)
+        .env_clear()
+        .env("AZUREML_ENDPOINT_API_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run azureml-endpoint");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("wait for azureml-endpoint");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!all.contains(KEY), "the key leaked into the CLI output: {all}");
+    output
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("peer-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+#[ignore = "needs the real Azure ML scoring server: run scripts/peer-tests.sh"]
+fn cli_complete_and_chat_with_saved_configs() -> Result<()> {
+    let dir = scratch("configs");
+    let url = peer_url();
+    for tag in DEDICATED_COMPLETION_TAGS {
+        let config = dir.join(format!("{tag}.yaml"));
+        let config = config.to_str().expect("utf-8 path");
+        let out = cli(&[
+            "config",
+            "new",
+            "-o",
+            config,
+            "--url",
+            &url,
+            "--formatter",
+            tag,
+            "--deployment",
+            "blue",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = cli_with_stdin(&["complete", "--config", config, "--json", "-"], SPECIAL);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value: Value = serde_json::from_slice(&out.stdout).expect("--json output");
+        assert_eq!(value["text"], SPECIAL, "{tag}");
+        assert!(
+            is_uuid(value["request_id"].as_str().unwrap_or_default()),
+            "{value}"
+        );
+    }
+    let chat_config = dir.join("chat.json");
+    let chat_config = chat_config.to_str().expect("utf-8 path");
+    let out = cli(&[
+        "config",
+        "new",
+        "-o",
+        chat_config,
+        "--url",
+        &url,
+        "--formatter",
+        "mistral_chat",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&[
+        "chat",
+        "--config",
+        chat_config,
+        "--system",
+        "Be terse.",
+        "hello 🦀",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Be terse.\n\nhello 🦀\n");
+
+    // A failing run(): exit 1, the service's message and request id on stderr, nothing on stdout.
+    let gpt2 = dir.join("gpt2.yaml");
+    let out = cli(&[
+        "complete",
+        "--config",
+        gpt2.to_str().unwrap_or_default(),
+        "--param",
+        "fail=raise",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: endpoint answered HTTP 500"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("An unexpected error occurred in scoring script") && stderr.contains("request id "),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs the real Azure ML scoring server: run scripts/peer-tests.sh"]
+fn cli_batch_with_a_saved_config() -> Result<()> {
+    let dir = scratch("batch");
+    let url = peer_url();
+    let config = dir.join("azureml.json");
+    let config = config.to_str().expect("utf-8 path");
+    let out = cli(&[
+        "config",
+        "new",
+        "-o",
+        config,
+        "--url",
+        &url,
+        "--formatter",
+        "dolly",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let input = dir.join("in.jsonl");
+    let output = dir.join("out.jsonl");
+    let lines: Vec<String> = (0..24)
+        .map(|i| json!({"prompt": format!("{i}: {SPECIAL}")}).to_string())
+        .collect();
+    std::fs::write(&input, lines.join("\n") + "\n").map_err(|e| Error::Input(e.to_string().into()))?;
+    let out = cli(&[
+        "batch",
+        "--config",
+        config,
+        "--input",
+        input.to_str().unwrap_or_default(),
+        "--output",
+        output.to_str().unwrap_or_default(),
+        "--concurrency",
+        "8",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(&output).map_err(|e| Error::Input(e.to_string().into()))?;
+    let records: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(records.len(), 24);
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record["line"], i + 1);
+        let expected = if i == 5 {
+            "boom".to_owned()
+        } else {
+            format!("{i}: {SPECIAL}")
+        };
+        assert_eq!(record["text"], expected.as_str());
+    }
+    Ok(())
+}
