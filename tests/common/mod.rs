@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod fault;
+
 /// A key that must never show up in any output.
 pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";
 

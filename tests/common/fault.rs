@@ -1,0 +1,263 @@
+//! A fault-injection HTTP server on 127.0.0.1: the n-th request is answered by the n-th script of
+//! raw actions, so a test can reproduce what a broken gateway or a hostile server does (stalled or
+//! trickled heads and bodies, resets, bad chunking, absurd headers, cut streams).
+//!
+//! Each connection serves one request and is then closed, so script n is request n.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// One thing the server does, in order, once it has read the request.
+#[derive(Clone, Debug)]
+pub enum Act {
+    /// Writes these bytes at once.
+    Send(Vec<u8>),
+    /// Writes these bytes a piece at a time, spread evenly over `over`.
+    Trickle {
+        bytes: Vec<u8>,
+        pieces: usize,
+        over: Duration,
+    },
+    /// Waits, writing nothing.
+    Wait(Duration),
+    /// Drops the connection with a TCP reset: the request's last byte is left unread, so the
+    /// kernel answers the close with RST instead of FIN.
+    Reset,
+    /// Keeps the connection open, writing nothing, until the client leaves or the server stops.
+    Hold,
+}
+
+impl Act {
+    /// [`Act::Send`] of a string.
+    pub fn send(text: impl Into<String>) -> Act {
+        Act::Send(text.into().into_bytes())
+    }
+
+    /// [`Act::Trickle`] of a string, one piece per byte.
+    pub fn trickle(text: impl Into<String>, over: Duration) -> Act {
+        let bytes = text.into().into_bytes();
+        Act::Trickle {
+            pieces: bytes.len(),
+            bytes,
+            over,
+        }
+    }
+}
+
+/// A response head (status line, headers, blank line); add `content-length` or
+/// `transfer-encoding` yourself, or neither to end the body by closing.
+pub fn head(status: u16, headers: &[(&str, &str)]) -> String {
+    let mut out = format!("HTTP/1.1 {status} Status\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// A whole response with a `content-length` body.
+pub fn response(status: u16, headers: &[(&str, &str)], body: impl AsRef<[u8]>) -> Vec<Act> {
+    let body = body.as_ref();
+    let length = body.len().to_string();
+    let mut all = headers.to_vec();
+    all.push(("content-length", &length));
+    let mut bytes = head(status, &all).into_bytes();
+    bytes.extend_from_slice(body);
+    vec![Act::Send(bytes)]
+}
+
+/// A 200 SSE response head with a chunk-less body ended by closing; follow it with
+/// `Act::send(event)` steps.
+pub fn sse_head() -> Act {
+    Act::send(head(200, &[("content-type", "text/event-stream")]))
+}
+
+/// A request as the server received it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Request line and headers, as sent.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+/// The server; stopped, and its connection threads told to leave, when dropped.
+pub struct FaultServer {
+    pub port: u16,
+    accepted: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl FaultServer {
+    /// Serves request n with `scripts[n]`; requests past the end get a 599.
+    pub fn start(scripts: Vec<Vec<Act>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let scripts = Arc::new(scripts);
+        let (acc, reqs, st) = (accepted.clone(), requests.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                acc.fetch_add(1, Ordering::SeqCst);
+                let (reqs, st, next, scripts) = (reqs.clone(), st.clone(), next.clone(), scripts.clone());
+                std::thread::spawn(move || serve(stream, &scripts, &next, &reqs, &st));
+            }
+        });
+        FaultServer {
+            port,
+            accepted,
+            requests,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Requests read so far, in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// How many requests arrived.
+    pub fn hits(&self) -> usize {
+        self.requests.lock().map(|r| r.len()).unwrap_or_default()
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    scripts: &[Vec<Act>],
+    next: &AtomicUsize,
+    requests: &Mutex<Vec<Request>>,
+    stop: &AtomicBool,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let index = next.fetch_add(1, Ordering::SeqCst);
+    let fallback = response(599, &[], "script exhausted");
+    let script = scripts.get(index).unwrap_or(&fallback);
+    // A reset needs an unread byte in the socket when it is closed.
+    let resets = script.iter().any(|act| matches!(act, Act::Reset));
+    let mut body = vec![0; if resets { length.saturating_sub(1) } else { length }];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    if let Ok(mut all) = requests.lock() {
+        all.push(Request { head, body });
+    }
+    let mut stream = reader.into_inner();
+    for act in script {
+        let ok = match act {
+            Act::Send(bytes) => stream.write_all(bytes).and_then(|()| stream.flush()).is_ok(),
+            Act::Trickle { bytes, pieces, over } => trickle(&mut stream, bytes, *pieces, *over, stop),
+            Act::Wait(wait) => {
+                pause(*wait, stop);
+                true
+            }
+            Act::Reset => return, // dropped with an unread byte: RST
+            Act::Hold => {
+                hold(&mut stream, stop);
+                return;
+            }
+        };
+        if !ok || stop.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Write);
+    // Let the client read the FIN before the socket goes (closing with unread data would reset).
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.read(&mut [0; 64]);
+}
+
+fn trickle(stream: &mut TcpStream, bytes: &[u8], pieces: usize, over: Duration, stop: &AtomicBool) -> bool {
+    let pieces = pieces.clamp(1, bytes.len().max(1));
+    let size = bytes.len().div_ceil(pieces).max(1);
+    let gap = over / pieces as u32;
+    for (i, piece) in bytes.chunks(size).enumerate() {
+        if i > 0 {
+            pause(gap, stop);
+        }
+        if stop.load(Ordering::SeqCst) || stream.write_all(piece).and_then(|()| stream.flush()).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Sleeps in short steps so a stopped server does not keep its threads.
+fn pause(wait: Duration, stop: &AtomicBool) {
+    let end = Instant::now() + wait;
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= end {
+            return;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+fn hold(stream: &mut TcpStream, stop: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = [0; 1024];
+    while !stop.load(Ordering::SeqCst) {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
