@@ -32,6 +32,12 @@ impl<T> Sourced<T> {
     }
 }
 
+/// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
+/// a later source can still give one.
+pub(crate) fn deployment(name: String, source: Source) -> Option<Sourced<String>> {
+    (!name.is_empty()).then(|| Sourced::new(name, source))
+}
+
 /// Settings as given, not yet validated. Text from env vars and files is parsed late, so an
 /// explicit argument can still replace a bad value before [`Builder::build`] reports it.
 #[derive(Clone, Debug, Default)]
@@ -92,10 +98,20 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// Pins requests to one deployment (`azureml-model-deployment` header); `""` means none.
-    /// Defaults to none: the endpoint's traffic split decides.
+    /// Pins requests to one deployment (`azureml-model-deployment` header); `""` means unset, so
+    /// `AZUREML_DEPLOYMENT_NAME` still applies, as in Python. Defaults to none: the endpoint's
+    /// traffic split decides.
     pub fn deployment_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.deployment_name = Some(Sourced::new(name.into(), Source::Argument));
+        match deployment(name.into(), Source::Argument) {
+            Some(name) => self.settings.deployment_name = Some(name),
+            // Unset forgets an earlier argument but keeps what `with_env` found.
+            None => {
+                let set = &mut self.settings.deployment_name;
+                if set.as_ref().is_some_and(|d| d.source == Source::Argument) {
+                    *set = None;
+                }
+            }
+        }
         self
     }
 
@@ -200,7 +216,7 @@ impl Settings {
             self.api_type = env(ENV_ENDPOINT_API_TYPE).map(|(v, s)| Sourced::new(v.parse(), s));
         }
         if self.deployment_name.is_none() {
-            self.deployment_name = env(ENV_DEPLOYMENT_NAME).map(|(v, s)| Sourced::new(v, s));
+            self.deployment_name = env(ENV_DEPLOYMENT_NAME).and_then(|(v, s)| deployment(v, s));
         }
         if self.timeout.is_none() {
             self.timeout = env(ENV_TIMEOUT).map(|(v, s)| Sourced::new(parse_timeout(&v), s));
@@ -266,12 +282,12 @@ impl Settings {
         sources.push(("endpoint_api_key", key_source));
 
         let deployment_name = match self.deployment_name {
-            Some(Sourced { value, source }) if !value.is_empty() => {
+            Some(Sourced { value, source }) => {
                 check_header_value("deployment_name", &source, &value, &format!("{value:?}"))?;
                 sources.push(("deployment_name", source));
                 Some(value)
             }
-            _ => None,
+            None => None,
         };
 
         let timeout = match self.timeout {

@@ -18,7 +18,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::builder::{Builder, Settings, Sourced};
+use crate::builder::{deployment, Builder, Settings, Sourced};
 use crate::chat::AzureMlChatOnlineEndpoint;
 use crate::config::{parse_timeout, timeout_from_secs, ApiType, EndpointConfig};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
@@ -1174,8 +1174,9 @@ impl LoadContext<'_> {
         }
         if let Some(v) = field("deployment_name") {
             let name = string("deployment_name", v)?;
-            s.deployment_name
-                .get_or_insert_with(|| Sourced::new(name, file.clone()));
+            if s.deployment_name.is_none() {
+                s.deployment_name = deployment(name, file.clone());
+            }
         }
         if let Some(v) = field("timeout") {
             let timeout = match v {
