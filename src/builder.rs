@@ -6,18 +6,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::{
-    check_header_value, parse_timeout, validate_url, ApiType, ClientKind, EndpointConfig,
+    check_header_value, check_timeout, parse_timeout, validate_url, ApiType, ClientKind, EndpointConfig,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
     ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
 use crate::secret::ApiKey;
 use crate::transport::Transport;
-
-/// Deadlines beyond this overflow `Instant` arithmetic in the HTTP stack (a panic on the first
-/// call), and no endpoint holds a request open for a day.
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-const TOO_LONG: &str = "must be at most 86400 seconds (a day)";
 
 /// A value and where it came from, so errors can point at the right place to fix.
 #[derive(Clone, Debug)]
@@ -47,7 +42,7 @@ pub(crate) struct Settings {
     pub api_key: Option<Sourced<ApiKey>>,
     pub deployment_name: Option<Sourced<String>>,
     pub timeout: Option<Sourced<std::result::Result<Duration, String>>>,
-    pub connect_timeout: Option<Duration>,
+    pub connect_timeout: Option<std::result::Result<Duration, String>>,
     pub max_retries: Option<u32>,
     pub model_kwargs: Map<String, Value>,
     pub extra_headers: Vec<(String, String)>,
@@ -115,21 +110,17 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// Deadline for one request attempt; for a stream, for each next event. Must be > 0.
-    /// Defaults to 50 s.
+    /// Deadline for one request attempt; for a stream, for each next event. Must be between
+    /// 1 ms and a day. Defaults to 50 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        let value = if timeout.is_zero() {
-            Err("must be > 0".to_owned())
-        } else {
-            Ok(timeout)
-        };
+        let value = check_timeout(timeout, format_args!("{timeout:?}"));
         self.settings.timeout = Some(Sourced::new(value, Source::Argument));
         self
     }
 
-    /// Deadline for making a connection. Defaults to 10 s.
+    /// Deadline for making a connection. Must be between 1 ms and a day. Defaults to 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = Some(timeout);
+        self.settings.connect_timeout = Some(check_timeout(timeout, format_args!("{timeout:?}")));
         self
     }
 
@@ -293,9 +284,6 @@ impl Settings {
         let timeout = match self.timeout {
             Some(Sourced { value, source }) => {
                 let timeout = value.map_err(|message| Error::config("timeout", source.clone(), message))?;
-                if timeout > MAX_TIMEOUT {
-                    return Err(Error::config("timeout", source, TOO_LONG));
-                }
                 sources.push(("timeout", source));
                 timeout
             }
@@ -305,10 +293,10 @@ impl Settings {
             }
         };
 
-        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        if connect_timeout > MAX_TIMEOUT {
-            return Err(Error::config("connect_timeout", Source::Argument, TOO_LONG));
-        }
+        let connect_timeout = self
+            .connect_timeout
+            .unwrap_or(Ok(DEFAULT_CONNECT_TIMEOUT))
+            .map_err(|message| Error::config("connect_timeout", Source::Argument, message))?;
 
         let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
         for (name, value) in &self.extra_headers {

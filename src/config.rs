@@ -285,7 +285,29 @@ pub(crate) fn check_header_value(key: &str, source: &Source, value: &str, shown:
     Ok(())
 }
 
-/// Parses a timeout in seconds (int or float) that must be > 0.
+/// The shortest timeout: shorter deadlines pass before a request is even written (one that
+/// rounds to zero, such as `1e-10` seconds, fails every call at once).
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest timeout: longer deadlines overflow `Instant` arithmetic in the HTTP stack (a panic
+/// on the first call), and no endpoint holds a request open for a day.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The one range check every timeout passes, whatever its source (builder, file, env var, per
+/// call; request or connect). `given` is the value as the user wrote it, for the message.
+pub(crate) fn check_timeout(
+    timeout: Duration,
+    given: impl fmt::Display,
+) -> std::result::Result<Duration, String> {
+    if timeout < MIN_TIMEOUT {
+        Err(format!("must be at least 0.001 seconds (1 ms), got {given}"))
+    } else if timeout > MAX_TIMEOUT {
+        Err(format!("must be at most 86400 seconds (a day), got {given}"))
+    } else {
+        Ok(timeout)
+    }
+}
+
+/// Parses a timeout in seconds (int or float), checked by [`check_timeout`].
 pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = text
         .trim()
@@ -294,9 +316,12 @@ pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String>
     timeout_from_secs(secs)
 }
 
+/// A timeout in seconds, checked by [`check_timeout`].
 pub(crate) fn timeout_from_secs(secs: f64) -> std::result::Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 || secs.is_infinite() {
         return Err(format!("must be a number of seconds > 0, got {secs}"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{secs} seconds: {e}"))
+    // Conversion fails only beyond u64::MAX seconds, which the range check rejects as well.
+    let timeout = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+    check_timeout(timeout, secs)
 }

@@ -58,7 +58,7 @@ impl Builder<dyn ContentFormatter> {
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) naming the setting, where it came from and what to
     /// change: a missing or malformed URL, a URL path that does not fit the api type, a missing
-    /// or empty key, a timeout of zero, a formatter that does not support the api type, a header
+    /// or empty key, a timeout outside 1 ms to a day, a formatter that does not support the api type, a header
     /// value with control characters.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
         let (resolved, formatter) = self.resolve_for(
@@ -100,7 +100,8 @@ impl AzureMlOnlineEndpoint {
     /// call only.
     ///
     /// # Errors
-    /// As [`invoke`](Self::invoke).
+    /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
+    /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
         let Inner { resolved, formatter } = &*self.inner;
         let api_type = resolved.config.api_type;
@@ -110,7 +111,7 @@ impl AzureMlOnlineEndpoint {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
-            timeout: options.call_timeout(),
+            timeout: options.checked_timeout()?,
         };
         let (mut completion, request_id) = resolved
             .transport

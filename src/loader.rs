@@ -20,7 +20,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::builder::{deployment, Builder, Settings, Sourced};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{parse_timeout, timeout_from_secs, ApiType, EndpointConfig};
+use crate::config::{check_timeout, parse_timeout, timeout_from_secs, ApiType, EndpointConfig};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
@@ -914,7 +914,8 @@ impl LoadOptions {
         self.with(|b| b.deployment_name(name))
     }
 
-    /// The request timeout (> 0). Defaults to the file, then `AZUREML_TIMEOUT`, then 50 s.
+    /// The request timeout (1 ms to a day). Defaults to the file, then `AZUREML_TIMEOUT`, then
+    /// 50 s.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|b| b.timeout(timeout))
     }
@@ -924,7 +925,7 @@ impl LoadOptions {
         self.with(|b| b.max_retries(retries))
     }
 
-    /// Deadline for making a connection (never saved). Defaults to 10 s.
+    /// Deadline for making a connection (never saved; 1 ms to a day). Defaults to 10 s.
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         self.with(|b| b.connect_timeout(timeout))
     }
@@ -1181,7 +1182,7 @@ impl LoadContext<'_> {
         if let Some(v) = field("timeout") {
             let timeout = match v {
                 Value::Number(n) => match n.as_u64() {
-                    Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+                    Some(secs) if secs > 0 => check_timeout(Duration::from_secs(secs), secs),
                     _ => timeout_from_secs(n.as_f64().unwrap_or(f64::NAN)),
                 },
                 Value::String(text) => parse_timeout(text),

@@ -341,9 +341,22 @@ fn bad_timeout_names_its_source() {
         ("-0.5", "must be a number of seconds > 0, got -0.5"),
         ("\"soon\"", "\"soon\" is not a number of seconds"),
         ("[]", "expected a number of seconds, got an array"),
-        ("1e20", "100000000000000000000 seconds: cannot convert float seconds to Duration: value is either too big or NaN"),
-        ("18446744073709551615", "must be at most 86400 seconds (a day)"),
-        ("86400.5", "must be at most 86400 seconds (a day)"),
+        (
+            "1e20",
+            "must be at most 86400 seconds (a day), got 100000000000000000000",
+        ),
+        (
+            "18446744073709551615",
+            "must be at most 86400 seconds (a day), got 18446744073709551615",
+        ),
+        ("86400.5", "must be at most 86400 seconds (a day), got 86400.5"),
+        // Rounds to a zero `Duration`: every call would fail at once.
+        ("1e-10", "must be at least 0.001 seconds (1 ms), got 0.0000000001"),
+        ("0.0009", "must be at least 0.001 seconds (1 ms), got 0.0009"),
+        (
+            "\"1e-10\"",
+            "must be at least 0.001 seconds (1 ms), got 0.0000000001",
+        ),
     ] {
         let text = format!(r#"{{"_type": "azureml_endpoint", "timeout": {value}}}"#);
         assert_eq!(
@@ -370,6 +383,28 @@ fn bad_timeout_names_its_source() {
         load_message("t.yaml", "_type: azureml_endpoint\n", &zero_env),
         "invalid `timeout` (env var AZUREML_TIMEOUT): must be a number of seconds > 0, got 0"
     );
+    let tiny_env = with_env(&[
+        ("AZUREML_ENDPOINT_URL", URL),
+        ("AZUREML_ENDPOINT_API_KEY", "k"),
+        ("AZUREML_TIMEOUT", "1e-10"),
+    ]);
+    assert_eq!(
+        load_message("t.yaml", "_type: azureml_endpoint\n", &tiny_env),
+        "invalid `timeout` (env var AZUREML_TIMEOUT): must be at least 0.001 seconds (1 ms), got 0.0000000001"
+    );
+    // The edges are accepted.
+    for (value, timeout) in [
+        ("0.001", Duration::from_millis(1)),
+        ("86400", Duration::from_secs(86_400)),
+    ] {
+        let dir = TempDir::new("timeout-edges");
+        let path = dir.write(
+            "t.json",
+            format!(r#"{{"_type": "azureml_endpoint", "timeout": {value}}}"#),
+        );
+        let llm = load(&path).and_then(|l| l.into_completion());
+        assert_eq!(llm.map(|l| l.config().timeout).ok(), Some(timeout), "{value}");
+    }
 }
 
 #[test]

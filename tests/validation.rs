@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, DollyContentFormatter, Error,
-    Gpt2ContentFormatter, MistralChatContentFormatter, Source,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
+    DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Source,
 };
 use common::KEY;
 
@@ -211,10 +211,47 @@ fn missing_or_bad_settings() {
     );
     assert!(!message.contains("abc"), "the key must not be echoed: {message}");
 
-    let (key, _, message) = config_error(base().api_key(KEY).timeout(Duration::ZERO).build());
+    for (timeout, problem) in [
+        (Duration::ZERO, "must be at least 0.001 seconds (1 ms), got 0ns"),
+        (
+            Duration::from_nanos(999_999),
+            "must be at least 0.001 seconds (1 ms), got 999.999µs",
+        ),
+        (
+            Duration::from_secs(86_401),
+            "must be at most 86400 seconds (a day), got 86401s",
+        ),
+        (
+            Duration::MAX,
+            "must be at most 86400 seconds (a day), got 18446744073709551615.999999999s",
+        ),
+    ] {
+        let (key, _, message) = config_error(base().api_key(KEY).timeout(timeout).build());
+        assert_eq!(
+            (key.as_str(), message.as_str()),
+            (
+                "timeout",
+                format!("invalid `timeout` (argument): {problem}").as_str()
+            )
+        );
+        let (key, _, message) = config_error(base().api_key(KEY).connect_timeout(timeout).build());
+        assert_eq!(
+            (key.as_str(), message.as_str()),
+            (
+                "connect_timeout",
+                format!("invalid `connect_timeout` (argument): {problem}").as_str()
+            )
+        );
+    }
+    let edges = base()
+        .api_key(KEY)
+        .timeout(Duration::from_millis(1))
+        .connect_timeout(Duration::from_secs(86_400))
+        .build()
+        .unwrap();
     assert_eq!(
-        (key.as_str(), message.as_str()),
-        ("timeout", "invalid `timeout` (argument): must be > 0")
+        (edges.config().timeout, edges.config().connect_timeout),
+        (Duration::from_millis(1), Duration::from_secs(86_400))
     );
 
     let (key, _, message) = config_error(base().api_key(KEY).deployment_name("blue\nred").build());
@@ -256,4 +293,54 @@ fn api_type_parses_realtime_as_dedicated() {
     assert_eq!("serverless".parse::<ApiType>(), Ok(ApiType::Serverless));
     let err = "Serverless ".parse::<ApiType>().unwrap_err();
     assert!(err.starts_with("unknown api type \"Serverless \""), "{err}");
+}
+
+/// `CallOptions::timeout` cannot fail, so a value out of range fails the call, before anything
+/// is sent, instead of panicking in the HTTP stack (near `u64::MAX` seconds) or failing at once
+/// (zero).
+#[test]
+fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
+    let server = httpmock::MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.path("/score");
+        then.status(200).body(r#"[{"0": "sent"}]"#);
+    });
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .formatter(Gpt2ContentFormatter)
+        .build()
+        .unwrap();
+    let chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .build()
+        .unwrap();
+    for (timeout, problem) in [
+        (
+            Duration::from_secs(u64::MAX),
+            "must be at most 86400 seconds (a day), got 18446744073709551615s",
+        ),
+        (
+            Duration::from_nanos(100),
+            "must be at least 0.001 seconds (1 ms), got 100ns",
+        ),
+    ] {
+        let options = CallOptions::new().timeout(timeout);
+        let expected = format!("invalid input: `CallOptions::timeout` {problem}");
+        let err = llm.invoke_with("x", &options).unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err:?}");
+        assert_eq!(err.to_string(), expected);
+        let err = chat.invoke_with(&[ChatMessage::user("x")], &options).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        let results = llm.generate(&["a", "b"], &options);
+        assert_eq!(results.len(), 2);
+        for result in results {
+            assert_eq!(result.unwrap_err().to_string(), expected);
+        }
+    }
+    mock.assert_hits(0);
+    let options = CallOptions::new().timeout(Duration::from_secs(86_400));
+    assert_eq!(llm.invoke_with("x", &options).unwrap().text, "sent");
+    mock.assert_hits(1);
 }
