@@ -6,9 +6,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::{
-    check_header_value, check_timeout, parse_timeout, validate_url, ApiType, ClientKind, EndpointConfig,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
-    ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
+    check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
+    ClientKind, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
+    ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
 use crate::secret::ApiKey;
@@ -86,8 +87,8 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// The endpoint key or Microsoft Entra token. Required (here, in a config file, or in
-    /// `AZUREML_ENDPOINT_API_KEY`).
+    /// The endpoint key or Microsoft Entra token: visible ASCII, no spaces or line breaks.
+    /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.settings.api_key = Some(Sourced::new(key.into(), Source::Argument));
         self
@@ -143,8 +144,10 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// Adds a header sent with every request, e.g. `extra-parameters: pass-through`.
-    /// Defaults to none.
+    /// Adds a header sent with every request, e.g. `extra-parameters: pass-through`. The name
+    /// must be an HTTP token and not one the client sets (`Host`, `Content-Length`,
+    /// `Transfer-Encoding`, `Connection`, `Content-Type`, `Accept`, `Authorization`, `api-key`);
+    /// the value must have no control characters. Defaults to none.
     pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.extra_headers.push((name.into(), value.into()));
         self
@@ -266,10 +269,7 @@ impl Settings {
                 format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
             ));
         };
-        if key.expose().trim().is_empty() {
-            return Err(Error::config("endpoint_api_key", key_source, "the key is empty"));
-        }
-        check_header_value("endpoint_api_key", &key_source, key.expose(), "the key")?;
+        check_key(key.expose(), &key_source)?;
         sources.push(("endpoint_api_key", key_source));
 
         let deployment_name = match self.deployment_name {
@@ -299,32 +299,7 @@ impl Settings {
             .map_err(|message| Error::config("connect_timeout", Source::Argument, message))?;
 
         let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
-        for (name, value) in &self.extra_headers {
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid_name {
-                return Err(Error::config(
-                    "extra_headers",
-                    headers_source.clone(),
-                    format!("{name:?} is not a valid header name"),
-                ));
-            }
-            if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("api-key") {
-                return Err(Error::config(
-                    "extra_headers",
-                    headers_source.clone(),
-                    format!("`{name}` is set from the API key; do not pass it as an extra header"),
-                ));
-            }
-            check_header_value(
-                "extra_headers",
-                &headers_source,
-                value,
-                &format!("the value of `{name}`"),
-            )?;
-        }
+        check_extra_headers(&self.extra_headers, &headers_source)?;
 
         if !formatter_api_types.contains(&api_type) {
             let supported: Vec<_> = formatter_api_types.iter().map(|t| t.as_str()).collect();

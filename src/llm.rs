@@ -58,8 +58,9 @@ impl Builder<dyn ContentFormatter> {
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) naming the setting, where it came from and what to
     /// change: a missing or malformed URL, a URL path that does not fit the api type, a missing
-    /// or empty key, a timeout outside 1 ms to a day, a formatter that does not support the api type, a header
-    /// value with control characters.
+    /// key or one that is not visible ASCII, a timeout outside 1 ms to a day, a formatter that
+    /// does not support the api type, an extra header the client sets itself or with control
+    /// characters in its value.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
         let (resolved, formatter) = self.resolve_for(
             ClientKind::Completion,

@@ -660,3 +660,63 @@ fn truncations_and_corruptions_never_panic() -> Result<()> {
     }
     Ok(())
 }
+
+/// The key from a file or an env var is checked like one from code, and the error says where
+/// it came from without showing it.
+#[test]
+fn a_key_that_cannot_be_a_header_names_its_source_not_its_value() {
+    let file = r#"{"_type": "azureml_endpoint", "endpoint_api_key": "sk-secret\u00e9"}"#;
+    let no_key_env = with_env(&[("AZUREML_ENDPOINT_URL", URL)]);
+    assert_eq!(
+        load_message("key.json", file, &no_key_env),
+        "invalid `endpoint_api_key` (file `<file>`): the key contains a non-ASCII character at its \
+         end, which cannot go in an HTTP header; keys and tokens are visible ASCII only: copy the \
+         key again, without spaces or line breaks"
+    );
+    let bad_env = with_env(&[
+        ("AZUREML_ENDPOINT_URL", URL),
+        ("AZUREML_ENDPOINT_API_KEY", "sk-secret\r\n"),
+    ]);
+    let dir = TempDir::new("key-env");
+    let path = dir.write("k.yaml", "_type: azureml_endpoint\n");
+    let err = Registry::new().load_with(&path, &bad_env).unwrap_err();
+    let Error::Config(e) = &err else { panic!("{err:?}") };
+    assert_eq!(
+        e.source,
+        azureml_endpoint::Source::Env("AZUREML_ENDPOINT_API_KEY")
+    );
+    assert!(
+        e.message
+            .starts_with("the key contains a line break at character 10,"),
+        "{err}"
+    );
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("secret"), "the key leaked: {text}");
+    }
+}
+
+#[test]
+fn extra_headers_in_a_file_cannot_replace_the_clients_own() {
+    for (headers, problem) in [
+        (
+            r#"{"Content-Type": "text/plain"}"#,
+            "`Content-Type` is set by the client on every request; remove it from the extra headers",
+        ),
+        (
+            r#"{"host": "elsewhere.example"}"#,
+            "`host` is set by the client on every request; remove it from the extra headers",
+        ),
+        (
+            r#"{"Api-Key": "other"}"#,
+            "`Api-Key` is set from the API key; do not pass it as an extra header",
+        ),
+        (r#"{"x:y": "v"}"#, "\"x:y\" is not a valid header name"),
+    ] {
+        let text = format!(r#"{{"_type": "azureml_endpoint", "extra_headers": {headers}}}"#);
+        assert_eq!(
+            load_message("headers.json", &text, &env()),
+            format!("invalid `extra_headers` (file `<file>`): {problem}"),
+            "{headers}"
+        );
+    }
+}

@@ -205,11 +205,12 @@ fn missing_or_bad_settings() {
 
     let (key, _, message) = config_error(base().api_key("abc\r\nX-Injected: 1").build());
     assert_eq!(key, "endpoint_api_key");
-    assert!(
-        message.contains("the key contains a control character"),
-        "{message}"
+    assert_eq!(
+        message,
+        "invalid `endpoint_api_key` (argument): the key contains a line break at character 4, \
+         which cannot go in an HTTP header; keys and tokens are visible ASCII only: copy the key \
+         again, without spaces or line breaks"
     );
-    assert!(!message.contains("abc"), "the key must not be echoed: {message}");
 
     for (timeout, problem) in [
         (Duration::ZERO, "must be at least 0.001 seconds (1 ms), got 0ns"),
@@ -343,4 +344,94 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
     let options = CallOptions::new().timeout(Duration::from_secs(86_400));
     assert_eq!(llm.invoke_with("x", &options).unwrap().text, "sent");
     mock.assert_hits(1);
+}
+
+/// A key that cannot go in a header is a config error at build, saying what is wrong and where,
+/// never the key: before, a non-ASCII key built fine and every call failed as a transport error.
+#[test]
+fn keys_must_be_visible_ascii() {
+    let base = || AzureMlOnlineEndpoint::builder().endpoint_url("https://e.inference.ml.azure.com/score");
+    for (key, problem) in [
+        ("sk-secret–dash", "contains a non-ASCII character at character 10"),
+        ("sk-secrét", "contains a non-ASCII character at character 8"),
+        ("sk-secret\n", "contains a line break at its end"),
+        (" sk-secret", "contains a space at its start"),
+        ("Bearer sk-secret", "contains a space at character 7"),
+        ("sk-\u{0}secret", "contains a control character at character 4"),
+        ("sk-\u{7f}secret", "contains a control character at character 4"),
+        ("sk-\u{a0}secret", "contains a non-ASCII character at character 4"),
+        ("", "is empty"),
+        (" \t", "is empty"),
+    ] {
+        let err = base().api_key(key).build().unwrap_err();
+        let shown = err.to_string();
+        let Error::Config(e) = &err else { panic!("{err:?}") };
+        assert_eq!(
+            (e.key.as_str(), &e.source),
+            ("endpoint_api_key", &Source::Argument)
+        );
+        assert!(
+            shown.starts_with(&format!(
+                "invalid `endpoint_api_key` (argument): the key {problem}"
+            )),
+            "{shown}"
+        );
+        let debug = format!("{err:?}");
+        for text in [&shown, &debug] {
+            assert!(!text.contains("secret"), "the key leaked: {text}");
+        }
+    }
+    // Every visible ASCII character is fine, e.g. in base64 keys and JWTs.
+    let visible: String = ('!'..='~').collect();
+    assert!(base().api_key(visible).build().is_ok());
+}
+
+#[test]
+fn extra_headers_cannot_replace_the_clients_own() {
+    let base = || {
+        AzureMlOnlineEndpoint::builder()
+            .endpoint_url("https://e.inference.ml.azure.com/score")
+            .api_key(KEY)
+    };
+    for name in [
+        "Host",
+        "content-length",
+        "Transfer-Encoding",
+        "CONNECTION",
+        "Content-Type",
+        "accept",
+    ] {
+        let (key, source, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!((key.as_str(), source), ("extra_headers", Source::Argument));
+        assert_eq!(
+            message,
+            format!(
+                "invalid `extra_headers` (argument): `{name}` is set by the client on every request; \
+                 remove it from the extra headers"
+            )
+        );
+    }
+    for name in ["Authorization", "API-KEY", "api-key"] {
+        let (_, _, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!(
+            message,
+            format!(
+                "invalid `extra_headers` (argument): `{name}` is set from the API key; do not pass it \
+                 as an extra header"
+            )
+        );
+    }
+    for name in ["", "x:y", "x y", "x-é", "x\r\ny", "(x)"] {
+        let (_, _, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!(
+            message,
+            format!("invalid `extra_headers` (argument): {name:?} is not a valid header name")
+        );
+    }
+    let llm = base()
+        .extra_header("extra-parameters", "pass-through")
+        .extra_header("X-Accept-Custom", "1")
+        .build()
+        .unwrap();
+    assert_eq!(llm.config().extra_headers.len(), 2);
 }
