@@ -114,12 +114,8 @@ fn documents_that_are_not_mappings() {
         ("array.json", "[1, 2]", "an array"),
         ("null.json", "null", "null"),
         ("null.yaml", "~\n", "null"),
-        (
-            "string.json",
-            "\"azureml_endpoint\"",
-            "a string (\"azureml_endpoint\")",
-        ),
-        ("number.yaml", "42\n", "a number (42)"),
+        ("string.json", "\"azureml_endpoint\"", "a string"),
+        ("number.yaml", "42\n", "a number"),
         ("list.yaml", "- _type: azureml_endpoint\n", "an array"),
     ] {
         let (kind, at, msg) = file_error(name, contents);
@@ -717,6 +713,104 @@ fn extra_headers_in_a_file_cannot_replace_the_clients_own() {
             load_message("headers.json", &text, &env()),
             format!("invalid `extra_headers` (file `<file>`): {problem}"),
             "{headers}"
+        );
+    }
+}
+
+/// A bad file's error keeps the line and column but never quotes the file: a key on a line with
+/// its colon missing, a mistagged value, a file that is one bare string.
+#[test]
+fn parse_errors_never_echo_the_file() {
+    const SECRET: &str = "sk-Secret0123456789";
+    let hidden = "a value does not fit its type or tag (the parser's message would show the value)";
+    for (name, text, kind, at, expected) in [
+        (
+            "colon.yaml",
+            "_type: azureml_endpoint\nendpoint_api_key sk-Secret0123456789\n",
+            ConfigFileErrorKind::Syntax,
+            Some((3, 1)),
+            "not valid YAML: could not find expected ':', while scanning a simple key at line 2 column 1",
+        ),
+        (
+            "only-line.yaml",
+            "endpoint_api_key sk-Secret0123456789\n",
+            ConfigFileErrorKind::NotAMapping,
+            None,
+            "expected a mapping of settings such as {\"_type\": \"azureml_endpoint\", …}, found a string",
+        ),
+        (
+            "tag.yaml",
+            "_type: azureml_endpoint\nendpoint_api_key: !!int sk-Secret0123456789\n",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 19)),
+            &format!("not valid YAML: {hidden}"),
+        ),
+        (
+            "tag-key.yaml",
+            "_type: azureml_endpoint\nsk-Secret0123456789: !!float x\n",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 22)),
+            &format!("not valid YAML: {hidden}"),
+        ),
+        (
+            "dup.yaml",
+            "_type: azureml_endpoint\nsk-Secret0123456789: 1\nsk-Secret0123456789: 2\n",
+            ConfigFileErrorKind::Syntax,
+            Some((1, 1)),
+            "not valid YAML: duplicate key",
+        ),
+        (
+            "nested-inf.yaml",
+            "_type: azureml_endpoint\nmodel_kwargs:\n  sk-Secret0123456789: .inf\n",
+            ConfigFileErrorKind::Syntax,
+            Some((3, 24)),
+            "not valid YAML: infinite and NaN numbers are not supported",
+        ),
+        (
+            "colon.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"endpoint_api_key\" \"sk-Secret0123456789\"}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 20)),
+            "not valid JSON: expected `:`",
+        ),
+        (
+            "unquoted.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"endpoint_api_key\": sk-Secret0123456789}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 21)),
+            "not valid JSON: expected value",
+        ),
+        (
+            "dup.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"sk-Secret0123456789\": 1, \"sk-Secret0123456789\": 2}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 51)),
+            "not valid JSON: duplicate key",
+        ),
+        (
+            "string.json",
+            "\"sk-Secret0123456789\"",
+            ConfigFileErrorKind::NotAMapping,
+            None,
+            "expected a mapping of settings such as {\"_type\": \"azureml_endpoint\", …}, found a string",
+        ),
+    ] {
+        let dir = TempDir::new("no-echo");
+        let path = dir.write(name, text);
+        let err = load(&path).unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(
+                !shown.contains(SECRET) && !shown.contains("Secret"),
+                "{name} leaked: {shown}"
+            );
+        }
+        let Error::ConfigFile(e) = err else {
+            panic!("{name}: {err:?}")
+        };
+        assert_eq!(
+            (e.kind, e.line.zip(e.column), e.message.as_str()),
+            (kind, at, expected),
+            "{name}"
         );
     }
 }
