@@ -340,10 +340,10 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
             assert_eq!(result.unwrap_err().to_string(), expected);
         }
     }
-    mock.assert_hits(0);
+    mock.assert_calls(0);
     let options = CallOptions::new().timeout(Duration::from_secs(86_400));
     assert_eq!(llm.invoke_with("x", &options).unwrap().text, "sent");
-    mock.assert_hits(1);
+    mock.assert_calls(1);
 }
 
 /// A key that cannot go in a header is a config error at build, saying what is wrong and where,
