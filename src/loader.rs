@@ -948,7 +948,8 @@ impl LoadOptions {
         self.with(|b| b.api_key(key))
     }
 
-    /// The deployment to pin (`""`: none). Defaults to the file, then `AZUREML_DEPLOYMENT_NAME`.
+    /// The deployment to pin; `""` is unset, so the file's, then `AZUREML_DEPLOYMENT_NAME`,
+    /// applies. Defaults to the file, then `AZUREML_DEPLOYMENT_NAME`.
     pub fn deployment_name(self, name: impl Into<String>) -> Self {
         self.with(|b| b.deployment_name(name))
     }
