@@ -354,10 +354,10 @@ pub(crate) fn check_header_value(key: &str, source: &Source, value: &str, shown:
 
 /// The shortest timeout: shorter deadlines pass before a request is even written (one that
 /// rounds to zero, such as `1e-10` seconds, fails every call at once).
-pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// The longest timeout: longer deadlines overflow `Instant` arithmetic in the HTTP stack (a panic
 /// on the first call), and no endpoint holds a request open for a day.
-pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The one range check every timeout passes, whatever its source (builder, file, env var, per
 /// call; request or connect). `given` is the value as the user wrote it, for the message.
