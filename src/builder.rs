@@ -6,18 +6,14 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::{
-    check_header_value, parse_timeout, validate_url, ApiType, ClientKind, EndpointConfig,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
-    ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
+    check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
+    ClientKind, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
+    ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
 use crate::secret::ApiKey;
 use crate::transport::Transport;
-
-/// Deadlines beyond this overflow `Instant` arithmetic in the HTTP stack (a panic on the first
-/// call), and no endpoint holds a request open for a day.
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-const TOO_LONG: &str = "must be at most 86400 seconds (a day)";
 
 /// A value and where it came from, so errors can point at the right place to fix.
 #[derive(Clone, Debug)]
@@ -32,6 +28,12 @@ impl<T> Sourced<T> {
     }
 }
 
+/// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
+/// a later source can still give one.
+pub(crate) fn deployment(name: String, source: Source) -> Option<Sourced<String>> {
+    (!name.is_empty()).then(|| Sourced::new(name, source))
+}
+
 /// Settings as given, not yet validated. Text from env vars and files is parsed late, so an
 /// explicit argument can still replace a bad value before [`Builder::build`] reports it.
 #[derive(Clone, Debug, Default)]
@@ -41,7 +43,7 @@ pub(crate) struct Settings {
     pub api_key: Option<Sourced<ApiKey>>,
     pub deployment_name: Option<Sourced<String>>,
     pub timeout: Option<Sourced<std::result::Result<Duration, String>>>,
-    pub connect_timeout: Option<Duration>,
+    pub connect_timeout: Option<std::result::Result<Duration, String>>,
     pub max_retries: Option<u32>,
     pub model_kwargs: Map<String, Value>,
     pub extra_headers: Vec<(String, String)>,
@@ -85,35 +87,41 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// The endpoint key or Microsoft Entra token. Required (here, in a config file, or in
-    /// `AZUREML_ENDPOINT_API_KEY`).
+    /// The endpoint key or Microsoft Entra token: visible ASCII, no spaces or line breaks.
+    /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.settings.api_key = Some(Sourced::new(key.into(), Source::Argument));
         self
     }
 
-    /// Pins requests to one deployment (`azureml-model-deployment` header); `""` means none.
-    /// Defaults to none: the endpoint's traffic split decides.
+    /// Pins requests to one deployment (`azureml-model-deployment` header); `""` means unset, so
+    /// `AZUREML_DEPLOYMENT_NAME` still applies, as in Python. Defaults to none: the endpoint's
+    /// traffic split decides.
     pub fn deployment_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.deployment_name = Some(Sourced::new(name.into(), Source::Argument));
+        match deployment(name.into(), Source::Argument) {
+            Some(name) => self.settings.deployment_name = Some(name),
+            // Unset forgets an earlier argument but keeps what `with_env` found.
+            None => {
+                let set = &mut self.settings.deployment_name;
+                if set.as_ref().is_some_and(|d| d.source == Source::Argument) {
+                    *set = None;
+                }
+            }
+        }
         self
     }
 
-    /// Deadline for one request attempt; for a stream, for each next event. Must be > 0.
-    /// Defaults to 50 s.
+    /// Deadline for one request attempt; for a stream, for each next event. Must be between
+    /// 1 ms and a day. Defaults to 50 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        let value = if timeout.is_zero() {
-            Err("must be > 0".to_owned())
-        } else {
-            Ok(timeout)
-        };
+        let value = check_timeout(timeout, format_args!("{timeout:?}"));
         self.settings.timeout = Some(Sourced::new(value, Source::Argument));
         self
     }
 
-    /// Deadline for making a connection. Defaults to 10 s.
+    /// Deadline for making a connection. Must be between 1 ms and a day. Defaults to 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = Some(timeout);
+        self.settings.connect_timeout = Some(check_timeout(timeout, format_args!("{timeout:?}")));
         self
     }
 
@@ -136,8 +144,10 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// Adds a header sent with every request, e.g. `extra-parameters: pass-through`.
-    /// Defaults to none.
+    /// Adds a header sent with every request, e.g. `extra-parameters: pass-through`. The name
+    /// must be an HTTP token and not one the client sets (`Host`, `Content-Length`,
+    /// `Transfer-Encoding`, `Connection`, `Content-Type`, `Accept`, `Authorization`, `api-key`);
+    /// the value must have no control characters. Defaults to none.
     pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.extra_headers.push((name.into(), value.into()));
         self
@@ -200,7 +210,7 @@ impl Settings {
             self.api_type = env(ENV_ENDPOINT_API_TYPE).map(|(v, s)| Sourced::new(v.parse(), s));
         }
         if self.deployment_name.is_none() {
-            self.deployment_name = env(ENV_DEPLOYMENT_NAME).map(|(v, s)| Sourced::new(v, s));
+            self.deployment_name = env(ENV_DEPLOYMENT_NAME).and_then(|(v, s)| deployment(v, s));
         }
         if self.timeout.is_none() {
             self.timeout = env(ENV_TIMEOUT).map(|(v, s)| Sourced::new(parse_timeout(&v), s));
@@ -259,27 +269,21 @@ impl Settings {
                 format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
             ));
         };
-        if key.expose().trim().is_empty() {
-            return Err(Error::config("endpoint_api_key", key_source, "the key is empty"));
-        }
-        check_header_value("endpoint_api_key", &key_source, key.expose(), "the key")?;
+        check_key(key.expose(), &key_source)?;
         sources.push(("endpoint_api_key", key_source));
 
         let deployment_name = match self.deployment_name {
-            Some(Sourced { value, source }) if !value.is_empty() => {
+            Some(Sourced { value, source }) => {
                 check_header_value("deployment_name", &source, &value, &format!("{value:?}"))?;
                 sources.push(("deployment_name", source));
                 Some(value)
             }
-            _ => None,
+            None => None,
         };
 
         let timeout = match self.timeout {
             Some(Sourced { value, source }) => {
                 let timeout = value.map_err(|message| Error::config("timeout", source.clone(), message))?;
-                if timeout > MAX_TIMEOUT {
-                    return Err(Error::config("timeout", source, TOO_LONG));
-                }
                 sources.push(("timeout", source));
                 timeout
             }
@@ -289,38 +293,13 @@ impl Settings {
             }
         };
 
-        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        if connect_timeout > MAX_TIMEOUT {
-            return Err(Error::config("connect_timeout", Source::Argument, TOO_LONG));
-        }
+        let connect_timeout = self
+            .connect_timeout
+            .unwrap_or(Ok(DEFAULT_CONNECT_TIMEOUT))
+            .map_err(|message| Error::config("connect_timeout", Source::Argument, message))?;
 
         let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
-        for (name, value) in &self.extra_headers {
-            let valid_name = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid_name {
-                return Err(Error::config(
-                    "extra_headers",
-                    headers_source.clone(),
-                    format!("{name:?} is not a valid header name"),
-                ));
-            }
-            if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("api-key") {
-                return Err(Error::config(
-                    "extra_headers",
-                    headers_source.clone(),
-                    format!("`{name}` is set from the API key; do not pass it as an extra header"),
-                ));
-            }
-            check_header_value(
-                "extra_headers",
-                &headers_source,
-                value,
-                &format!("the value of `{name}`"),
-            )?;
-        }
+        check_extra_headers(&self.extra_headers, &headers_source)?;
 
         if !formatter_api_types.contains(&api_type) {
             let supported: Vec<_> = formatter_api_types.iter().map(|t| t.as_str()).collect();

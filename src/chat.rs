@@ -99,7 +99,8 @@ impl AzureMlChatOnlineEndpoint {
     /// or timeout merged in for this call only.
     ///
     /// # Errors
-    /// As [`invoke`](Self::invoke).
+    /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
+    /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<ChatCompletion> {
         let Inner { resolved, formatter } = &*self.inner;
         let api_type = resolved.config.api_type;
@@ -109,7 +110,7 @@ impl AzureMlChatOnlineEndpoint {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
-            timeout: options.call_timeout(),
+            timeout: options.checked_timeout()?,
         };
         let (mut completion, request_id) = resolved
             .transport

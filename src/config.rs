@@ -271,6 +271,73 @@ fn path_rule_violation(path: &str, api_type: ApiType, kind: ClientKind) -> Optio
     Some(format!("{shape}{hint}"))
 }
 
+/// Checks a key or token can go in a header as it is: visible ASCII (`!` to `~`), nothing else.
+/// Says what is wrong and where in the key, never the key itself.
+pub(crate) fn check_key(key: &str, source: &Source) -> Result<()> {
+    let bad = |message: String| Err(Error::config("endpoint_api_key", source.clone(), message));
+    if key.trim().is_empty() {
+        return bad("the key is empty".to_owned());
+    }
+    let Some((at, c)) = key.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) else {
+        return Ok(());
+    };
+    let what = match c {
+        ' ' => "a space",
+        '\r' | '\n' => "a line break",
+        c if c.is_control() => "a control character",
+        _ => "a non-ASCII character",
+    };
+    let place = if at == 0 {
+        "at its start".to_owned()
+    } else if at + 1 == key.chars().count() {
+        "at its end".to_owned()
+    } else {
+        format!("at character {}", at + 1)
+    };
+    bad(format!(
+        "the key contains {what} {place}, which cannot go in an HTTP header; keys and tokens are \
+         visible ASCII only: copy the key again, without spaces or line breaks"
+    ))
+}
+
+/// Headers the client sets itself on every request, in lower case.
+const CLIENT_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "content-type",
+    "accept",
+];
+
+/// Checks user headers: names are HTTP tokens and not one the client sets, values have no
+/// control characters.
+pub(crate) fn check_extra_headers(headers: &[(String, String)], source: &Source) -> Result<()> {
+    let bad = |message: String| Err(Error::config("extra_headers", source.clone(), message));
+    for (name, value) in headers {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return bad(format!("{name:?} is not a valid header name"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" || lower == "api-key" {
+            return bad(format!(
+                "`{name}` is set from the API key; do not pass it as an extra header"
+            ));
+        }
+        if CLIENT_HEADERS.contains(&lower.as_str()) {
+            return bad(format!(
+                "`{name}` is set by the client on every request; remove it from the extra headers"
+            ));
+        }
+        check_header_value("extra_headers", source, value, &format!("the value of `{name}`"))?;
+    }
+    Ok(())
+}
+
 /// Rejects CR, LF and other control characters that would let a value inject headers.
 pub(crate) fn check_header_value(key: &str, source: &Source, value: &str, shown: &str) -> Result<()> {
     if value.chars().any(|c| c.is_control()) {
@@ -285,7 +352,29 @@ pub(crate) fn check_header_value(key: &str, source: &Source, value: &str, shown:
     Ok(())
 }
 
-/// Parses a timeout in seconds (int or float) that must be > 0.
+/// The shortest timeout: shorter deadlines pass before a request is even written (one that
+/// rounds to zero, such as `1e-10` seconds, fails every call at once).
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest timeout: longer deadlines overflow `Instant` arithmetic in the HTTP stack (a panic
+/// on the first call), and no endpoint holds a request open for a day.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The one range check every timeout passes, whatever its source (builder, file, env var, per
+/// call; request or connect). `given` is the value as the user wrote it, for the message.
+pub(crate) fn check_timeout(
+    timeout: Duration,
+    given: impl fmt::Display,
+) -> std::result::Result<Duration, String> {
+    if timeout < MIN_TIMEOUT {
+        Err(format!("must be at least 0.001 seconds (1 ms), got {given}"))
+    } else if timeout > MAX_TIMEOUT {
+        Err(format!("must be at most 86400 seconds (a day), got {given}"))
+    } else {
+        Ok(timeout)
+    }
+}
+
+/// Parses a timeout in seconds (int or float), checked by [`check_timeout`].
 pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = text
         .trim()
@@ -294,9 +383,12 @@ pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String>
     timeout_from_secs(secs)
 }
 
+/// A timeout in seconds, checked by [`check_timeout`].
 pub(crate) fn timeout_from_secs(secs: f64) -> std::result::Result<Duration, String> {
     if secs.is_nan() || secs <= 0.0 || secs.is_infinite() {
         return Err(format!("must be a number of seconds > 0, got {secs}"));
     }
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{secs} seconds: {e}"))
+    // Conversion fails only beyond u64::MAX seconds, which the range check rejects as well.
+    let timeout = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+    check_timeout(timeout, secs)
 }

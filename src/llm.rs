@@ -58,8 +58,9 @@ impl Builder<dyn ContentFormatter> {
     /// # Errors
     /// [`Error::Config`](crate::Error::Config) naming the setting, where it came from and what to
     /// change: a missing or malformed URL, a URL path that does not fit the api type, a missing
-    /// or empty key, a timeout of zero, a formatter that does not support the api type, a header
-    /// value with control characters.
+    /// key or one that is not visible ASCII, a timeout outside 1 ms to a day, a formatter that
+    /// does not support the api type, an extra header the client sets itself or with control
+    /// characters in its value.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
         let (resolved, formatter) = self.resolve_for(
             ClientKind::Completion,
@@ -100,7 +101,8 @@ impl AzureMlOnlineEndpoint {
     /// call only.
     ///
     /// # Errors
-    /// As [`invoke`](Self::invoke).
+    /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
+    /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
         let Inner { resolved, formatter } = &*self.inner;
         let api_type = resolved.config.api_type;
@@ -110,7 +112,7 @@ impl AzureMlOnlineEndpoint {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
-            timeout: options.call_timeout(),
+            timeout: options.checked_timeout()?,
         };
         let (mut completion, request_id) = resolved
             .transport

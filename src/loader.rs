@@ -18,9 +18,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::builder::{Builder, Settings, Sourced};
+use crate::builder::{deployment, Builder, Settings, Sourced};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{parse_timeout, timeout_from_secs, ApiType, EndpointConfig};
+use crate::config::{check_timeout, parse_timeout, timeout_from_secs, ApiType, EndpointConfig};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
@@ -513,6 +513,7 @@ fn parse_config(bytes: &[u8], format: Format, path: &Path) -> Result<Map<String,
             Some((line, column)) => message.replacen(&format!(" at line {line} column {column}"), "", 1),
             None => message,
         };
+        let message = budget.own_error.take().unwrap_or_else(|| content_free(message));
         if budget.too_deep.get() || message.starts_with("recursion limit exceeded") {
             return too_deep(path, at);
         }
@@ -537,11 +538,32 @@ fn parse_config(bytes: &[u8], format: Format, path: &Path) -> Result<Map<String,
             path,
             ConfigFileErrorKind::NotAMapping,
             None,
+            // The kind only: a file holding one line such as `endpoint_api_key sk-…` (a colon
+            // missing) is a string, and it may be the key.
             format!(
                 "expected a mapping of settings such as {{\"_type\": \"azureml_endpoint\", …}}, found {}",
-                describe(&other)
+                kind_of(&other)
             ),
         )),
+    }
+}
+
+/// The parser's message, unless it may quote the file: serde's type errors show the value
+/// (`invalid value: string "sk-…", expected an integer` for a mistagged key), so any message with
+/// quoted text longer than one character (`':'` and `` `,` `` are the parsers' own) is replaced.
+fn content_free(message: String) -> String {
+    let quotes_the_file = message.contains('"')
+        || ['`', '\''].iter().any(|&q| {
+            message
+                .split(q)
+                .skip(1)
+                .step_by(2)
+                .any(|quoted| quoted.chars().count() > 1)
+        });
+    if quotes_the_file {
+        "a value does not fit its type or tag (the parser's message would show the value)".to_owned()
+    } else {
+        message
     }
 }
 
@@ -642,6 +664,9 @@ struct Budget {
     left: Cell<usize>,
     exhausted: Cell<bool>,
     too_deep: Cell<bool>,
+    /// An error the visitor raised itself, shown instead of the parser's text, which prefixes
+    /// the path of keys.
+    own_error: Cell<Option<String>>,
 }
 
 impl Budget {
@@ -650,7 +675,14 @@ impl Budget {
             left: Cell::new(source_len.saturating_mul(2).saturating_add(64)),
             exhausted: Cell::new(false),
             too_deep: Cell::new(false),
+            own_error: Cell::new(None),
         }
+    }
+
+    fn fail<E: de::Error>(&self, message: String) -> E {
+        let error = E::custom(&message);
+        self.own_error.set(Some(message));
+        error
     }
 
     fn charge<E: de::Error>(&self, cost: usize) -> std::result::Result<(), E> {
@@ -721,9 +753,10 @@ impl<'de> Visitor<'de> for Bounded<'_> {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Value, E> {
         self.budget.charge(1)?;
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("infinite and NaN numbers are not supported"))
+        Number::from_f64(v).map(Value::Number).ok_or_else(|| {
+            self.budget
+                .fail("infinite and NaN numbers are not supported".to_owned())
+        })
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
@@ -759,7 +792,13 @@ impl<'de> Visitor<'de> for Bounded<'_> {
         while let Some(key) = map.next_key_seed(Key(self.budget))? {
             let value = map.next_value_seed(inner)?;
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                // Only a setting's name is shown: any other key is file content.
+                let shown = if KEYS.contains(&key.as_str()) {
+                    format!("duplicate key `{key}`")
+                } else {
+                    "duplicate key".to_owned()
+                };
+                return Err(self.budget.fail(shown));
             }
             out.insert(key, value);
         }
@@ -909,12 +948,14 @@ impl LoadOptions {
         self.with(|b| b.api_key(key))
     }
 
-    /// The deployment to pin (`""`: none). Defaults to the file, then `AZUREML_DEPLOYMENT_NAME`.
+    /// The deployment to pin; `""` is unset, so the file's, then `AZUREML_DEPLOYMENT_NAME`,
+    /// applies. Defaults to the file, then `AZUREML_DEPLOYMENT_NAME`.
     pub fn deployment_name(self, name: impl Into<String>) -> Self {
         self.with(|b| b.deployment_name(name))
     }
 
-    /// The request timeout (> 0). Defaults to the file, then `AZUREML_TIMEOUT`, then 50 s.
+    /// The request timeout (1 ms to a day). Defaults to the file, then `AZUREML_TIMEOUT`, then
+    /// 50 s.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|b| b.timeout(timeout))
     }
@@ -924,7 +965,7 @@ impl LoadOptions {
         self.with(|b| b.max_retries(retries))
     }
 
-    /// Deadline for making a connection (never saved). Defaults to 10 s.
+    /// Deadline for making a connection (never saved; 1 ms to a day). Defaults to 10 s.
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         self.with(|b| b.connect_timeout(timeout))
     }
@@ -1174,13 +1215,14 @@ impl LoadContext<'_> {
         }
         if let Some(v) = field("deployment_name") {
             let name = string("deployment_name", v)?;
-            s.deployment_name
-                .get_or_insert_with(|| Sourced::new(name, file.clone()));
+            if s.deployment_name.is_none() {
+                s.deployment_name = deployment(name, file.clone());
+            }
         }
         if let Some(v) = field("timeout") {
             let timeout = match v {
                 Value::Number(n) => match n.as_u64() {
-                    Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+                    Some(secs) if secs > 0 => check_timeout(Duration::from_secs(secs), secs),
                     _ => timeout_from_secs(n.as_f64().unwrap_or(f64::NAN)),
                 },
                 Value::String(text) => parse_timeout(text),

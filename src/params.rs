@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::config::check_timeout;
+use crate::error::{Error, Result};
+
 /// Options for one call: extra model parameters, stop words and an HTTP timeout.
 ///
 /// Nothing here changes the client: the next call starts again from its `model_kwargs`.
@@ -47,6 +50,8 @@ impl CallOptions {
     }
 
     /// The HTTP deadline for this call, instead of the client's `timeout`. Never sent to the model.
+    /// It must be between 1 ms and a day, as the client's: otherwise the call fails with
+    /// [`Error::Input`] before anything is sent.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -77,6 +82,16 @@ impl CallOptions {
     /// The timeout set for this call, if any.
     pub fn call_timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The timeout set for this call, checked as the client's timeout is.
+    pub(crate) fn checked_timeout(&self) -> Result<Option<Duration>> {
+        self.timeout
+            .map(|t| {
+                check_timeout(t, format_args!("{t:?}"))
+                    .map_err(|message| Error::input(format!("`CallOptions::timeout` {message}")))
+            })
+            .transpose()
     }
 
     /// `model_kwargs` with this call's parameters over them, key by key, in the user's order.

@@ -114,12 +114,8 @@ fn documents_that_are_not_mappings() {
         ("array.json", "[1, 2]", "an array"),
         ("null.json", "null", "null"),
         ("null.yaml", "~\n", "null"),
-        (
-            "string.json",
-            "\"azureml_endpoint\"",
-            "a string (\"azureml_endpoint\")",
-        ),
-        ("number.yaml", "42\n", "a number (42)"),
+        ("string.json", "\"azureml_endpoint\"", "a string"),
+        ("number.yaml", "42\n", "a number"),
         ("list.yaml", "- _type: azureml_endpoint\n", "an array"),
     ] {
         let (kind, at, msg) = file_error(name, contents);
@@ -341,9 +337,22 @@ fn bad_timeout_names_its_source() {
         ("-0.5", "must be a number of seconds > 0, got -0.5"),
         ("\"soon\"", "\"soon\" is not a number of seconds"),
         ("[]", "expected a number of seconds, got an array"),
-        ("1e20", "100000000000000000000 seconds: cannot convert float seconds to Duration: value is either too big or NaN"),
-        ("18446744073709551615", "must be at most 86400 seconds (a day)"),
-        ("86400.5", "must be at most 86400 seconds (a day)"),
+        (
+            "1e20",
+            "must be at most 86400 seconds (a day), got 100000000000000000000",
+        ),
+        (
+            "18446744073709551615",
+            "must be at most 86400 seconds (a day), got 18446744073709551615",
+        ),
+        ("86400.5", "must be at most 86400 seconds (a day), got 86400.5"),
+        // Rounds to a zero `Duration`: every call would fail at once.
+        ("1e-10", "must be at least 0.001 seconds (1 ms), got 0.0000000001"),
+        ("0.0009", "must be at least 0.001 seconds (1 ms), got 0.0009"),
+        (
+            "\"1e-10\"",
+            "must be at least 0.001 seconds (1 ms), got 0.0000000001",
+        ),
     ] {
         let text = format!(r#"{{"_type": "azureml_endpoint", "timeout": {value}}}"#);
         assert_eq!(
@@ -370,6 +379,28 @@ fn bad_timeout_names_its_source() {
         load_message("t.yaml", "_type: azureml_endpoint\n", &zero_env),
         "invalid `timeout` (env var AZUREML_TIMEOUT): must be a number of seconds > 0, got 0"
     );
+    let tiny_env = with_env(&[
+        ("AZUREML_ENDPOINT_URL", URL),
+        ("AZUREML_ENDPOINT_API_KEY", "k"),
+        ("AZUREML_TIMEOUT", "1e-10"),
+    ]);
+    assert_eq!(
+        load_message("t.yaml", "_type: azureml_endpoint\n", &tiny_env),
+        "invalid `timeout` (env var AZUREML_TIMEOUT): must be at least 0.001 seconds (1 ms), got 0.0000000001"
+    );
+    // The edges are accepted.
+    for (value, timeout) in [
+        ("0.001", Duration::from_millis(1)),
+        ("86400", Duration::from_secs(86_400)),
+    ] {
+        let dir = TempDir::new("timeout-edges");
+        let path = dir.write(
+            "t.json",
+            format!(r#"{{"_type": "azureml_endpoint", "timeout": {value}}}"#),
+        );
+        let llm = load(&path).and_then(|l| l.into_completion());
+        assert_eq!(llm.map(|l| l.config().timeout).ok(), Some(timeout), "{value}");
+    }
 }
 
 #[test]
@@ -624,4 +655,162 @@ fn truncations_and_corruptions_never_panic() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The key from a file or an env var is checked like one from code, and the error says where
+/// it came from without showing it.
+#[test]
+fn a_key_that_cannot_be_a_header_names_its_source_not_its_value() {
+    let file = r#"{"_type": "azureml_endpoint", "endpoint_api_key": "sk-secret\u00e9"}"#;
+    let no_key_env = with_env(&[("AZUREML_ENDPOINT_URL", URL)]);
+    assert_eq!(
+        load_message("key.json", file, &no_key_env),
+        "invalid `endpoint_api_key` (file `<file>`): the key contains a non-ASCII character at its \
+         end, which cannot go in an HTTP header; keys and tokens are visible ASCII only: copy the \
+         key again, without spaces or line breaks"
+    );
+    let bad_env = with_env(&[
+        ("AZUREML_ENDPOINT_URL", URL),
+        ("AZUREML_ENDPOINT_API_KEY", "sk-secret\r\n"),
+    ]);
+    let dir = TempDir::new("key-env");
+    let path = dir.write("k.yaml", "_type: azureml_endpoint\n");
+    let err = Registry::new().load_with(&path, &bad_env).unwrap_err();
+    let Error::Config(e) = &err else { panic!("{err:?}") };
+    assert_eq!(
+        e.source,
+        azureml_endpoint::Source::Env("AZUREML_ENDPOINT_API_KEY")
+    );
+    assert!(
+        e.message
+            .starts_with("the key contains a line break at character 10,"),
+        "{err}"
+    );
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("secret"), "the key leaked: {text}");
+    }
+}
+
+#[test]
+fn extra_headers_in_a_file_cannot_replace_the_clients_own() {
+    for (headers, problem) in [
+        (
+            r#"{"Content-Type": "text/plain"}"#,
+            "`Content-Type` is set by the client on every request; remove it from the extra headers",
+        ),
+        (
+            r#"{"host": "elsewhere.example"}"#,
+            "`host` is set by the client on every request; remove it from the extra headers",
+        ),
+        (
+            r#"{"Api-Key": "other"}"#,
+            "`Api-Key` is set from the API key; do not pass it as an extra header",
+        ),
+        (r#"{"x:y": "v"}"#, "\"x:y\" is not a valid header name"),
+    ] {
+        let text = format!(r#"{{"_type": "azureml_endpoint", "extra_headers": {headers}}}"#);
+        assert_eq!(
+            load_message("headers.json", &text, &env()),
+            format!("invalid `extra_headers` (file `<file>`): {problem}"),
+            "{headers}"
+        );
+    }
+}
+
+/// A bad file's error keeps the line and column but never quotes the file: a key on a line with
+/// its colon missing, a mistagged value, a file that is one bare string.
+#[test]
+fn parse_errors_never_echo_the_file() {
+    const SECRET: &str = "sk-Secret0123456789";
+    let hidden = "a value does not fit its type or tag (the parser's message would show the value)";
+    for (name, text, kind, at, expected) in [
+        (
+            "colon.yaml",
+            "_type: azureml_endpoint\nendpoint_api_key sk-Secret0123456789\n",
+            ConfigFileErrorKind::Syntax,
+            Some((3, 1)),
+            "not valid YAML: could not find expected ':', while scanning a simple key at line 2 column 1",
+        ),
+        (
+            "only-line.yaml",
+            "endpoint_api_key sk-Secret0123456789\n",
+            ConfigFileErrorKind::NotAMapping,
+            None,
+            "expected a mapping of settings such as {\"_type\": \"azureml_endpoint\", …}, found a string",
+        ),
+        (
+            "tag.yaml",
+            "_type: azureml_endpoint\nendpoint_api_key: !!int sk-Secret0123456789\n",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 19)),
+            &format!("not valid YAML: {hidden}"),
+        ),
+        (
+            "tag-key.yaml",
+            "_type: azureml_endpoint\nsk-Secret0123456789: !!float x\n",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 22)),
+            &format!("not valid YAML: {hidden}"),
+        ),
+        (
+            "dup.yaml",
+            "_type: azureml_endpoint\nsk-Secret0123456789: 1\nsk-Secret0123456789: 2\n",
+            ConfigFileErrorKind::Syntax,
+            Some((1, 1)),
+            "not valid YAML: duplicate key",
+        ),
+        (
+            "nested-inf.yaml",
+            "_type: azureml_endpoint\nmodel_kwargs:\n  sk-Secret0123456789: .inf\n",
+            ConfigFileErrorKind::Syntax,
+            Some((3, 24)),
+            "not valid YAML: infinite and NaN numbers are not supported",
+        ),
+        (
+            "colon.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"endpoint_api_key\" \"sk-Secret0123456789\"}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 20)),
+            "not valid JSON: expected `:`",
+        ),
+        (
+            "unquoted.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"endpoint_api_key\": sk-Secret0123456789}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 21)),
+            "not valid JSON: expected value",
+        ),
+        (
+            "dup.json",
+            "{\"_type\": \"azureml_endpoint\",\n\"sk-Secret0123456789\": 1, \"sk-Secret0123456789\": 2}",
+            ConfigFileErrorKind::Syntax,
+            Some((2, 51)),
+            "not valid JSON: duplicate key",
+        ),
+        (
+            "string.json",
+            "\"sk-Secret0123456789\"",
+            ConfigFileErrorKind::NotAMapping,
+            None,
+            "expected a mapping of settings such as {\"_type\": \"azureml_endpoint\", …}, found a string",
+        ),
+    ] {
+        let dir = TempDir::new("no-echo");
+        let path = dir.write(name, text);
+        let err = load(&path).unwrap_err();
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(
+                !shown.contains(SECRET) && !shown.contains("Secret"),
+                "{name} leaked: {shown}"
+            );
+        }
+        let Error::ConfigFile(e) = err else {
+            panic!("{name}: {err:?}")
+        };
+        assert_eq!(
+            (e.kind, e.line.zip(e.column), e.message.as_str()),
+            (kind, at, expected),
+            "{name}"
+        );
+    }
 }

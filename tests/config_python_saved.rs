@@ -99,8 +99,9 @@ fn after_call_kwargs_json_sends_the_leaked_stop_python_saved() -> Result<()> {
     )
 }
 
+/// Python's `save()` writes `deployment_name: ''` for none: that is unset, so the env var applies.
 #[test]
-fn empty_deployment_in_the_file_wins_over_the_env_var() -> Result<()> {
+fn empty_deployment_in_the_file_lets_the_env_var_apply() -> Result<()> {
     let options = with_env(&[
         (
             "AZUREML_ENDPOINT_URL",
@@ -108,6 +109,35 @@ fn empty_deployment_in_the_file_wins_over_the_env_var() -> Result<()> {
         ),
         ("AZUREML_ENDPOINT_API_KEY", KEY),
         ("AZUREML_DEPLOYMENT_NAME", "green"),
+    ]);
+    let llm = Registry::new()
+        .load_with(python_saved("azureml.yml"), &options)?
+        .into_completion()?;
+    assert_eq!(llm.config().deployment_name.as_deref(), Some("green"));
+    assert!(llm
+        .sources()
+        .contains(&("deployment_name", Source::Env("AZUREML_DEPLOYMENT_NAME"))));
+
+    // An empty explicit argument is unset too; a non-empty file value still beats the env var.
+    let llm = Registry::new()
+        .load_with(python_saved("azureml.yml"), &options.clone().deployment_name(""))?
+        .into_completion()?;
+    assert_eq!(llm.config().deployment_name.as_deref(), Some("green"));
+    let llm = Registry::new()
+        .load_with(python_saved("azureml.yaml"), &options)?
+        .into_completion()?;
+    assert_eq!(
+        llm.config().deployment_name.as_deref(),
+        Some("databricks-dolly-v2-12b-4")
+    );
+
+    // Without the env var, `""` is no deployment: no header is sent.
+    let options = with_env(&[
+        (
+            "AZUREML_ENDPOINT_URL",
+            "https://e.eastus2.inference.ml.azure.com/score",
+        ),
+        ("AZUREML_ENDPOINT_API_KEY", KEY),
     ]);
     let llm = Registry::new()
         .load_with(python_saved("azureml.yml"), &options)?

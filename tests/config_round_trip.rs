@@ -133,16 +133,26 @@ fn registry() -> Registry {
 
 /// Env vars that disagree with every saved value: the file must win over each of them.
 fn options() -> LoadOptions {
-    with_env(&[
-        ("AZUREML_ENDPOINT_API_KEY", KEY),
-        (
-            "AZUREML_ENDPOINT_URL",
-            "https://other.eastus2.inference.ml.azure.com/score",
-        ),
-        ("AZUREML_ENDPOINT_API_TYPE", "serverless"),
-        ("AZUREML_DEPLOYMENT_NAME", "from-env"),
-        ("AZUREML_TIMEOUT", "999"),
-    ])
+    with_env(&ENV)
+}
+
+const ENV: [(&str, &str); 5] = [
+    ("AZUREML_ENDPOINT_API_KEY", KEY),
+    (
+        "AZUREML_ENDPOINT_URL",
+        "https://other.eastus2.inference.ml.azure.com/score",
+    ),
+    ("AZUREML_ENDPOINT_API_TYPE", "serverless"),
+    ("AZUREML_DEPLOYMENT_NAME", "from-env"),
+    ("AZUREML_TIMEOUT", "999"),
+];
+
+/// As [`options`] for reloading `config`: a client without a deployment is saved with
+/// `deployment_name: ""`, which is unset (config.md), so `AZUREML_DEPLOYMENT_NAME` would apply.
+fn options_for(config: &azureml_endpoint::EndpointConfig) -> LoadOptions {
+    let keep =
+        |(name, _): &&(&str, &str)| config.deployment_name.is_some() || *name != "AZUREML_DEPLOYMENT_NAME";
+    with_env(&ENV.iter().filter(keep).copied().collect::<Vec<_>>())
 }
 
 /// Optional settings, varied across the table by `i`.
@@ -297,7 +307,7 @@ fn completion_clients_round_trip_in_json_and_yaml() -> Result<()> {
         for ext in ["json", "yaml", "yml"] {
             let name = format!("nested/{i}/llm.{ext}");
             let bytes = saved_bytes(&dir, &name, |p| llm.save(p))?;
-            let loaded = registry.load_with(dir.path(&name), &options())?;
+            let loaded = registry.load_with(dir.path(&name), &options_for(llm.config()))?;
             assert_eq!(loaded.type_name(), "azureml_endpoint");
             let again = loaded.into_completion()?;
             let text = String::from_utf8_lossy(&bytes);
@@ -319,7 +329,7 @@ fn chat_clients_round_trip_in_json_and_yaml() -> Result<()> {
         for ext in ["json", "yaml"] {
             let name = format!("{i}/chat.{ext}");
             let bytes = saved_bytes(&dir, &name, |p| chat.save(p))?;
-            let loaded = registry.load_with(dir.path(&name), &options())?;
+            let loaded = registry.load_with(dir.path(&name), &options_for(chat.config()))?;
             assert_eq!(loaded.type_name(), "azureml_chat_endpoint");
             let again = loaded.into_chat()?;
             let text = String::from_utf8_lossy(&bytes);

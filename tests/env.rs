@@ -46,6 +46,24 @@ fn env_vars_configure_the_client_and_arguments_win() {
     assert_eq!(llm.config().deployment_name.as_deref(), Some("blue"));
     assert!(llm.sources().contains(&("timeout", Source::Argument)));
 
+    // `deployment_name("")` is unset, as in Python: the env var applies, in either call order.
+    for llm in [
+        AzureMlOnlineEndpoint::builder()
+            .deployment_name("")
+            .with_env()
+            .build(),
+        AzureMlOnlineEndpoint::builder()
+            .with_env()
+            .deployment_name("")
+            .build(),
+    ] {
+        let llm = llm.unwrap();
+        assert_eq!(llm.config().deployment_name.as_deref(), Some("green"));
+        assert!(llm
+            .sources()
+            .contains(&("deployment_name", Source::Env("AZUREML_DEPLOYMENT_NAME"))));
+    }
+
     // Bad env values name the variable.
     for (name, value, expected) in [
         (

@@ -100,7 +100,7 @@ impl ContentFormatter for PromptOnly {
 
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
         let json = parse_json(self.tag(), api_type, body)?;
-        text_at(self.tag(), api_type, body, &json, &["/0/0"]).map(Completion::new)
+        text_at(self.tag(), api_type, body, &json, &["[0].0"]).map(Completion::new)
     }
 }
 

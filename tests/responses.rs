@@ -2,6 +2,7 @@
 
 mod common;
 
+use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     ApiType, AzureMlOnlineEndpoint, CustomOpenAiContentFormatter, DollyContentFormatter, Error,
     Gpt2ContentFormatter, HfContentFormatter, Result,
@@ -89,7 +90,7 @@ fn response_error_names_formatter_api_type_expectation_and_excerpt() {
     let err = call("gpt2", ApiType::Dedicated, long.as_bytes()).unwrap_err();
     let message = err.to_string();
     assert!(message.starts_with(
-        "unexpected response for formatter `gpt2` on a dedicated endpoint: expected a string at /0/0, got \"{\\\"unexpected\\\": \\\"yyy"
+        "unexpected response for formatter `gpt2` on a dedicated endpoint: expected [{\"0\": string}], got \"{\\\"unexpected\\\": \\\"yyy"
     ), "{message}");
     assert!(
         message.contains("…\" (is this the right formatter"),
@@ -206,6 +207,185 @@ fn http_errors_carry_status_message_request_id_and_model_status() -> Result<()> 
                 text.contains("model container status 500, reason model crashed"),
                 "{text}"
             );
+        }
+    }
+    Ok(())
+}
+
+/// The response error for a body, as `format_response` of the built-in formatter `tag` gives it.
+fn shape_error(tag: &str, api_type: ApiType, body: &str) -> String {
+    let result = match completion_formatter(tag) {
+        Some(f) => f.format_response(body.as_bytes(), api_type).map(|c| c.text),
+        None => chat_formatter(tag)
+            .unwrap_or_else(|| panic!("no formatter {tag}"))
+            .format_response(body.as_bytes(), api_type)
+            .map(|c| c.message.text().to_owned()),
+    };
+    match result {
+        Err(e @ Error::Response(_)) => e.to_string(),
+        other => panic!("{tag}/{api_type} {body}: expected a response error, got {other:?}"),
+    }
+}
+
+fn wrong_shape(tag: &str, api_type: ApiType, expected: &str, body: &str) -> String {
+    format!(
+        "unexpected response for formatter `{tag}` on a {api_type} endpoint: expected {expected}, \
+         got {body:?} (is this the right formatter for this model?)"
+    )
+}
+
+#[test]
+fn an_object_is_never_read_as_a_list_nor_a_list_as_an_object() {
+    let dedicated = ApiType::Dedicated;
+    let serverless = ApiType::Serverless;
+    let gpt2 = r#"[{"0": string}]"#;
+    let hf = r#"[{"0": {"generated_text": string}}] or [{"generated_text": string}]"#;
+    let openai = r#"{"choices": [{"text": string}]}"#;
+    let chat = "choices[0].message with a role and string or null content";
+    let cases = [
+        ("gpt2", dedicated, gpt2, r#"{"0": {"0": "x"}}"#),
+        ("gpt2", dedicated, gpt2, r#"{"0": "x"}"#),
+        ("gpt2", dedicated, gpt2, r#"[["x"]]"#),
+        ("hf", dedicated, hf, r#"{"0": {"0": {"generated_text": "x"}}}"#),
+        ("hf", dedicated, hf, r#"{"0": {"generated_text": "x"}}"#),
+        ("hf", dedicated, hf, r#"[[{"generated_text": "x"}]]"#),
+        ("dolly", dedicated, "[string]", r#"{"0": "x"}"#),
+        ("custom_openai", dedicated, gpt2, r#"{"0": {"0": "x"}}"#),
+        ("custom_openai", dedicated, gpt2, r#"{"0": "x"}"#),
+        ("custom_openai", dedicated, gpt2, r#"[["x"]]"#),
+        (
+            "custom_openai",
+            serverless,
+            openai,
+            r#"{"choices": {"0": {"text": "x"}}}"#,
+        ),
+        (
+            "custom_openai",
+            serverless,
+            openai,
+            r#"[{"choices": [{"text": "x"}]}]"#,
+        ),
+        (
+            "custom_openai_chat",
+            serverless,
+            chat,
+            r#"{"choices": {"0": {"message": {"role": "assistant", "content": "x"}}}}"#,
+        ),
+        (
+            "mistral_chat",
+            serverless,
+            chat,
+            r#"{"choices": {"0": {"message": {"role": "assistant", "content": "x"}}}}"#,
+        ),
+        (
+            "custom_openai_chat",
+            dedicated,
+            r#"{"output": string}"#,
+            r#"[{"output": "x"}]"#,
+        ),
+        (
+            "mistral_chat",
+            dedicated,
+            r#"{"output": string}"#,
+            r#"{"0": {"output": "x"}}"#,
+        ),
+    ];
+    for (tag, api_type, expected, body) in cases {
+        assert_eq!(
+            shape_error(tag, api_type, body),
+            wrong_shape(tag, api_type, expected, body)
+        );
+    }
+}
+
+#[test]
+fn only_a_json_string_is_text() {
+    let dedicated = ApiType::Dedicated;
+    let gpt2 = r#"[{"0": string}]"#;
+    let cases = [
+        ("gpt2", gpt2, r#"[{"0": 42}]"#),
+        ("gpt2", gpt2, r#"[{"0": null}]"#),
+        ("gpt2", gpt2, r#"[{"0": {"text": "x"}}]"#),
+        ("gpt2", gpt2, r#"[{"0": ["x"]}]"#),
+        ("dolly", "[string]", "[1.5]"),
+        ("dolly", "[string]", "[null]"),
+        ("dolly", "[string]", "[true]"),
+        ("custom_openai", gpt2, r#"[{"0": false}]"#),
+        (
+            "hf",
+            r#"[{"0": {"generated_text": string}}] or [{"generated_text": string}]"#,
+            r#"[{"generated_text": 7}]"#,
+        ),
+        (
+            "custom_openai_chat",
+            r#"{"output": string}"#,
+            r#"{"output": null}"#,
+        ),
+        (
+            "custom_openai_chat",
+            r#"{"output": string}"#,
+            r#"{"output": {"text": "x"}}"#,
+        ),
+    ];
+    for (tag, expected, body) in cases {
+        assert_eq!(
+            shape_error(tag, dedicated, body),
+            wrong_shape(tag, dedicated, expected, body)
+        );
+    }
+    let chat = "choices[0].message with a role and string or null content";
+    for body in [
+        r#"{"choices": [{"message": {"role": "assistant", "content": 5}}]}"#,
+        r#"{"choices": [{"message": {"role": "assistant", "content": {"text": "x"}}}]}"#,
+        r#"{"choices": [{"message": {"role": null, "content": "x"}}]}"#,
+    ] {
+        assert_eq!(
+            shape_error("custom_openai_chat", ApiType::Serverless, body),
+            wrong_shape("custom_openai_chat", ApiType::Serverless, chat, body)
+        );
+    }
+    let openai = r#"{"choices": [{"text": string}]}"#;
+    let body = r#"{"choices": [{"text": null}]}"#;
+    assert_eq!(
+        shape_error("custom_openai", ApiType::Serverless, body),
+        wrong_shape("custom_openai", ApiType::Serverless, openai, body)
+    );
+}
+
+#[test]
+fn every_shape_in_the_table_still_parses() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let cases = [
+        ("gpt2", ApiType::Dedicated, r#"[{"0": " x "}]"#),
+        ("hf", ApiType::Dedicated, r#"[{"0": {"generated_text": " x "}}]"#),
+        ("hf", ApiType::Dedicated, r#"[{"generated_text": " x "}]"#),
+        ("dolly", ApiType::Dedicated, r#"[" x ", "ignored"]"#),
+        ("custom_openai", ApiType::Dedicated, r#"[{"0": " x "}]"#),
+        (
+            "custom_openai",
+            ApiType::Serverless,
+            r#"{"choices": [{"text": " x "}]}"#,
+        ),
+    ];
+    for (tag, api_type, body) in cases {
+        let formatter = completion_formatter(tag).ok_or("no formatter")?;
+        assert_eq!(
+            formatter.format_response(body.as_bytes(), api_type)?.text,
+            " x ",
+            "{tag}"
+        );
+    }
+    let chat = [
+        (ApiType::Dedicated, r#"{"output": " x "}"#),
+        (
+            ApiType::Serverless,
+            r#"{"choices": [{"message": {"role": "assistant", "content": " x "}}]}"#,
+        ),
+    ];
+    for tag in ["custom_openai_chat", "mistral_chat"] {
+        for (api_type, body) in chat {
+            let formatter = chat_formatter(tag).ok_or("no formatter")?;
+            let reply = formatter.format_response(body.as_bytes(), api_type)?;
+            assert_eq!(reply.message.text(), " x ", "{tag}/{api_type}");
         }
     }
     Ok(())

@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, DollyContentFormatter, Error,
-    Gpt2ContentFormatter, MistralChatContentFormatter, Source,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
+    DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Source,
 };
 use common::KEY;
 
@@ -205,16 +205,54 @@ fn missing_or_bad_settings() {
 
     let (key, _, message) = config_error(base().api_key("abc\r\nX-Injected: 1").build());
     assert_eq!(key, "endpoint_api_key");
-    assert!(
-        message.contains("the key contains a control character"),
-        "{message}"
-    );
-    assert!(!message.contains("abc"), "the key must not be echoed: {message}");
-
-    let (key, _, message) = config_error(base().api_key(KEY).timeout(Duration::ZERO).build());
     assert_eq!(
-        (key.as_str(), message.as_str()),
-        ("timeout", "invalid `timeout` (argument): must be > 0")
+        message,
+        "invalid `endpoint_api_key` (argument): the key contains a line break at character 4, \
+         which cannot go in an HTTP header; keys and tokens are visible ASCII only: copy the key \
+         again, without spaces or line breaks"
+    );
+
+    for (timeout, problem) in [
+        (Duration::ZERO, "must be at least 0.001 seconds (1 ms), got 0ns"),
+        (
+            Duration::from_nanos(999_999),
+            "must be at least 0.001 seconds (1 ms), got 999.999µs",
+        ),
+        (
+            Duration::from_secs(86_401),
+            "must be at most 86400 seconds (a day), got 86401s",
+        ),
+        (
+            Duration::MAX,
+            "must be at most 86400 seconds (a day), got 18446744073709551615.999999999s",
+        ),
+    ] {
+        let (key, _, message) = config_error(base().api_key(KEY).timeout(timeout).build());
+        assert_eq!(
+            (key.as_str(), message.as_str()),
+            (
+                "timeout",
+                format!("invalid `timeout` (argument): {problem}").as_str()
+            )
+        );
+        let (key, _, message) = config_error(base().api_key(KEY).connect_timeout(timeout).build());
+        assert_eq!(
+            (key.as_str(), message.as_str()),
+            (
+                "connect_timeout",
+                format!("invalid `connect_timeout` (argument): {problem}").as_str()
+            )
+        );
+    }
+    let edges = base()
+        .api_key(KEY)
+        .timeout(Duration::from_millis(1))
+        .connect_timeout(Duration::from_secs(86_400))
+        .build()
+        .unwrap();
+    assert_eq!(
+        (edges.config().timeout, edges.config().connect_timeout),
+        (Duration::from_millis(1), Duration::from_secs(86_400))
     );
 
     let (key, _, message) = config_error(base().api_key(KEY).deployment_name("blue\nred").build());
@@ -256,4 +294,144 @@ fn api_type_parses_realtime_as_dedicated() {
     assert_eq!("serverless".parse::<ApiType>(), Ok(ApiType::Serverless));
     let err = "Serverless ".parse::<ApiType>().unwrap_err();
     assert!(err.starts_with("unknown api type \"Serverless \""), "{err}");
+}
+
+/// `CallOptions::timeout` cannot fail, so a value out of range fails the call, before anything
+/// is sent, instead of panicking in the HTTP stack (near `u64::MAX` seconds) or failing at once
+/// (zero).
+#[test]
+fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
+    let server = httpmock::MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.path("/score");
+        then.status(200).body(r#"[{"0": "sent"}]"#);
+    });
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .formatter(Gpt2ContentFormatter)
+        .build()
+        .unwrap();
+    let chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .build()
+        .unwrap();
+    for (timeout, problem) in [
+        (
+            Duration::from_secs(u64::MAX),
+            "must be at most 86400 seconds (a day), got 18446744073709551615s",
+        ),
+        (
+            Duration::from_nanos(100),
+            "must be at least 0.001 seconds (1 ms), got 100ns",
+        ),
+    ] {
+        let options = CallOptions::new().timeout(timeout);
+        let expected = format!("invalid input: `CallOptions::timeout` {problem}");
+        let err = llm.invoke_with("x", &options).unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err:?}");
+        assert_eq!(err.to_string(), expected);
+        let err = chat.invoke_with(&[ChatMessage::user("x")], &options).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        let results = llm.generate(&["a", "b"], &options);
+        assert_eq!(results.len(), 2);
+        for result in results {
+            assert_eq!(result.unwrap_err().to_string(), expected);
+        }
+    }
+    mock.assert_calls(0);
+    let options = CallOptions::new().timeout(Duration::from_secs(86_400));
+    assert_eq!(llm.invoke_with("x", &options).unwrap().text, "sent");
+    mock.assert_calls(1);
+}
+
+/// A key that cannot go in a header is a config error at build, saying what is wrong and where,
+/// never the key: before, a non-ASCII key built fine and every call failed as a transport error.
+#[test]
+fn keys_must_be_visible_ascii() {
+    let base = || AzureMlOnlineEndpoint::builder().endpoint_url("https://e.inference.ml.azure.com/score");
+    for (key, problem) in [
+        ("sk-secret–dash", "contains a non-ASCII character at character 10"),
+        ("sk-secrét", "contains a non-ASCII character at character 8"),
+        ("sk-secret\n", "contains a line break at its end"),
+        (" sk-secret", "contains a space at its start"),
+        ("Bearer sk-secret", "contains a space at character 7"),
+        ("sk-\u{0}secret", "contains a control character at character 4"),
+        ("sk-\u{7f}secret", "contains a control character at character 4"),
+        ("sk-\u{a0}secret", "contains a non-ASCII character at character 4"),
+        ("", "is empty"),
+        (" \t", "is empty"),
+    ] {
+        let err = base().api_key(key).build().unwrap_err();
+        let shown = err.to_string();
+        let Error::Config(e) = &err else { panic!("{err:?}") };
+        assert_eq!(
+            (e.key.as_str(), &e.source),
+            ("endpoint_api_key", &Source::Argument)
+        );
+        assert!(
+            shown.starts_with(&format!(
+                "invalid `endpoint_api_key` (argument): the key {problem}"
+            )),
+            "{shown}"
+        );
+        let debug = format!("{err:?}");
+        for text in [&shown, &debug] {
+            assert!(!text.contains("secret"), "the key leaked: {text}");
+        }
+    }
+    // Every visible ASCII character is fine, e.g. in base64 keys and JWTs.
+    let visible: String = ('!'..='~').collect();
+    assert!(base().api_key(visible).build().is_ok());
+}
+
+#[test]
+fn extra_headers_cannot_replace_the_clients_own() {
+    let base = || {
+        AzureMlOnlineEndpoint::builder()
+            .endpoint_url("https://e.inference.ml.azure.com/score")
+            .api_key(KEY)
+    };
+    for name in [
+        "Host",
+        "content-length",
+        "Transfer-Encoding",
+        "CONNECTION",
+        "Content-Type",
+        "accept",
+    ] {
+        let (key, source, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!((key.as_str(), source), ("extra_headers", Source::Argument));
+        assert_eq!(
+            message,
+            format!(
+                "invalid `extra_headers` (argument): `{name}` is set by the client on every request; \
+                 remove it from the extra headers"
+            )
+        );
+    }
+    for name in ["Authorization", "API-KEY", "api-key"] {
+        let (_, _, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!(
+            message,
+            format!(
+                "invalid `extra_headers` (argument): `{name}` is set from the API key; do not pass it \
+                 as an extra header"
+            )
+        );
+    }
+    for name in ["", "x:y", "x y", "x-é", "x\r\ny", "(x)"] {
+        let (_, _, message) = config_error(base().extra_header(name, "x").build());
+        assert_eq!(
+            message,
+            format!("invalid `extra_headers` (argument): {name:?} is not a valid header name")
+        );
+    }
+    let llm = base()
+        .extra_header("extra-parameters", "pass-through")
+        .extra_header("X-Accept-Custom", "1")
+        .build()
+        .unwrap();
+    assert_eq!(llm.config().extra_headers.len(), 2);
 }

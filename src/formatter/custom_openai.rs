@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, Completion, ContentFormatter, Usage};
+use super::{parse_json, text_at, to_body, value_at, Completion, ContentFormatter, Usage};
 use crate::{ApiType, Error, Result};
 
 pub(super) const TAG: &str = "custom_openai";
@@ -52,8 +52,7 @@ pub(crate) fn openai_meta(
     json: &Value,
 ) -> Result<(ChoiceMeta, Option<Usage>)> {
     let bad = |what: &str| Error::response(tag, api_type, what, body);
-    let meta = json
-        .pointer("/choices/0")
+    let meta = value_at(json, "choices[0]")
         .map(|choice| {
             ChoiceMeta::deserialize(choice).map_err(|_| bad("choices[0].finish_reason as a string"))
         })
@@ -102,9 +101,9 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
         let json = parse_json(TAG, api_type, body)?;
         match api_type {
-            ApiType::Dedicated => text_at(TAG, api_type, body, &json, &["/0/0"]).map(Completion::new),
+            ApiType::Dedicated => text_at(TAG, api_type, body, &json, &["[0].0"]).map(Completion::new),
             ApiType::Serverless => {
-                let text = text_at(TAG, api_type, body, &json, &["/choices/0/text"])?;
+                let text = text_at(TAG, api_type, body, &json, &["choices[0].text"])?;
                 let (meta, usage) = openai_meta(TAG, api_type, body, &json)?;
                 Ok(Completion {
                     text,

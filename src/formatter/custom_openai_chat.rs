@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::custom_openai::openai_meta;
-use super::{parse_json, text_at, to_body, ChatContentFormatter};
+use super::{parse_json, text_at, to_body, value_at, ChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::{ApiType, Error, Result};
 
@@ -71,12 +71,11 @@ pub(super) fn openai_chat_request(
 pub(super) fn openai_chat_response(tag: &str, body: &[u8], api_type: ApiType) -> Result<ChatCompletion> {
     let json = parse_json(tag, api_type, body)?;
     match api_type {
-        ApiType::Dedicated => text_at(tag, api_type, body, &json, &["/output"])
+        ApiType::Dedicated => text_at(tag, api_type, body, &json, &["output"])
             .map(|t| ChatCompletion::new(ChatMessage::assistant(t))),
         ApiType::Serverless => {
             let expected = "choices[0].message with a role and string or null content";
-            let message = json
-                .pointer("/choices/0/message")
+            let message = value_at(&json, "choices[0].message")
                 .and_then(|m| ChatMessage::deserialize(m).ok())
                 .ok_or_else(|| Error::response(tag, api_type, expected, body))?;
             if message.content.is_none() && message.tool_calls.is_empty() {

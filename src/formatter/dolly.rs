@@ -43,6 +43,6 @@ impl ContentFormatter for DollyContentFormatter {
 
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
         let json = parse_json(TAG, api_type, body)?;
-        text_at(TAG, api_type, body, &json, &["/0"]).map(Completion::new)
+        text_at(TAG, api_type, body, &json, &["[0]"]).map(Completion::new)
     }
 }

@@ -45,7 +45,7 @@ impl ContentFormatter for HfContentFormatter {
             api_type,
             body,
             &json,
-            &["/0/0/generated_text", "/0/generated_text"],
+            &["[0].0.generated_text", "[0].generated_text"],
         )
         .map(Completion::new)
     }

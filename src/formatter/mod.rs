@@ -19,6 +19,7 @@ mod dolly;
 mod gpt2;
 mod hf;
 mod mistral_chat;
+mod path;
 
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
 pub use custom_openai_chat::{CustomOpenAiChatContentFormatter, LlamaChatContentFormatter};
@@ -26,6 +27,7 @@ pub use dolly::DollyContentFormatter;
 pub use gpt2::{Gpt2ContentFormatter, OssContentFormatter};
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
+pub use path::value_at;
 
 /// The content type every built-in formatter sends and accepts.
 pub const JSON: &str = "application/json";
@@ -51,7 +53,7 @@ pub const JSON: &str = "application/json";
 ///     }
 ///     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
 ///         let json: Value = azureml_endpoint::formatter::parse_json(self.tag(), api_type, body)?;
-///         azureml_endpoint::formatter::text_at(self.tag(), api_type, body, &json, &["/answer"])
+///         azureml_endpoint::formatter::text_at(self.tag(), api_type, body, &json, &["answer"])
 ///             .map(Completion::new)
 ///     }
 /// }
@@ -240,25 +242,27 @@ pub fn parse_json(formatter: &str, api_type: ApiType, body: &[u8]) -> Result<Val
     serde_json::from_slice(body).map_err(|_| Error::response(formatter, api_type, "a JSON body", body))
 }
 
-/// The string at the first JSON pointer that holds one (`"/0/0"`, `"/choices/0/text"`).
+/// The string at the first of `paths` that holds one, where `[n]` is a list item and `.name` an
+/// object key (see [`value_at`]): `"[0].0"` reads `[{"0": text}]`, `"choices[0].text"` reads
+/// `{"choices": [{"text": text}]}`.
 ///
 /// # Errors
-/// [`Error::Response`] naming the pointers when none holds a string (a number, object or null is
-/// not text).
+/// [`Error::Response`] showing the shapes `paths` read when none holds a string: an object where
+/// a list is expected, or a number, object or null where text is expected, is not text.
 pub fn text_at(
     formatter: &str,
     api_type: ApiType,
     body: &[u8],
     json: &Value,
-    pointers: &[&str],
+    paths: &[&str],
 ) -> Result<String> {
-    pointers
+    paths
         .iter()
-        .find_map(|p| json.pointer(p).and_then(Value::as_str))
+        .find_map(|p| value_at(json, p).and_then(Value::as_str))
         .map(str::to_owned)
         .ok_or_else(|| {
-            let expected = format!("a string at {}", pointers.join(" or "));
-            Error::response(formatter, api_type, &expected, body)
+            let shapes: Vec<_> = paths.iter().map(|p| path::shape(p, "string")).collect();
+            Error::response(formatter, api_type, &shapes.join(" or "), body)
         })
 }
 
