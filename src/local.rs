@@ -30,25 +30,25 @@
 //!   `Content-Length`s, get 400. `Expect: 100-continue` is answered.
 //! - A malformed request line, header, `Content-Length` or chunk gets 400. These errors, and
 //!   those of the bounds below, close the connection; every other answer keeps it open.
-//!
-//! # Bounds
-//! The endpoint faces its clients as if they were hostile; [`LocalEndpoint::builder`] changes
-//! the numbers.
-//! - At most [`DEFAULT_MAX_CONNECTIONS`] open connections. The accept loop answers one more with
-//!   503 `Connection: close` and closes it itself, so refused connections cost no thread.
-//! - A connection with no byte of a next request for [`DEFAULT_IDLE_TIMEOUT`] is closed without
-//!   an answer; so is a body that stops arriving for as long, after a 408.
-//! - Once a request's first byte arrives, its head must be complete within
-//!   [`DEFAULT_HEAD_TIMEOUT`] (else 408) and 64 KiB (else 431). Blank lines before the request
-//!   line count toward both, so a flood of them ends like any other oversized head.
-//! - Bodies are at most 8 MiB = 8388608 bytes (else 413): a larger `Content-Length` is refused
-//!   before its body is read, a chunked body as soon as its chunk sizes pass the limit. Memory
-//!   for a request is its body plus 16 KiB.
-//! - Every response carries `x-request-id: local-N`, N counting this endpoint's requests from 1,
+//! - Every response carries `x-request-id: local-N`, N counting this endpoint's answers from 1,
 //!   and echoes a request's `azureml-model-deployment` header. JSON answers are compact
 //!   `application/json` with `Content-Length`; streams are `text/event-stream` with
 //!   `Transfer-Encoding: chunked`, one chunk per event, each sent as it is written.
 //! - Errors are JSON `{"error":{"message":"…"}}`.
+//!
+//! # Bounds
+//! The endpoint faces its clients as if they were hostile; [`LocalEndpoint::builder`] changes
+//! the connection cap and the timeouts.
+//! - At most [`DEFAULT_MAX_CONNECTIONS`] open connections. The accept loop answers one more with
+//!   503 `Connection: close` and closes it itself, so refused connections cost no thread.
+//! - A connection that sends no byte of a next request for [`DEFAULT_IDLE_TIMEOUT`] is closed
+//!   without an answer; a body that stops arriving for as long gets 408.
+//! - Once a request's first byte arrives, its head must be complete within
+//!   [`DEFAULT_HEAD_TIMEOUT`] (else 408) and 64 KiB (else 431). Blank lines before the request
+//!   line count toward both, so a flood of them ends like any other oversized head.
+//! - Bodies are at most 8 MiB = 8388608 bytes (else 413): a larger `Content-Length` is refused
+//!   before its body is read, a chunked body as soon as its chunk sizes pass the limit. Reading
+//!   a request holds its head, its body and a 16 KiB read buffer, nothing more.
 //!
 //! # Routes
 //! Query strings (`?api-version=…`) are ignored. Checked in this order:
