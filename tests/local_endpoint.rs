@@ -601,8 +601,11 @@ fn ambiguous_or_unknown_framing_is_refused() -> TestResult {
             "malformed chunked request body",
         ),
     ];
+    // A chunk-size line may carry extensions, but not without end.
+    let long_extension = [&b"Transfer-Encoding: chunked\r\n\r\n1;"[..], &[b'x'; 2000]].concat();
+    let long_extension = (&long_extension[..], 400, "malformed chunked request body");
     // What follows the Authorization header.
-    for (rest, status, message) in cases {
+    for (rest, status, message) in cases.into_iter().chain([long_extension]) {
         let mut client = Client::open(&local)?;
         let mut request = b"POST /score HTTP/1.1\r\nAuthorization: Bearer k\r\n".to_vec();
         request.extend_from_slice(rest);
