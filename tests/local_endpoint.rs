@@ -547,15 +547,74 @@ fn body_limit_is_8_mib() -> TestResult {
 }
 
 #[test]
-fn chunked_request_body_is_411() -> TestResult {
+fn chunked_request_body_is_decoded() -> TestResult {
     let local = LocalEndpoint::start()?;
     let mut client = Client::open(&local)?;
-    client.raw(b"POST /score HTTP/1.1\r\nAuthorization: Bearer k\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")?;
+    client.raw(b"POST /score HTTP/1.1\r\nAuthorization: Bearer k\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+    // Pieces arrive separately, cut inside size lines and data; a size in upper-case hex with
+    // an extension; a trailer.
+    for piece in [
+        &b"A;name=value\r\n{\"inputs\":\r\nF\r"[..],
+        b"\n [\"Hi\"], \"param\r\nb\r\nete",
+        b"rs\": {}}\r\n0\r\nX-Trailer: t\r\n\r\n",
+    ] {
+        client.raw(piece)?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let response = client.response()?;
-    assert_eq!(response.status, 411);
-    let message = "chunked request bodies are not supported; send Content-Length";
-    assert_eq!(response.json()?, json!({"error": {"message": message}}));
-    assert!(client.closed()?);
+    assert_eq!(
+        (response.status, response.body.as_str()),
+        (200, r#"[{"generated_text":"Hi"}]"#)
+    );
+    client.send("GET", "/", &[], "")?;
+    assert_eq!(client.response()?.status, 200);
+    Ok(())
+}
+
+#[test]
+fn ambiguous_or_unknown_framing_is_refused() -> TestResult {
+    let local = LocalEndpoint::start()?;
+    let cases: [(&[u8], u16, &str); 5] = [
+        (
+            b"Transfer-Encoding: gzip, chunked\r\n\r\n{}",
+            501,
+            r#"unsupported Transfer-Encoding "gzip, chunked"; send the body with Content-Length or Transfer-Encoding: chunked"#,
+        ),
+        (
+            b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n{}",
+            400,
+            "a request may not have both Transfer-Encoding and Content-Length",
+        ),
+        (
+            b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+            400,
+            "conflicting Content-Length headers",
+        ),
+        (
+            b"Content-Length: +2\r\n\r\n{}",
+            400,
+            r#"invalid Content-Length "+2""#,
+        ),
+        (
+            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+            400,
+            "malformed chunked request body",
+        ),
+    ];
+    // A chunk-size line may carry extensions, but not without end.
+    let long_extension = [&b"Transfer-Encoding: chunked\r\n\r\n1;"[..], &[b'x'; 2000]].concat();
+    let long_extension = (&long_extension[..], 400, "malformed chunked request body");
+    // What follows the Authorization header.
+    for (rest, status, message) in cases.into_iter().chain([long_extension]) {
+        let mut client = Client::open(&local)?;
+        let mut request = b"POST /score HTTP/1.1\r\nAuthorization: Bearer k\r\n".to_vec();
+        request.extend_from_slice(rest);
+        client.raw(&request)?;
+        let response = client.response()?;
+        assert_eq!(response.status, status, "{message}");
+        assert_eq!(response.json()?, json!({"error": {"message": message}}));
+        assert!(client.closed()?, "{message}");
+    }
     Ok(())
 }
 
@@ -610,4 +669,157 @@ fn shutdown_releases_the_port_and_ends_connections() -> TestResult {
     drop(again);
     drop(TcpListener::bind(addr)?);
     Ok(())
+}
+
+/// Asserts a JSON error answer that closes the connection.
+fn assert_rejected(client: &mut Client, status: u16, message: &str) -> TestResult {
+    let response = client.response()?;
+    assert_eq!(response.status, status, "{}", response.body);
+    assert_eq!(response.json()?, json!({"error": {"message": message}}));
+    assert_eq!(response.header("connection"), Some("close"));
+    assert!(client.closed()?);
+    Ok(())
+}
+
+#[test]
+fn connections_beyond_the_cap_get_503_and_are_closed() -> TestResult {
+    let local = LocalEndpoint::builder().max_connections(4).start()?;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut client = Client::open(&local)?;
+        client.send("GET", "/", &[], "")?;
+        assert_eq!(client.response()?.status, 200);
+        held.push(client);
+    }
+    let message = "the local endpoint already has its maximum of 4 open connections; retry when one closes";
+    for _ in 0..3 {
+        let mut extra = Client::open(&local)?;
+        assert_rejected(&mut extra, 503, message)?;
+    }
+    // The held connections still work.
+    held[0].send("GET", "/", &[], "")?;
+    assert_eq!(held[0].response()?.status, 200);
+    drop(held);
+    // Their threads end once they see the close; a new connection is then served.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = Client::open(&local)?;
+        client.send("GET", "/", &[], "")?;
+        let response = client.response()?;
+        if response.status == 200 {
+            return Ok(());
+        }
+        assert_eq!(response.status, 503);
+        assert!(
+            Instant::now() < until,
+            "still refused 5 s after the others closed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_trickled_head_is_cut_off_at_the_head_deadline() -> TestResult {
+    let timeout = Duration::from_millis(500);
+    let local = LocalEndpoint::builder().head_timeout(timeout).start()?;
+    // A slowloris header, and blank lines before any request line: both are a slow head.
+    for (start, trickle) in [(&b"GET / HTTP/1.1\r\nX-Slow: "[..], &b"a"[..]), (b"", b"\r\n")] {
+        let mut client = Client::open(&local)?;
+        let mut writer = client.reader.get_ref().try_clone()?;
+        let started = Instant::now();
+        writer.write_all(start)?;
+        let trickler = std::thread::spawn(move || {
+            // Stops when the server has closed, or after a bound the test fails long before.
+            while started.elapsed() < Duration::from_secs(5) && writer.write_all(trickle).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        assert_rejected(&mut client, 408, "request head not complete within 0.5s")?;
+        let elapsed = started.elapsed();
+        assert!(elapsed >= timeout && elapsed < 2 * timeout, "{elapsed:?}");
+        drop(client);
+        trickler.join().map_err(|_| "trickler panicked")?;
+    }
+    Ok(())
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed() -> TestResult {
+    let timeout = Duration::from_millis(500);
+    let local = LocalEndpoint::builder().idle_timeout(timeout).start()?;
+    let mut client = Client::open(&local)?;
+    client.send("GET", "/", &[], "")?;
+    assert_eq!(client.response()?.status, 200);
+    let answered = Instant::now();
+    // Closed without an answer: the next read sees the end.
+    assert!(client.closed()?);
+    let elapsed = answered.elapsed();
+    assert!(elapsed >= timeout / 2 && elapsed < 2 * timeout, "{elapsed:?}");
+    // A connection that never sends a byte is closed the same way.
+    let mut silent = Client::open(&local)?;
+    assert!(silent.closed()?);
+    Ok(())
+}
+
+#[test]
+fn a_stalled_body_gets_408() -> TestResult {
+    let local = LocalEndpoint::builder()
+        .idle_timeout(Duration::from_millis(300))
+        .start()?;
+    let mut client = Client::open(&local)?;
+    client.raw(b"POST /score HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: 100\r\n\r\n{\"in")?;
+    assert_rejected(&mut client, 408, "request body stalled: no bytes for 0.3s")
+}
+
+#[test]
+fn a_crlf_flood_gets_431_and_close() -> TestResult {
+    let local = LocalEndpoint::start()?;
+    let mut client = Client::open(&local)?;
+    let started = Instant::now();
+    client.raw(&b"\r\n".repeat(40 * 1024))?;
+    let message = "request head exceeds 64 KiB (request line, headers and any blank lines before them)";
+    assert_rejected(&mut client, 431, message)?;
+    // Answered as soon as the bytes are in, not at the 10 s head deadline.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+#[test]
+fn an_oversized_chunked_body_gets_413() -> TestResult {
+    let local = LocalEndpoint::start()?;
+    let head =
+        "POST /v1/completions HTTP/1.1\r\nAuthorization: Bearer k\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let message = "chunked request body exceeds the limit of 8388608 bytes (8 MiB)";
+    // A chunk declared too large is refused before its data, however many digits it has.
+    for size in ["800001", "ffffffffffffffffffffffff"] {
+        let mut client = Client::open(&local)?;
+        client.raw(format!("{head}{size}\r\n").as_bytes())?;
+        assert_rejected(&mut client, 413, message)?;
+    }
+    // Exactly 8 MiB in 1 MiB chunks fits; one more byte does not.
+    let mib = 1024 * 1024;
+    let mut body = br#"{"prompt": "fits"}"#.to_vec();
+    body.resize(8 * mib, b' ');
+    let mut client = Client::open(&local)?;
+    client.raw(head.as_bytes())?;
+    for chunk in body.chunks(mib) {
+        client.raw(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        client.raw(chunk)?;
+        client.raw(b"\r\n")?;
+    }
+    client.raw(b"0\r\n\r\n")?;
+    let response = client.response()?;
+    assert_eq!(response.json()?.pointer("/choices/0/text"), Some(&json!("fits")));
+    client.raw(head.as_bytes())?;
+    for chunk in body.chunks(mib) {
+        client.raw(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        client.raw(chunk)?;
+        client.raw(b"\r\n")?;
+    }
+    client.raw(b"1\r\n ")?;
+    assert_rejected(&mut client, 413, message)
 }
