@@ -61,7 +61,9 @@ const MIN_BASE64_KEY_BYTES: usize = 8;
 ///
 /// Built once per client; cheap to clone. It runs on error paths: one pass over the text, and no
 /// allocation when the key is not there.
-#[derive(Clone)]
+///
+/// The default scrubs nothing (a client with no key, a stream with no server text).
+#[derive(Clone, Default)]
 pub(crate) struct Scrubber(Option<Arc<Forms>>);
 
 /// The byte strings searched for, each matched with JSON escapes allowed for any of its bytes.
