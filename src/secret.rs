@@ -114,9 +114,12 @@ impl Scrubber {
             }
         }
         let mut starts = [false; 256];
-        starts[usize::from(b'\\')] = true;
-        for first in base64.iter().filter_map(|b| b.core.first()).chain(key.first()) {
-            starts[usize::from(*first)] = true;
+        let firsts = base64.iter().filter_map(|b| b.core.first()).chain(key.first());
+        for first in firsts.chain(Some(&b'\\')) {
+            // A u8 always indexes a 256-entry table.
+            if let Some(start) = starts.get_mut(usize::from(*first)) {
+                *start = true;
+            }
         }
         Scrubber(Some(Arc::new(Forms {
             plain: key.into(),
@@ -145,7 +148,7 @@ impl Scrubber {
         let mut copied = 0;
         let mut span: Option<(usize, usize)> = None;
         for (at, byte) in text.iter().enumerate() {
-            let found = if forms.starts[usize::from(*byte)] {
+            let found = if forms.starts.get(usize::from(*byte)) == Some(&true) {
                 forms.match_at(text, at)
             } else {
                 None
