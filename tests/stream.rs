@@ -522,7 +522,7 @@ fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
         assert_eq!(stream_kind(&error), Some(StreamErrorKind::Timeout));
         assert_eq!(
             error.to_string(),
-            "stream failed: no event within 1.0 s, after 1 chunk; the answer is incomplete"
+            "stream failed: no chunk within 1.0 s, after 1 chunk; the answer is incomplete"
         );
         assert!(stream.next().is_none());
         // The error came from our deadline, not from the server giving up.
