@@ -277,11 +277,12 @@ fn http_error_messages_follow_the_wire_order() -> TestResult {
     Ok(())
 }
 
+/// A stream item: the chunk's text, or the error's kind and message.
+type Item = Result<String, (StreamErrorKind, String)>;
+
 /// Every item of a chat stream and of a completions stream answered by one good chunk and then
-/// `events`: the chunk's text, or the error's kind and message.
-fn stream_both(
-    events: &str,
-) -> Result<Vec<Vec<Result<String, (StreamErrorKind, String)>>>, Box<dyn std::error::Error>> {
+/// `events`.
+fn stream_both(events: &str) -> Result<[Vec<Item>; 2], Box<dyn std::error::Error>> {
     let chat_chunk = "data: {\"choices\": [{\"delta\": {\"content\": \"a\"}}]}\n\n";
     let text_chunk = "data: {\"choices\": [{\"text\": \"a\"}]}\n\n";
     let server = FaultServer::start(vec![
@@ -290,9 +291,8 @@ fn stream_both(
     ]);
     let chat = serverless_chat(&server)?.stream(&[ChatMessage::user("hi")])?;
     let completions = serverless_completions(&server)?.stream("hi")?;
-    let mut all = Vec::new();
-    for stream in [chat, completions] {
-        let mut items = Vec::new();
+    let mut all: [Vec<Item>; 2] = Default::default();
+    for (stream, items) in [chat, completions].into_iter().zip(&mut all) {
         for item in stream {
             items.push(item.map(|c| c.text).map_err(|e| {
                 assert_error_clean(&e);
@@ -302,7 +302,6 @@ fn stream_both(
                 }
             }));
         }
-        all.push(items);
     }
     Ok(all)
 }
