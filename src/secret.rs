@@ -155,7 +155,9 @@ impl Scrubber {
             };
             span = match (span, found) {
                 // Overlapping or touching matches are one span, so no piece of a key survives.
-                (Some((start, end)), Some((from, to))) if from <= end => Some((start, end.max(to))),
+                (Some((start, end)), Some((from, to))) if from <= end => {
+                    Some((start.min(from).max(copied), end.max(to)))
+                }
                 (Some((start, end)), found) if at >= end || found.is_some() => {
                     let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
                     out.extend_from_slice(text.get(copied..start).unwrap_or_default());

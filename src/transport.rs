@@ -316,6 +316,7 @@ impl Transport {
                 e.message = self.scrubber.scrub(&e.message).into_owned();
                 Error::Stream(e)
             }
+            // The one variant a user's own formatter can build, perhaps from the body.
             Error::Input(message) => Error::Input(self.scrubber.scrub(&message).into()),
             other => other,
         }
