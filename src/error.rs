@@ -88,7 +88,7 @@ impl Error {
             formatter: formatter.to_owned(),
             api_type,
             expected: expected.to_owned(),
-            excerpt: excerpt(body, 200),
+            excerpt: excerpt(body, EXCERPT_CHARS),
         }))
     }
 
@@ -230,9 +230,11 @@ impl std::error::Error for ConfigFileError {}
 pub struct HttpError {
     /// The HTTP status code.
     pub status: u16,
-    /// The service's own message (`error.message`, `message`, `detail`, or the body cut to 2 KiB).
+    /// The service's own message (`error.message`, `error` when it is a string, `message`,
+    /// `detail`, or else the body), with the key removed, cut to 2 KiB.
     pub message: Option<String>,
-    /// `x-request-id`, `x-ms-request-id` or `apim-request-id`.
+    /// `x-request-id`, `x-ms-request-id` or `apim-request-id` (with the key removed, as for
+    /// every text the server sent).
     pub request_id: Option<String>,
     /// For 424: the model container's status (`ms-azureml-model-error-statuscode`).
     pub model_status: Option<String>,
@@ -363,7 +365,7 @@ pub struct ResponseError {
     pub api_type: ApiType,
     /// What the formatter expected.
     pub expected: String,
-    /// The first ~200 characters of the body.
+    /// The first ~200 characters of the body, with the key removed before it was cut.
     pub excerpt: String,
 }
 
@@ -413,6 +415,9 @@ impl fmt::Display for StreamError {
 }
 
 impl std::error::Error for StreamError {}
+
+/// How many characters of a response body a [`ResponseError`] shows.
+pub(crate) const EXCERPT_CHARS: usize = 200;
 
 /// The first `max` characters of a body, lossily decoded, for error messages.
 pub(crate) fn excerpt(body: &[u8], max: usize) -> String {

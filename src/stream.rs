@@ -14,10 +14,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::ApiType;
-use crate::error::{Error, Result, StreamErrorKind};
+use crate::error::{Error, Result, StreamErrorKind, EXCERPT_CHARS};
 use crate::formatter::{Completion, Usage};
 use crate::message::{ChatCompletion, ChatMessage, Role};
 use crate::params::CallOptions;
+use crate::secret::Scrubber;
 use crate::transport::{Outgoing, Transport};
 use crate::{AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint};
 
@@ -26,6 +27,8 @@ const EVENT_STREAM: &str = "text/event-stream";
 /// One event (its lines, comments included) larger than this is an error.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// How much of a service's error message a stream error shows.
+const MESSAGE_CHARS: usize = 2048;
 
 impl AzureMlOnlineEndpoint {
     /// Completes one prompt, yielding the text as the model produces it.
@@ -58,7 +61,7 @@ impl AzureMlOnlineEndpoint {
     }
 
     /// Like [`stream`](Self::stream), with per-call parameters, stop words or timeout; the
-    /// timeout bounds the wait for each next event.
+    /// timeout bounds the wait for each next chunk.
     ///
     /// # Errors
     /// As [`stream`](Self::stream).
@@ -113,7 +116,7 @@ impl AzureMlChatOnlineEndpoint {
     }
 
     /// Like [`stream`](Self::stream), with per-call parameters (e.g. `tools`), stop words or
-    /// timeout; the timeout bounds the wait for each next event.
+    /// timeout; the timeout bounds the wait for each next chunk.
     ///
     /// # Errors
     /// As [`stream`](Self::stream).
@@ -211,17 +214,20 @@ pub struct ToolCallDelta {
 ///   `event: error`);
 /// - [`StreamErrorKind::BadEvent`]: an event's data was not a JSON completion chunk;
 /// - [`StreamErrorKind::EventTooLarge`]: one event was over 1 MiB;
-/// - [`StreamErrorKind::Timeout`]: no next event within the timeout (the client's, or the
-///   call's). Comment lines (`: keep-alive`) do not restart that wait; a server trickling an
-///   event byte by byte is cut off within twice the timeout.
+/// - [`StreamErrorKind::Timeout`]: no next chunk within the timeout (the client's, or the
+///   call's). Only a yielded chunk restarts that wait: comments (`: keep-alive`), blank `data:`
+///   and events carrying nothing do not, and a server trickling them (or an event byte by byte)
+///   is cut off within twice the timeout.
 ///
 /// Comments, `event:`/`id:`/`retry:` fields, CRLF or CR line ends and events carrying nothing
 /// (such as Azure's content-filter preamble) are skipped. A stream is never retried once it has
-/// started. It holds no key: its `Debug` shows only the request id and progress.
+/// started. It holds no key: its `Debug` shows only the request id and progress, and the key is
+/// removed from error events and bad events before they become errors.
 pub struct CompletionStream {
     state: State,
     request_id: Option<String>,
     chunks: u64,
+    scrubber: Scrubber,
 }
 
 enum State {
@@ -269,6 +275,7 @@ impl CompletionStream {
             state: State::Events(SseReader::new(reply.body, timeout)),
             request_id: reply.request_id,
             chunks: 0,
+            scrubber: transport.scrubber().clone(),
         })
     }
 
@@ -290,6 +297,7 @@ impl CompletionStream {
             }),
             request_id,
             chunks: 0,
+            scrubber: Scrubber::default(),
         }
     }
 
@@ -324,11 +332,16 @@ impl CompletionStream {
             }),
             request_id,
             chunks: 0,
+            scrubber: Scrubber::default(),
         }
     }
 
     /// The next chunk from the SSE body, or the end, or the error that ends the stream.
-    fn next_event_chunk(reader: &mut SseReader, chunks: u64) -> Option<Result<StreamChunk>> {
+    fn next_event_chunk(
+        reader: &mut SseReader,
+        chunks: u64,
+        scrubber: &Scrubber,
+    ) -> Option<Result<StreamChunk>> {
         loop {
             let event = match reader.next_event() {
                 Ok(event) => event,
@@ -345,7 +358,7 @@ impl CompletionStream {
                     return Some(Err(Error::stream(
                         StreamErrorKind::Timeout,
                         format!(
-                            "no event within {:.1} s, after {}; the answer is incomplete",
+                            "no chunk within {:.1} s, after {}; the answer is incomplete",
                             reader.timeout.as_secs_f64(),
                             count(chunks)
                         ),
@@ -364,15 +377,16 @@ impl CompletionStream {
                 continue;
             }
             if event.is_error {
-                return Some(Err(service_error(data)));
+                return Some(Err(event_error(data, true, scrubber)));
             }
             match parse_chunk(data) {
-                Ok(chunk) if chunk.is_empty() => continue,
-                Ok(chunk) => {
+                Some(chunk) if chunk.is_empty() => continue,
+                Some(chunk) => {
                     reader.finished |= chunk.finish_reason.is_some();
+                    reader.restart_deadline();
                     return Some(Ok(chunk));
                 }
-                Err(e) => return Some(Err(e)),
+                None => return Some(Err(event_error(data, false, scrubber))),
             }
         }
     }
@@ -386,7 +400,7 @@ impl Iterator for CompletionStream {
             State::Done => None,
             State::Whole(chunk) => Some(Ok(chunk)),
             State::Events(mut reader) => {
-                let item = Self::next_event_chunk(&mut reader, self.chunks);
+                let item = Self::next_event_chunk(&mut reader, self.chunks, &self.scrubber);
                 if matches!(item, Some(Ok(_))) {
                     self.state = State::Events(reader);
                 }
@@ -455,40 +469,19 @@ struct WireFunction {
     arguments: Option<String>,
 }
 
-/// The chunk in one event's data, or the error it reports.
-fn parse_chunk(data: &[u8]) -> Result<StreamChunk> {
-    let wire: WireChunk = match serde_json::from_slice(data) {
-        Ok(wire) => wire,
-        Err(_) => {
-            return Err(match serde_json::from_slice::<Value>(data) {
-                Ok(json) if json.get("error").is_some_and(|e| !e.is_null()) => service_error(data),
-                Ok(_) => Error::stream(
-                    StreamErrorKind::BadEvent,
-                    format!(
-                        "an event is not a completion chunk (expected choices[0].delta or \
-                         choices[0].text, and usage): {:?}",
-                        crate::error::excerpt(data, 200)
-                    ),
-                ),
-                Err(e) => Error::stream(
-                    StreamErrorKind::BadEvent,
-                    format!(
-                        "an event is not JSON ({e}): {:?}",
-                        crate::error::excerpt(data, 200)
-                    ),
-                ),
-            })
-        }
-    };
+/// The chunk in one event's data; `None` when the event is not one (a bad event or an error
+/// event: [`event_error`] says which).
+fn parse_chunk(data: &[u8]) -> Option<StreamChunk> {
+    let wire: WireChunk = serde_json::from_slice(data).ok()?;
     if wire.error.is_some_and(|e| !e.is_null()) {
-        return Err(service_error(data));
+        return None;
     }
     let mut chunk = StreamChunk {
         usage: wire.usage,
         ..StreamChunk::default()
     };
     let Some(choice) = wire.choices.and_then(|choices| choices.into_iter().next()) else {
-        return Ok(chunk);
+        return Some(chunk);
     };
     chunk.finish_reason = choice.finish_reason;
     chunk.logprobs = choice.logprobs.filter(|l| !l.is_null());
@@ -518,34 +511,63 @@ fn parse_chunk(data: &[u8]) -> Result<StreamChunk> {
         }
         None => chunk.text = choice.text.unwrap_or_default(),
     }
-    Ok(chunk)
+    Some(chunk)
 }
 
-/// The service's own words from an error event: `error.message`, `error` as text, `message`, or
-/// the data itself.
-fn service_error(data: &[u8]) -> Error {
-    let json: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
-    let error = json.get("error").unwrap_or(&json);
+/// The error an event that is not a chunk stands for. The only way event text reaches an error:
+/// the key is removed from the whole event first, then what is shown is cut.
+fn event_error(data: &[u8], is_error_event: bool, scrubber: &Scrubber) -> Error {
+    let data = scrubber.scrub_bytes(data);
+    let excerpt = |max| crate::error::excerpt(&data, max);
+    match serde_json::from_slice::<Value>(&data) {
+        Ok(json) if is_error_event || json.get("error").is_some_and(|e| !e.is_null()) => {
+            service_error(&json, scrubber).unwrap_or_else(|| service_error_text(&excerpt(500)))
+        }
+        Err(_) if is_error_event => service_error_text(&excerpt(500)),
+        Ok(_) => Error::stream(
+            StreamErrorKind::BadEvent,
+            format!(
+                "an event is not a completion chunk (expected choices[0].delta or \
+                 choices[0].text, and usage): {:?}",
+                excerpt(EXCERPT_CHARS)
+            ),
+        ),
+        Err(e) => Error::stream(
+            StreamErrorKind::BadEvent,
+            format!("an event is not JSON ({e}): {:?}", excerpt(EXCERPT_CHARS)),
+        ),
+    }
+}
+
+/// The service's own words from an error event's JSON: `error.message`, `error` as text, or
+/// `message`, with `error.code`; `None` when it has none of them.
+fn service_error(json: &Value, scrubber: &Scrubber) -> Option<Error> {
+    let error = json.get("error").unwrap_or(json);
     let message = error
         .get("message")
         .or_else(|| json.get("message"))
         .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| crate::error::excerpt(data, 500));
+        .or_else(|| error.as_str())?;
     let code = error
         .get("code")
         .filter(|c| c.is_string() || c.is_number())
         .map(|c| {
-            format!(
-                " (code {})",
-                c.as_str().map_or_else(|| c.to_string(), str::to_owned)
-            )
+            let code = c.as_str().map_or_else(|| c.to_string(), str::to_owned);
+            format!(" (code {})", scrubber.cut(&code, 100))
         })
         .unwrap_or_default();
-    Error::stream(
+    // Decoding may have joined a key that escapes had split: scrubbed again, then cut.
+    let message = scrubber.cut(message, MESSAGE_CHARS);
+    Some(Error::stream(
         StreamErrorKind::ServiceError,
         format!("the service sent an error event{code}: {message}"),
+    ))
+}
+
+fn service_error_text(text: &str) -> Error {
+    Error::stream(
+        StreamErrorKind::ServiceError,
+        format!("the service sent an error event: {text}"),
     )
 }
 
@@ -587,8 +609,11 @@ struct SseReader {
     after_cr: bool,
     /// A UTF-8 BOM may still come.
     at_start: bool,
-    /// The deadline for each next event.
+    /// The wait allowed for each next chunk.
     timeout: Duration,
+    /// When that wait began: at the start, then at each yielded chunk (events that carry
+    /// nothing do not restart it).
+    waiting_since: Instant,
     /// A chunk with a finish reason was yielded: the answer is whole even without `[DONE]`.
     finished: bool,
 }
@@ -607,8 +632,14 @@ impl SseReader {
             after_cr: false,
             at_start: true,
             timeout,
+            waiting_since: Instant::now(),
             finished: false,
         }
+    }
+
+    /// A chunk is being yielded: the wait for the next one starts now.
+    fn restart_deadline(&mut self) {
+        self.waiting_since = Instant::now();
     }
 
     /// The next event, or `None` at the end of the body. A last event without its blank line
@@ -617,9 +648,8 @@ impl SseReader {
         self.data.clear();
         self.has_data = false;
         self.is_error = false;
-        let started = Instant::now();
         loop {
-            if !self.read_line(started)? {
+            if !self.read_line()? {
                 let done = self.has_data && self.data.trim_ascii() == b"[DONE]";
                 return Ok(done.then_some(Event {
                     data: &self.data,
@@ -664,7 +694,7 @@ impl SseReader {
 
     /// Reads the next line into `self.line`; `false` at the
     /// end of the body with no partial line left.
-    fn read_line(&mut self, started: Instant) -> std::result::Result<bool, ReadFailure> {
+    fn read_line(&mut self) -> std::result::Result<bool, ReadFailure> {
         self.line.clear();
         loop {
             let available = self.buffer.get(self.pos..self.filled).unwrap_or_default();
@@ -690,7 +720,7 @@ impl SseReader {
                     None => self.pos = self.filled,
                 }
             }
-            if started.elapsed() > self.timeout {
+            if self.waiting_since.elapsed() > self.timeout {
                 return Err(ReadFailure::Timeout);
             }
             match self.body.read(&mut self.buffer) {
@@ -760,6 +790,7 @@ mod tests {
             state: State::Events(SseReader::new(Box::new(reader), Duration::from_secs(5))),
             request_id: None,
             chunks: 0,
+            scrubber: Scrubber::default(),
         }
     }
 
@@ -829,11 +860,12 @@ mod tests {
             state: State::Events(SseReader::new(Box::new(Stalled), Duration::from_secs(2))),
             request_id: None,
             chunks: 0,
+            scrubber: Scrubber::default(),
         };
         assert_eq!(
             stream.next().map(|r| r.map_err(|e| e.to_string())),
             Some(Err(
-                "stream failed: no event within 2.0 s, after 0 chunks; the answer is incomplete".into()
+                "stream failed: no chunk within 2.0 s, after 0 chunks; the answer is incomplete".into()
             ))
         );
         assert!(stream.next().is_none());

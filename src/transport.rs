@@ -7,8 +7,8 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
-use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind};
-use crate::secret::ApiKey;
+use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue};
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
@@ -27,7 +27,7 @@ pub(crate) struct Transport {
     agent: ureq::Agent,
     url: ParsedUrl,
     headers: Vec<(HeaderName, HeaderValue)>,
-    key: ApiKey,
+    scrubber: Scrubber,
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
@@ -117,7 +117,7 @@ impl Transport {
             agent,
             url,
             headers,
-            key: key.clone(),
+            scrubber: Scrubber::new(key),
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -128,7 +128,7 @@ impl Transport {
     pub fn post(&self, out: &Outgoing<'_>) -> Result<Reply> {
         let timeout = out.timeout.unwrap_or(self.timeout);
         self.with_retries(out, false, |response| {
-            let request_id = request_id(&response);
+            let request_id = self.request_id(&response);
             let mut response = response;
             let body = response
                 .body_mut()
@@ -147,14 +147,14 @@ impl Transport {
         parse: impl FnOnce(&[u8]) -> Result<T>,
     ) -> Result<(T, Option<String>)> {
         let reply = self.post(out)?;
-        let value = parse(&reply.body).map_err(|e| self.scrub_error(e))?;
+        let value = parse(&reply.body).map_err(|e| self.scrub_error(e, &reply.body))?;
         Ok((value, reply.request_id))
     }
 
     /// Posts and hands back the body unread. `timeout` bounds each read, not the whole stream.
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
         self.with_retries(out, true, |response| {
-            let request_id = request_id(&response);
+            let request_id = self.request_id(&response);
             Ok(StreamReply {
                 body: Box::new(StreamBody(response.into_body().into_reader())),
                 request_id,
@@ -212,8 +212,7 @@ impl Transport {
             }
             let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
             let wait = server_wait(&response);
-            let mut error = http_error(response, attempts);
-            error.message = error.message.map(|m| self.scrub(m));
+            let mut error = self.http_error(response, attempts);
             if retryable && retries_left {
                 match wait {
                     Some(wait) if wait > MAX_SERVER_WAIT => {
@@ -299,26 +298,26 @@ impl Transport {
         }
     }
 
-    /// Removes the key from text the server sent back (a gateway may echo request headers).
-    pub fn scrub(&self, text: String) -> String {
-        let key = self.key.expose();
-        if key.is_empty() || !text.contains(key) {
-            return text;
-        }
-        text.replace(key, "***")
+    /// The scrubber for this client's key, for errors built from server text elsewhere.
+    pub fn scrubber(&self) -> &Scrubber {
+        &self.scrubber
     }
 
-    /// [`scrub`](Self::scrub) for the server-provided parts of an error.
-    pub fn scrub_error(&self, error: Error) -> Error {
+    /// A parse error with its server-provided text rebuilt from the whole `body`, scrubbed before
+    /// it is cut: a formatter cuts its excerpt without knowing the key, so that excerpt is
+    /// replaced, never patched (a key straddling its cut would leave a piece behind).
+    fn scrub_error(&self, error: Error, body: &[u8]) -> Error {
         match error {
             Error::Response(mut e) => {
-                e.excerpt = self.scrub(std::mem::take(&mut e.excerpt));
+                e.excerpt = self.scrubber.excerpt(body, EXCERPT_CHARS);
                 Error::Response(e)
             }
             Error::Stream(mut e) => {
-                e.message = self.scrub(std::mem::take(&mut e.message));
+                e.message = self.scrubber.scrub(&e.message).into_owned();
                 Error::Stream(e)
             }
+            // The one variant a user's own formatter can build, perhaps from the body.
+            Error::Input(message) => Error::Input(self.scrubber.scrub(&message).into()),
             other => other,
         }
     }
@@ -407,47 +406,57 @@ fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Opt
         .map(str::trim)
 }
 
-fn request_id(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
-    ["x-request-id", "x-ms-request-id", "apim-request-id"]
-        .iter()
-        .find_map(|name| header(response, name))
-        .map(str::to_owned)
-}
+impl Transport {
+    /// A header value the service sent, scrubbed, then cut to a message's length (a header may
+    /// echo the request's `Authorization`).
+    fn server_header(&self, response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+        header(response, name).map(|value| self.scrubber.cut(value, ERROR_MESSAGE_LIMIT))
+    }
 
-fn http_error(mut response: ureq::http::Response<ureq::Body>, attempts: u32) -> HttpError {
-    let status = response.status().as_u16();
-    let request_id = request_id(&response);
-    let model_status = header(&response, "ms-azureml-model-error-statuscode").map(str::to_owned);
-    let model_reason = header(&response, "ms-azureml-model-error-reason").map(str::to_owned);
-    // The message is best effort: a body we cannot read still leaves status and request id.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(ERROR_BODY_LIMIT)
-        .read_to_vec()
-        .unwrap_or_default();
-    HttpError {
-        status,
-        message: service_message(&body),
-        request_id,
-        model_status,
-        model_reason,
-        attempts,
-        retry_after: None,
+    fn request_id(&self, response: &ureq::http::Response<ureq::Body>) -> Option<String> {
+        ["x-request-id", "x-ms-request-id", "apim-request-id"]
+            .iter()
+            .find_map(|name| self.server_header(response, name))
+    }
+
+    fn http_error(&self, mut response: ureq::http::Response<ureq::Body>, attempts: u32) -> HttpError {
+        let status = response.status().as_u16();
+        let request_id = self.request_id(&response);
+        let model_status = self.server_header(&response, "ms-azureml-model-error-statuscode");
+        let model_reason = self.server_header(&response, "ms-azureml-model-error-reason");
+        // The message is best effort: only the first 64 KiB are read (a huge body still gives
+        // its start), and a read that fails part-way keeps what came.
+        let mut body = Vec::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(ERROR_BODY_LIMIT)
+            .read_to_end(&mut body);
+        HttpError {
+            status,
+            message: service_message(&self.scrubber, &body),
+            request_id,
+            model_status,
+            model_reason,
+            attempts,
+            retry_after: None,
+        }
     }
 }
 
-/// `error.message`, `message` or `detail` from a JSON body, else the raw body cut to 2 KiB.
-fn service_message(body: &[u8]) -> Option<String> {
+/// The service's message (wire.md): `error.message`, `error` when it is a string, `message`,
+/// `detail`, else the raw body; scrubbed, then cut to 2 KiB. A body too big to parse whole
+/// (over the 64 KiB read) gives its start raw.
+fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        let found = ["/error/message", "/message", "/detail", "/error"]
+        let found = ["/error/message", "/error", "/message", "/detail"]
             .iter()
             .find_map(|p| json.pointer(p).and_then(serde_json::Value::as_str));
         if let Some(message) = found {
-            return Some(message.to_owned());
+            return Some(scrubber.cut(message, ERROR_MESSAGE_LIMIT));
         }
     }
-    let text = crate::error::excerpt(body, ERROR_MESSAGE_LIMIT);
+    let text = scrubber.excerpt(body, ERROR_MESSAGE_LIMIT);
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
@@ -539,17 +548,45 @@ mod tests {
         assert!(backoff(3) > Duration::from_millis(1600));
     }
 
+    fn message(body: &[u8]) -> Option<String> {
+        service_message(&Scrubber::new(&ApiKey::new("sk-unit-SECRET-1234")), body)
+    }
+
     #[test]
-    fn service_message_prefers_json_fields() {
+    fn service_message_takes_fields_in_wire_order() {
+        let all = br#"{"error": {"message": "em"}, "message": "m", "detail": "d"}"#;
+        assert_eq!(message(all).as_deref(), Some("em"));
+        let string_error = br#"{"error": "e", "message": "m", "detail": "d"}"#;
+        assert_eq!(message(string_error).as_deref(), Some("e"));
         assert_eq!(
-            service_message(br#"{"error": {"message": "bad"}}"#).as_deref(),
-            Some("bad")
+            message(br#"{"error": 5, "message": "m", "detail": "d"}"#).as_deref(),
+            Some("m")
         );
-        assert_eq!(service_message(br#"{"detail": "d"}"#).as_deref(), Some("d"));
+        assert_eq!(message(br#"{"detail": "d"}"#).as_deref(), Some("d"));
         assert_eq!(
-            service_message(b"<html>oops</html>").as_deref(),
+            message(br#"{"error": {"code": 1}}"#).as_deref(),
+            Some(r#"{"error": {"code": 1}}"#)
+        );
+        assert_eq!(
+            message(b"<html>oops</html>").as_deref(),
             Some("<html>oops</html>")
         );
-        assert_eq!(service_message(b"  "), None);
+        assert_eq!(message(b"  "), None);
+    }
+
+    #[test]
+    fn service_message_is_scrubbed_then_cut() {
+        // The key straddles the 2 KiB cut (it starts at 2040): it goes whole.
+        let long = format!(
+            r#"{{"message": "{}sk-unit-SECRET-1234{}"}}"#,
+            "x".repeat(2040),
+            "z".repeat(9)
+        );
+        let expected = format!("{}***zzzzz…", "x".repeat(2040));
+        assert_eq!(message(long.as_bytes()), Some(expected));
+        let raw = format!("{}sk-unit-SECRET-1234", "y".repeat(2040));
+        assert_eq!(message(raw.as_bytes()), Some(format!("{}***", "y".repeat(2040))));
+        let escaped = br#"{"error": "Bearer sk\u002dunit-SECRET-1234"}"#;
+        assert_eq!(message(escaped).as_deref(), Some("Bearer ***"));
     }
 }

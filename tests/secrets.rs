@@ -11,8 +11,12 @@ use azureml_endpoint::{
 use common::{Reply, ScriptServer, KEY};
 use httpmock::MockServer;
 
+/// Neither the key, nor any piece of it 8 characters or longer, nor its distinctive middle.
 fn assert_clean(what: &str, text: &str) {
-    assert!(!text.contains(KEY), "{what} leaks the key: {text}");
+    for len in 8..=KEY.len() {
+        let piece = &KEY[..len];
+        assert!(!text.contains(piece), "{what} leaks {piece:?}: {text}");
+    }
     assert!(!text.contains("SECRET"), "{what} leaks part of the key: {text}");
 }
 
@@ -91,7 +95,32 @@ fn errors_never_show_the_key() -> Result<()> {
         when.path("/200/score");
         then.status(200).body(format!(r#"{{"echo": "api-key {KEY}"}}"#));
     });
-    for path in ["/401/score", "/200/score"] {
+    // Escaped as JSON encoders may, in an error body and in a request id.
+    let escaped: String = KEY.bytes().map(|b| format!("\\u{b:04x}")).collect();
+    server.mock(|when, then| {
+        when.path("/403/score");
+        then.status(403)
+            .header("x-request-id", format!("id {KEY}"))
+            .body(format!(r#"{{"error": "key {escaped} rejected"}}"#));
+    });
+    // A stream whose error event and whose request id echo the key.
+    server.mock(|when, then| {
+        when.path("/v1/chat/completions");
+        then.status(200)
+            .header("content-type", "text/event-stream")
+            .header("x-request-id", KEY)
+            .body(format!("data: {{\"error\": \"Bearer {escaped}\"}}\n\n"));
+    });
+    let streaming = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url("/v1/chat/completions"))
+        .api_type(ApiType::Serverless)
+        .api_key(KEY)
+        .build()?;
+    let stream = streaming.stream(&[ChatMessage::user("x")])?;
+    assert_clean("stream", &format!("{stream:?}"));
+    assert_eq!(stream.request_id(), Some("***"));
+    errors.extend(stream.filter_map(std::result::Result::err));
+    for path in ["/401/score", "/200/score", "/403/score"] {
         let llm = base()
             .endpoint_url(server.url(path))
             .formatter(Gpt2ContentFormatter)
@@ -123,7 +152,7 @@ fn errors_never_show_the_key() -> Result<()> {
         .build()?;
     errors.push(timeout.invoke("x").unwrap_err());
 
-    assert_eq!(errors.len(), 10);
+    assert_eq!(errors.len(), 12);
     for error in &errors {
         assert_error_clean(error);
     }

@@ -522,12 +522,56 @@ fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
         assert_eq!(stream_kind(&error), Some(StreamErrorKind::Timeout));
         assert_eq!(
             error.to_string(),
-            "stream failed: no event within 1.0 s, after 1 chunk; the answer is incomplete"
+            "stream failed: no chunk within 1.0 s, after 1 chunk; the answer is incomplete"
         );
         assert!(stream.next().is_none());
         // The error came from our deadline, not from the server giving up.
         assert!(failed_at < server.resumed.recv()?);
     }
+    Ok(())
+}
+
+#[test]
+fn events_carrying_nothing_do_not_restart_the_deadline() -> TestResult {
+    // After two chunks, one event that carries nothing every 0.5 s, for far longer than T = 1 s.
+    let mut steps = vec![Step::Write(chat_delta("a")), Step::Write(chat_delta("b"))];
+    let nothing = [
+        event(&json!({"choices": []})),
+        "data:\n\n".to_owned(),
+        ": keep-alive\n\n".to_owned(),
+        event(&json!({"choices": [{"index": 0, "delta": {}}]})),
+    ];
+    for empty in nothing.iter().cycle().take(20) {
+        steps.push(Step::Pause(Duration::from_millis(500)));
+        steps.push(Step::Write(empty.clone()));
+    }
+    let server = Server::start(steps, End::Chunked)?;
+    let client = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url(CHAT_PATH))
+        .api_type(ApiType::Serverless)
+        .api_key(KEY)
+        .timeout(Duration::from_secs(1))
+        .build()?;
+    let mut stream = client.stream(&user("Hi"))?;
+    let mut texts = Vec::new();
+    for _ in 0..2 {
+        texts.push(stream.next().transpose()?.map(|c| c.text));
+    }
+    let last_chunk = Instant::now();
+    let error = stream.next().and_then(Result::err).ok_or("expected an error")?;
+    let waited = last_chunk.elapsed();
+    assert_eq!(texts, [Some("a".to_owned()), Some("b".to_owned())]);
+    assert_eq!(
+        error.to_string(),
+        "stream failed: no chunk within 1.0 s, after 2 chunks; the answer is incomplete"
+    );
+    assert_eq!(stream_kind(&error), Some(StreamErrorKind::Timeout));
+    // Within 2 T plus one event's gap, though the empty events never stopped coming.
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_millis(2500),
+        "{waited:?}"
+    );
+    assert!(stream.next().is_none());
     Ok(())
 }
 
