@@ -264,13 +264,14 @@ impl CompletionStream {
         options: &CallOptions,
         client_timeout: Duration,
     ) -> Result<Self> {
+        let call_timeout = options.checked_timeout()?;
         let reply = transport.post_stream(&Outgoing {
             body,
             content_type,
             accept: EVENT_STREAM,
-            timeout: options.call_timeout(),
+            timeout: call_timeout,
         })?;
-        let timeout = options.call_timeout().unwrap_or(client_timeout);
+        let timeout = call_timeout.unwrap_or(client_timeout);
         Ok(CompletionStream {
             state: State::Events(SseReader::new(reply.body, timeout)),
             request_id: reply.request_id,

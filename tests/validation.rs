@@ -317,6 +317,22 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
         .api_key(KEY)
         .build()
         .unwrap();
+    let serverless = server.mock(|when, then| {
+        when.path_includes("completions");
+        then.status(200).body("data: [DONE]\n\n");
+    });
+    let serverless_llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/v1/completions"))
+        .api_type(ApiType::Serverless)
+        .api_key(KEY)
+        .build()
+        .unwrap();
+    let serverless_chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url("/v1/chat/completions"))
+        .api_type(ApiType::Serverless)
+        .api_key(KEY)
+        .build()
+        .unwrap();
     for (timeout, problem) in [
         (
             Duration::from_secs(u64::MAX),
@@ -339,8 +355,16 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
         for result in results {
             assert_eq!(result.unwrap_err().to_string(), expected);
         }
+        // Streams too: a serverless client checks before it sends.
+        let err = serverless_llm.stream_with("x", &options).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        let err = serverless_chat
+            .stream_with(&[ChatMessage::user("x")], &options)
+            .unwrap_err();
+        assert_eq!(err.to_string(), expected);
     }
     mock.assert_calls(0);
+    serverless.assert_calls(0);
     let options = CallOptions::new().timeout(Duration::from_secs(86_400));
     assert_eq!(llm.invoke_with("x", &options).unwrap().text, "sent");
     mock.assert_calls(1);
