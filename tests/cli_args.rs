@@ -114,6 +114,10 @@ fn version_and_help() {
             "{flag} missing from:\n{text}"
         );
     }
+    assert!(
+        text.contains("\nExample:\n    azureml-endpoint complete --url "),
+        "{text}"
+    );
     assert!(!text.contains("--port"), "{text}");
     let local = stdout(&run(&["help", "local"]));
     assert!(
