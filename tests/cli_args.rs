@@ -107,7 +107,6 @@ fn version_and_help() {
         "--stream",
         "--json",
         "-h, --help",
-        "Example:",
     ] {
         assert!(
             text.contains(&format!("\n    {flag}")),
