@@ -188,7 +188,11 @@ fn open_output(path: &Path, resume: bool) -> Result<File, Failure> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| write_failure(path, &e))?;
+        // Before any request: a bad path is a usage error.
+        .map_err(|e| Failure {
+            code: 2,
+            ..write_failure(path, &e)
+        })?;
     let keep = if resume {
         let bytes = std::fs::read(path).map_err(|e| write_failure(path, &e))?;
         bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)

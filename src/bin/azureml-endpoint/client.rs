@@ -47,6 +47,13 @@ pub fn key(args: &Args) -> Result<Option<String>, Failure> {
     }
 }
 
+/// The key to pass explicitly: only one from `--api-key-env` (the library reads
+/// `AZUREML_ENDPOINT_API_KEY` itself, after a config file's key). Either is checked.
+fn named_key(args: &Args) -> Result<Option<String>, Failure> {
+    let key = key(args)?;
+    Ok(key.filter(|_| args.api_key_env.is_some()))
+}
+
 /// The api type: `--api-type`, else `AZUREML_ENDPOINT_API_TYPE`, else the one the URL fits.
 /// A URL for the other command is an error naming that command.
 fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
@@ -92,7 +99,7 @@ fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
 /// A builder from env vars with the flags over them.
 fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure> {
     let mut builder = base;
-    if let Some(key) = key(args)? {
+    if let Some(key) = named_key(args)? {
         builder = builder.api_key(key);
     }
     if let Some(url) = &args.url {
@@ -125,7 +132,7 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     if let Some(timeout) = args.timeout {
         options = options.timeout(timeout);
     }
-    if let Some(key) = key(args)? {
+    if let Some(key) = named_key(args)? {
         options = options.api_key(key);
     }
     Ok(options)

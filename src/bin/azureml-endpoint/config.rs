@@ -122,10 +122,14 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             _ => Source::Default,
         }
     };
-    let key_source = sources
-        .iter()
-        .find(|(k, _)| *k == "endpoint_api_key")
-        .map_or(Source::Env(ENV_ENDPOINT_API_KEY), |(_, s)| s.clone());
+    let key_source = match (
+        &args.api_key_env,
+        sources.iter().find(|(k, _)| *k == "endpoint_api_key"),
+    ) {
+        (Some(name), _) => format!("env var {name}"),
+        (None, Some((_, source))) => source.to_string(),
+        (None, None) => Source::Env(ENV_ENDPOINT_API_KEY).to_string(),
+    };
     let mut out = io::stdout().lock();
     if args.json {
         let mut object = map.clone();
@@ -138,7 +142,7 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             json!(if key_set { "set" } else { "unset" }),
         );
         if key_set {
-            shown.insert("endpoint_api_key".into(), json!(key_source.to_string()));
+            shown.insert("endpoint_api_key".into(), json!(key_source));
         }
         object.insert("sources".into(), Value::Object(shown));
         writeln!(out, "{}", Value::Object(object))?;

@@ -22,7 +22,7 @@ use args::{Command, Parsed};
 /// Why the program stops early: the exit code and what to print.
 #[derive(Debug)]
 pub struct Failure {
-    code: u8,
+    pub code: u8,
     message: String,
     hint: Option<String>,
     /// The library's "no API key" with nothing set anywhere (`config show` reports it as unset).
