@@ -140,7 +140,7 @@ pub fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Parsed, Failure>
             Short('V') | Long("version") => version = true,
             Short('o') => flags.push(("output".into(), Some(parser.value().map_err(lexopt_failure)?))),
             Long("api-key" | "key" | "token") => {
-                let name = format!("{}", display(&arg));
+                let name = display(&arg);
                 return Err(Failure::new(
                     2,
                     format!("{name} is not accepted: a key on the command line lands in shell history and process lists"),
@@ -427,21 +427,6 @@ pub fn command_help(command: Command) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typos_find_their_word() {
-        assert_eq!(closest("compelte", ["complete", "chat"]), Some("complete"));
-        assert_eq!(closest("ulr", ["url", "port"]), Some("url"));
-        assert_eq!(closest("gtp2", ["gpt2", "hf"]), Some("gpt2"));
-        assert_eq!(closest("xyz", ["complete", "chat"]), None);
-        assert_eq!(distance("abc", "abc"), 0);
-        assert_eq!(distance("", "ab"), 2);
-    }
-}
-
 /// Refuses words after a command that takes none.
 pub fn no_positional(args: &Args, command: Command) -> Result<(), Failure> {
     match args.positional.first() {
@@ -455,5 +440,20 @@ pub fn no_positional(args: &Args, command: Command) -> Result<(), Failure> {
             ),
             format!("see `azureml-endpoint {} --help`", command.name()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_find_their_word() {
+        assert_eq!(closest("compelte", ["complete", "chat"]), Some("complete"));
+        assert_eq!(closest("ulr", ["url", "port"]), Some("url"));
+        assert_eq!(closest("gtp2", ["gpt2", "hf"]), Some("gpt2"));
+        assert_eq!(closest("xyz", ["complete", "chat"]), None);
+        assert_eq!(distance("abc", "abc"), 0);
+        assert_eq!(distance("", "ab"), 2);
     }
 }
