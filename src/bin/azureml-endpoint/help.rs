@@ -19,8 +19,8 @@ Commands:
 The key is read only from the environment (AZUREML_ENDPOINT_API_KEY, or --api-key-env NAME),
 never from a flag. The api type follows the URL path (…/score: dedicated; …/completions,
 …/chat/completions: serverless) unless --api-type says otherwise. `--` ends the flags, so a
-prompt may start with '-'. HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply to remote endpoints;
-127.0.0.1 and localhost are never proxied.
+prompt may start with '-'. HTTPS_PROXY/HTTP_PROXY apply when set; list hosts to reach
+directly, 127.0.0.1 and localhost included, in NO_PROXY.
 Exit status: 0 success, 1 the endpoint or network failed, 2 usage or config error.
 
 Examples:
