@@ -128,8 +128,17 @@ fn your_endpoint() -> Result<Option<Box<dyn FnOnce() -> Result<(), BoxError>>>, 
     let caption_text = format!("6. Your endpoint, from {ENV_ENDPOINT_URL}: {url}");
     let is_chat =
         ApiType::infer_from_url(&url, true).is_some() && ApiType::infer_from_url(&url, false).is_none();
+    // The api type follows the URL path unless AZUREML_ENDPOINT_API_TYPE says otherwise.
+    let api_type = std::env::var_os(ENV_ENDPOINT_API_TYPE)
+        .is_none()
+        .then(|| ApiType::infer_from_url(&url, is_chat))
+        .flatten();
     Ok(Some(if is_chat {
-        let chat = AzureMlChatOnlineEndpoint::from_env()?;
+        let mut builder = AzureMlChatOnlineEndpoint::builder();
+        if let Some(api_type) = api_type {
+            builder = builder.api_type(api_type);
+        }
+        let chat = builder.with_env().build()?;
         Box::new(move || {
             caption(&caption_text);
             let reply = chat.invoke(&[ChatMessage::user("Say hello in five words.")])?;
