@@ -47,6 +47,13 @@ fn a_non_utf8_argument_is_a_usage_error_not_a_panic() {
 fn double_dash_ends_the_flags() {
     let local = LocalEndpoint::start().unwrap();
     let url = local.completions_url();
+    assert_eq!(
+        outcome(&run(&["complete", "--url", &url, "-5 degrees"])),
+        usage(
+            "unknown flag -5",
+            "see `azureml-endpoint complete --help`; a text starting with '-' goes after `--`"
+        )
+    );
     let out = run(&["complete", "--url", &url, "--", "-5 degrees --json"]);
     assert_eq!(
         outcome(&out),

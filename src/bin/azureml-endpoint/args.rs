@@ -76,7 +76,7 @@ const FLAGS: &[Flag] = &[
     flag("deployment", Some("NAME"), "pin a deployment (or AZUREML_DEPLOYMENT_NAME)", ENDPOINT),
     flag("timeout", Some("SECS"), "per-request deadline in seconds (or AZUREML_TIMEOUT; default 50)", ENDPOINT),
     flag("api-key-env", Some("NAME"), "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY", &[Complete, Chat, Batch, ConfigShow]),
-    flag("allow-insecure-http", None, "allow plain http:// to a host other than 127.0.0.1/localhost (sends the key in clear text)", CALLING),
+    flag("allow-insecure-http", None, "allow plain http:// to a host other than 127.0.0.1/localhost (sends the key in clear text; never saved)", ENDPOINT),
     flag("param", Some("KEY=VALUE"), "model parameter; VALUE is JSON, else a string (repeatable)", CALL_PARAMS),
     flag("stop", Some("TEXT"), "stop sequence (repeatable)", CALL_PARAMS),
     flag("stream", None, "print the answer as it arrives (serverless endpoints stream; dedicated ones answer whole)", ONE_CALL),
@@ -257,10 +257,14 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
             .iter()
             .filter(|f| f.commands.contains(&command))
             .map(|f| f.name);
+        let mut hint = format!("see `azureml-endpoint {} --help`", command.name());
+        if shown.len() == 2 && matches!(command, Command::Complete | Command::Chat) {
+            hint.push_str("; a text starting with '-' goes after `--`");
+        }
         return Err(Failure::new(
             2,
             format!("unknown flag {shown}{}", did_you_mean_flag(name, known)),
-            format!("see `azureml-endpoint {} --help`", command.name()),
+            hint,
         ));
     };
     if !flag.commands.contains(&command) {

@@ -225,7 +225,9 @@ pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
 
 /// A builder for `config new`: the flags without the env vars' key (a placeholder stands in).
 pub fn saving_builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure> {
-    let mut b = base.endpoint_url(args.url.clone().unwrap_or_default());
+    let mut b = base
+        .endpoint_url(args.url.clone().unwrap_or_default())
+        .allow_insecure_http(args.allow_insecure_http);
     if let Some(api_type) = api_type(args, chat)? {
         b = b.api_type(api_type);
     }
