@@ -455,3 +455,47 @@ fn a_tool_call_reply_is_printed_not_blank() {
     );
     mock.assert();
 }
+
+#[test]
+fn no_prompt_on_a_terminal_is_an_error_not_a_silent_wait() {
+    // `script` gives the command a terminal as stdin.
+    let local = LocalEndpoint::start().unwrap();
+    let command = format!("{} complete --url {}", cli_support::BIN, local.completions_url());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("AZUREML_ENDPOINT_API_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert_eq!(
+        (out.status.code(), shown.as_str()),
+        (
+            Some(2),
+            "error: no PROMPT: give it as an argument, or pipe it on stdin\n\
+             hint: azureml-endpoint complete [FLAGS] -- 'PROMPT', or '-' to type it (end with Ctrl-D)\n"
+        )
+    );
+}
+
+#[test]
+fn a_missing_key_says_where_to_set_it() {
+    let out = std::process::Command::new(cli_support::BIN)
+        .args([
+            "complete",
+            "--url",
+            "https://e.eastus2.inference.ml.azure.com/score",
+            "hi",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcome(&out),
+        usage(
+            "no API key: AZUREML_ENDPOINT_API_KEY is not set",
+            "export AZUREML_ENDPOINT_API_KEY=... (or name another variable with --api-key-env NAME)"
+        )
+    );
+}

@@ -184,3 +184,45 @@ fn a_stream_cut_short_keeps_what_was_printed_and_fails() {
         "a cut-short answer must not parse as a whole one"
     );
 }
+
+#[test]
+fn streamed_tool_calls_are_joined_and_printed() {
+    let server = || {
+        sse_server(|conn| {
+            let first = json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":"}}]});
+            let second = json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"Paris\"}"}}]});
+            conn.write_all(event(first, Value::Null).as_bytes()).unwrap();
+            conn.write_all(event(second, Value::Null).as_bytes()).unwrap();
+            conn.write_all(event(json!({}), json!("tool_calls")).as_bytes())
+                .unwrap();
+            conn.write_all(b"data: [DONE]\n\n").unwrap();
+        })
+    };
+    let (url, handle) = server();
+    let out = run_with(&["chat", "--url", &url, "--stream", "Weather?"], b"", &[]);
+    handle.join().unwrap();
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (
+            Some(0),
+            "\ntool call call_1 get_weather {\"city\":\"Paris\"}\n".to_owned()
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let (url, handle) = server();
+    let out = run_with(
+        &["chat", "--url", &url, "--stream", "--json", "Weather?"],
+        b"",
+        &[],
+    );
+    handle.join().unwrap();
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        value,
+        json!({"message": {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+            "finish_reason": "tool_calls", "usage": null, "request_id": "big-1"})
+    );
+}

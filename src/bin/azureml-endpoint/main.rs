@@ -76,9 +76,17 @@ impl From<Error> for Failure {
             Error::Transport(e) => (1, transport_hint(e.kind).into()),
             _ => (1, "retry later".into()),
         };
+        let missing_key =
+            matches!(&error, Error::Config(e) if e.key == "endpoint_api_key" && e.source == Source::Default);
+        // The library's text speaks of builders; the CLI user has env vars and a config file.
+        let message = if missing_key {
+            format!("no API key: {ENV_ENDPOINT_API_KEY} is not set")
+        } else {
+            cli_words(&chain(&error))
+        };
         Failure {
-            missing_key: matches!(&error, Error::Config(e) if e.key == "endpoint_api_key" && e.source == Source::Default),
-            ..Failure::new(code, cli_words(&chain(&error)), hint)
+            missing_key,
+            ..Failure::new(code, message, hint)
         }
     }
 }
