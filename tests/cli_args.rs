@@ -398,6 +398,15 @@ fn errors_speak_the_clis_words() {
     );
     assert_eq!(out.status.code(), Some(2));
 
+    let chat_url = "https://m.eastus2.models.ai.azure.com/v1/chat/completions";
+    let out = run(&["complete", "--url", chat_url, "--api-type", "serverless", "hi"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("; this is a chat URL: use `azureml-endpoint chat`\n"),
+        "{}",
+        stderr(&out)
+    );
+
     // A refused connection: the hint is about the host, not about timeouts.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
