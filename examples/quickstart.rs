@@ -15,6 +15,8 @@ use azureml_endpoint::{
 };
 
 type BoxError = Box<dyn std::error::Error>;
+/// A call to run later.
+type Call = Box<dyn FnOnce() -> Result<(), BoxError>>;
 
 /// Prints an error as a sentence (with its causes), not as Rust `Debug`.
 fn main() -> ExitCode {
@@ -118,7 +120,7 @@ fn caption(text: &str) {
 
 /// A call to the endpoint the env vars name, when both are set: chat for chat URLs, else a
 /// completion. The client is built now, so the key is the one from the environment.
-fn your_endpoint() -> Result<Option<Box<dyn FnOnce() -> Result<(), BoxError>>>, BoxError> {
+fn your_endpoint() -> Result<Option<Call>, BoxError> {
     let (Ok(url), Some(_)) = (
         std::env::var(ENV_ENDPOINT_URL),
         std::env::var_os(ENV_ENDPOINT_API_KEY),
