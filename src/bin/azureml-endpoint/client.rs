@@ -177,6 +177,21 @@ pub fn load(
     }
     let loaded = registry.load_with(path, options)?;
     let fields = std::mem::take(&mut *fields.lock().unwrap_or_else(PoisonError::into_inner));
+    // With no formatter in the file the default one was used: --formatter would be ignored.
+    if let Some(tag) = args
+        .formatter
+        .as_deref()
+        .filter(|_| !fields.contains_key("formatter") && !fields.contains_key("content_formatter"))
+    {
+        return Err(Failure::new(
+            2,
+            format!(
+                "{} names no formatter, so --formatter {tag} has nothing to replace",
+                path.display()
+            ),
+            format!("add \"formatter\": {{\"_type\": \"{tag}\"}} to the file"),
+        ));
+    }
     Ok((loaded.into_client(), fields))
 }
 
