@@ -2,20 +2,42 @@
 //!
 //! It starts the embedded local endpoint (an echo model speaking the dedicated and serverless
 //! shapes) and shows a completion, a chat, a streamed chat, save and load, and an error. With
-//! `AZUREML_ENDPOINT_URL` and `AZUREML_ENDPOINT_API_KEY` set, it calls that endpoint instead.
+//! `AZUREML_ENDPOINT_URL` and `AZUREML_ENDPOINT_API_KEY` set, it then calls that endpoint too,
+//! and says so.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use azureml_endpoint::local::LocalEndpoint;
 use azureml_endpoint::{
     load_llm, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, DollyContentFormatter,
-    Gpt2ContentFormatter, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_URL,
+    Gpt2ContentFormatter, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
 };
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::var_os(ENV_ENDPOINT_URL).is_some() && std::env::var_os(ENV_ENDPOINT_API_KEY).is_some() {
-        return real_endpoint();
+type BoxError = Box<dyn std::error::Error>;
+/// A call to run later.
+type Call = Box<dyn FnOnce() -> Result<(), BoxError>>;
+
+/// Prints an error as a sentence (with its causes), not as Rust `Debug`.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut text = format!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{text}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn run() -> Result<(), BoxError> {
+    // Read before step 4 sets the key for the local endpoint.
+    let yours = your_endpoint()?;
     let server = LocalEndpoint::start()?;
     println!(
         "Started the local echo endpoint at {} (it answers with your own text).\n",
@@ -83,9 +105,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("error: {e}\n"),
         Ok(_) => return Err("the Dolly formatter should not accept a serverless endpoint".into()),
     }
-    println!(
-        "Done. Point AZUREML_ENDPOINT_URL and AZUREML_ENDPOINT_API_KEY at a real endpoint to try it there."
-    );
+    match yours {
+        Some(call) => call()?,
+        None => println!(
+            "Done. Set AZUREML_ENDPOINT_URL and AZUREML_ENDPOINT_API_KEY to add a call to your endpoint."
+        ),
+    }
     Ok(())
 }
 
@@ -93,26 +118,45 @@ fn caption(text: &str) {
     println!("== {text}");
 }
 
-/// One call against the endpoint the env vars name: chat for chat URLs, completion otherwise.
-fn real_endpoint() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var(ENV_ENDPOINT_URL)?;
-    if url
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('/')
-        .ends_with("/chat/completions")
-    {
-        let chat = AzureMlChatOnlineEndpoint::from_env()?;
-        println!(
-            "{}",
-            chat.invoke(&[ChatMessage::user("Say hello in five words.")])?
-                .message
-                .text()
-        );
+/// A call to the endpoint the env vars name, when both are set: chat for chat URLs, else a
+/// completion. The client is built now, so the key is the one from the environment.
+fn your_endpoint() -> Result<Option<Call>, BoxError> {
+    let (Ok(url), Some(_)) = (
+        std::env::var(ENV_ENDPOINT_URL),
+        std::env::var_os(ENV_ENDPOINT_API_KEY),
+    ) else {
+        return Ok(None);
+    };
+    let caption_text = format!("6. Your endpoint, from {ENV_ENDPOINT_URL}: {url}");
+    let is_chat =
+        ApiType::infer_from_url(&url, true).is_some() && ApiType::infer_from_url(&url, false).is_none();
+    // The api type follows the URL path unless AZUREML_ENDPOINT_API_TYPE says otherwise.
+    let api_type = std::env::var_os(ENV_ENDPOINT_API_TYPE)
+        .is_none()
+        .then(|| ApiType::infer_from_url(&url, is_chat))
+        .flatten();
+    Ok(Some(if is_chat {
+        let mut builder = AzureMlChatOnlineEndpoint::builder();
+        if let Some(api_type) = api_type {
+            builder = builder.api_type(api_type);
+        }
+        let chat = builder.with_env().build()?;
+        Box::new(move || {
+            caption(&caption_text);
+            let reply = chat.invoke(&[ChatMessage::user("Say hello in five words.")])?;
+            println!("{}", reply.message.text());
+            Ok(())
+        })
     } else {
-        let llm = AzureMlOnlineEndpoint::from_env()?;
-        println!("{}", llm.invoke("Say hello in five words.")?.text);
-    }
-    Ok(())
+        let mut builder = AzureMlOnlineEndpoint::builder();
+        if let Some(api_type) = api_type {
+            builder = builder.api_type(api_type);
+        }
+        let llm = builder.with_env().build()?;
+        Box::new(move || {
+            caption(&caption_text);
+            println!("{}", llm.invoke("Say hello in five words.")?.text);
+            Ok(())
+        })
+    }))
 }

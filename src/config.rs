@@ -392,3 +392,32 @@ pub(crate) fn timeout_from_secs(secs: f64) -> std::result::Result<Duration, Stri
     let timeout = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
     check_timeout(timeout, secs)
 }
+
+impl ApiType {
+    /// The api type whose path rule (see [`ApiType`]) a URL fits for a chat (`chat == true`) or
+    /// completion client, or `None` when the URL does not parse or its path fits neither.
+    ///
+    /// Used to default the api type from the URL, as the `azureml-endpoint` CLI does.
+    ///
+    /// ```
+    /// use azureml_endpoint::ApiType;
+    ///
+    /// let serverless = "https://my-llama.eastus2.models.ai.azure.com/v1/chat/completions";
+    /// assert_eq!(ApiType::infer_from_url(serverless, true), Some(ApiType::Serverless));
+    /// assert_eq!(ApiType::infer_from_url(serverless, false), None); // a chat URL, not a completion one
+    /// let dedicated = "https://my-ep.eastus2.inference.ml.azure.com/score?x=1";
+    /// assert_eq!(ApiType::infer_from_url(dedicated, false), Some(ApiType::Dedicated));
+    /// assert_eq!(ApiType::infer_from_url("not a url", false), None);
+    /// ```
+    pub fn infer_from_url(url: &str, chat: bool) -> Option<ApiType> {
+        let path = parse_url(url).ok()?.path;
+        let kind = if chat {
+            ClientKind::Chat
+        } else {
+            ClientKind::Completion
+        };
+        [ApiType::Dedicated, ApiType::Serverless]
+            .into_iter()
+            .find(|api_type| path_rule_violation(&path, *api_type, kind).is_none())
+    }
+}

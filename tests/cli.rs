@@ -263,10 +263,10 @@ fn exit_codes() {
         None,
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("unknown formatter `nope`; known: gpt2, oss, hf"),
-        "{}",
-        stderr(&out)
+    assert_eq!(
+        stderr(&out),
+        "error: unknown formatter `nope`; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama\n\
+         hint: see the formatter table in the README\n"
     );
     let out = run(&["frobnicate"], None);
     assert_eq!(
@@ -487,6 +487,8 @@ fn requests(local: &LocalEndpoint) -> usize {
 fn config_new_then_show_then_use() {
     let local = LocalEndpoint::start().unwrap();
     let dir = std::env::temp_dir().join(format!("cli-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
     let path = dir.join("sub/azureml.yaml");
     let url = local.dedicated_url();
     let out = run(
@@ -516,15 +518,36 @@ fn config_new_then_show_then_use() {
 
     let out = run(&["config", "show", path.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let shown = stdout(&out);
-    assert!(
-        shown.contains(&format!("endpoint_url       {url}  (file `{}`)", path.display())),
-        "{shown}"
+    let file = format!("(file `{}`)", path.display());
+    let expected: String = [
+        ("_type", "azureml_endpoint"),
+        ("endpoint_url", url.as_str()),
+        ("endpoint_api_type", "dedicated"),
+        ("deployment_name", "blue"),
+        ("timeout", "50"),
+        ("max_retries", "3"),
+        ("formatter", r#"{"_type":"gpt2"}"#),
+        ("model_kwargs", r#"{"max_new_tokens":20}"#),
+        ("extra_headers", "{}"),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key:<18} {value}  {file}\n"))
+    .collect();
+    assert_eq!(
+        stdout(&out),
+        format!("{expected}endpoint_api_key   set (env var AZUREML_ENDPOINT_API_KEY)\n"),
+        "every setting the file holds is labelled with the file"
     );
-    assert!(shown.contains("max_retries        3  (default)"), "{shown}");
-    assert!(
-        shown.contains("endpoint_api_key   set (env var AZUREML_ENDPOINT_API_KEY)"),
-        "{shown}"
+    let out = run(&["config", "show", "--json", path.to_str().unwrap()], None);
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        value["sources"]["_type"],
+        json!(format!("file `{}`", path.display()))
+    );
+    assert_eq!(value["sources"]["max_retries"], value["sources"]["_type"]);
+    assert_eq!(
+        (&value["endpoint_api_key"], &value["sources"]["endpoint_api_key"]),
+        (&json!("set"), &json!("env var AZUREML_ENDPOINT_API_KEY"))
     );
 
     let out = run(

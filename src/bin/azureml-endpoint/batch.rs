@@ -1,0 +1,296 @@
+//! `batch`: one request per JSONL line, results in input order, resumable.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use azureml_endpoint::{ChatMessage, Error, LoadedClient};
+use serde_json::{json, Value};
+
+use crate::args::{no_positional, Args, Command};
+use crate::call::{chat_json, completion_json};
+use crate::client::{call_options, chat_client, completion_client, load, load_options};
+use crate::{chain, Failure};
+
+/// One input line of a batch.
+enum Item {
+    Prompt(String),
+    Messages(Vec<ChatMessage>),
+    Bad(String),
+}
+
+/// The non-blank lines of the input with their 1-based line numbers. A line that is not UTF-8
+/// or not a request becomes an `Item::Bad` of its own: the other lines still run.
+fn items(bytes: &[u8]) -> Vec<(usize, Item)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .map(|(i, line)| {
+            let item = match std::str::from_utf8(line) {
+                Ok(text) => parse_item(text),
+                Err(e) => Item::Bad(format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
+            };
+            (i + 1, item)
+        })
+        .collect()
+}
+
+fn parse_item(line: &str) -> Item {
+    let value: Value = match serde_json::from_str(line) {
+        Ok(value) => value,
+        Err(e) => return Item::Bad(format!("not JSON: {e}")),
+    };
+    if let Some(prompt) = value.get("prompt").and_then(Value::as_str) {
+        return Item::Prompt(prompt.to_owned());
+    }
+    match value
+        .get("messages")
+        .map(|m| serde_json::from_value::<Vec<ChatMessage>>(m.clone()))
+    {
+        Some(Ok(messages)) => Item::Messages(messages),
+        Some(Err(e)) => Item::Bad(format!("`messages` is not a list of messages: {e}")),
+        None => Item::Bad("expected {\"prompt\": \"...\"} or {\"messages\": [...]}".into()),
+    }
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    no_positional(args, Command::Batch)?;
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| Failure::usage("batch needs --input FILE.jsonl"))?;
+    let output = args
+        .output
+        .as_ref()
+        .ok_or_else(|| Failure::usage("batch needs --output FILE.jsonl"))?;
+    let bytes = std::fs::read(input).map_err(|e| {
+        Failure::new(
+            2,
+            format!("cannot read --input {}: {e}", input.display()),
+            "check the path".into(),
+        )
+    })?;
+    let items = items(&bytes);
+    drop(bytes);
+
+    // Build only the clients the input needs; a config error stops the run before any request.
+    let needs_completion = items.iter().any(|(_, i)| matches!(i, Item::Prompt(_)));
+    let needs_chat = items.iter().any(|(_, i)| matches!(i, Item::Messages(_)));
+    let (llm, chat) = match &args.config {
+        Some(path) => match load(args, path, &load_options(args, needs_chat && !needs_completion)?)?.0 {
+            LoadedClient::Completion(llm) => (Some(llm), None),
+            LoadedClient::Chat(chat) => (None, Some(chat)),
+            _ => {
+                return Err(Failure::usage(
+                    "this config's `_type` is not a completion or chat endpoint",
+                ))
+            }
+        },
+        None => (
+            needs_completion.then(|| completion_client(args)).transpose()?,
+            needs_chat.then(|| chat_client(args)).transpose()?,
+        ),
+    };
+
+    let kept = if args.resume {
+        successes(output)?
+    } else {
+        BTreeMap::new()
+    };
+    let mut out = open_output(output, args.resume)?;
+    let options = call_options(args);
+    let todo: Vec<&(usize, Item)> = items
+        .iter()
+        .filter(|(line, _)| !kept.contains_key(line))
+        .collect();
+    let total = items.len();
+    let mut progress = Progress::new(total, kept.len());
+    let chunk = args.concurrency.unwrap_or(1).saturating_mul(4);
+    for group in todo.chunks(chunk) {
+        let prompts: Vec<&str> = group
+            .iter()
+            .filter_map(|(_, i)| match i {
+                Item::Prompt(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        let conversations: Vec<&[ChatMessage]> = group
+            .iter()
+            .filter_map(|(_, i)| match i {
+                Item::Messages(m) => Some(m.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let mut completions = llm
+            .as_ref()
+            .map(|l| l.generate(&prompts, &options))
+            .unwrap_or_default()
+            .into_iter();
+        let mut replies = chat
+            .as_ref()
+            .map(|c| c.generate(&conversations, &options))
+            .unwrap_or_default()
+            .into_iter();
+        for (line, item) in group {
+            let mut record = match item {
+                Item::Bad(message) => json!({"error": message}),
+                Item::Prompt(_) => match completions.next() {
+                    Some(Ok(c)) => completion_json(&c),
+                    Some(Err(e)) => error_json(&e),
+                    None => {
+                        json!({"error": "this config is a chat endpoint; use {\"messages\": [...]} lines"})
+                    }
+                },
+                Item::Messages(_) => match replies.next() {
+                    Some(Ok(c)) => chat_json(&c),
+                    Some(Err(e)) => error_json(&e),
+                    None => {
+                        json!({"error": "this config is a completion endpoint; use {\"prompt\": ...} lines"})
+                    }
+                },
+            };
+            progress.failed += usize::from(record.get("error").is_some());
+            if let Some(object) = record.as_object_mut() {
+                object.shift_insert(0, "line".into(), json!(line));
+            }
+            writeln!(out, "{record}").map_err(|e| write_failure(output, &e))?;
+        }
+        out.flush().map_err(|e| write_failure(output, &e))?;
+        progress.done += group.len();
+        progress.show(false);
+    }
+    drop(out);
+    if !kept.is_empty() {
+        compact(output)?;
+    }
+    progress.show(true);
+    Ok(u8::from(progress.failed > 0))
+}
+
+fn error_json(error: &Error) -> Value {
+    json!({"error": crate::cli_words(&chain(error)), "status": error.status(), "request_id": error.request_id()})
+}
+
+fn write_failure(path: &Path, error: &io::Error) -> Failure {
+    Failure::new(
+        1,
+        format!("cannot write --output {}: {error}", path.display()),
+        "check that the folder exists and is writable".into(),
+    )
+}
+
+/// The output, emptied unless resuming; a resumed file loses its torn last line, if any.
+fn open_output(path: &Path, resume: bool) -> Result<File, Failure> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        // Before any request: a bad path is a usage error.
+        .map_err(|e| Failure {
+            code: 2,
+            ..write_failure(path, &e)
+        })?;
+    let keep = if resume {
+        let bytes = std::fs::read(path).map_err(|e| write_failure(path, &e))?;
+        bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+    } else {
+        0
+    };
+    file.set_len(keep as u64).map_err(|e| write_failure(path, &e))?;
+    Ok(file)
+}
+
+/// The records of an earlier run by line number, last one winning.
+fn records(path: &Path) -> Result<BTreeMap<usize, (String, bool)>, Failure> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(write_failure(path, &e)),
+    };
+    let mut records = BTreeMap::new();
+    // Only whole lines: a torn last line is redone.
+    for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+        let Ok(value) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let number = value
+            .get("line")
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok());
+        if let Some(number) = number {
+            let ok = value.get("error").is_none();
+            records.insert(number, (line.trim_end().to_owned(), ok));
+        }
+    }
+    Ok(records)
+}
+
+/// The lines an earlier run answered successfully: `--resume` skips them.
+fn successes(path: &Path) -> Result<BTreeMap<usize, String>, Failure> {
+    Ok(records(path)?
+        .into_iter()
+        .filter(|(_, (_, ok))| *ok)
+        .map(|(line, (text, _))| (line, text))
+        .collect())
+}
+
+/// Rewrites a resumed output in input order, one record per line (the newest), atomically.
+fn compact(path: &PathBuf) -> Result<(), Failure> {
+    let records = records(path)?;
+    let mut temp = path.clone().into_os_string();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = PathBuf::from(temp);
+    let mut text = String::new();
+    for (record, _) in records.values() {
+        text.push_str(record);
+        text.push('\n');
+    }
+    std::fs::write(&temp, text)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            write_failure(path, &e)
+        })
+}
+
+/// The progress line on stderr: redrawn in place on a terminal, else a line at most every 10 s.
+struct Progress {
+    total: usize,
+    resumed: usize,
+    done: usize,
+    failed: usize,
+    terminal: bool,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(total: usize, resumed: usize) -> Self {
+        Progress {
+            total,
+            resumed,
+            done: resumed,
+            failed: 0,
+            terminal: io::stderr().is_terminal(),
+            last: Instant::now(),
+        }
+    }
+
+    fn show(&mut self, last: bool) {
+        let mut line = format!(
+            "batch: {}/{} lines done, {} failed",
+            self.done, self.total, self.failed
+        );
+        if last && self.resumed > 0 {
+            line.push_str(&format!(" ({} resumed)", self.resumed));
+        }
+        if self.terminal {
+            eprint!("\r{line}{}", if last { "\n" } else { "" });
+        } else if last || self.last.elapsed() >= Duration::from_secs(10) {
+            eprintln!("{line}");
+            self.last = Instant::now();
+        }
+    }
+}

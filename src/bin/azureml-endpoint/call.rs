@@ -1,0 +1,126 @@
+//! `complete` and `chat`: one call, printed as text or JSON.
+
+use std::io::{self, IsTerminal, Read, Write};
+
+use azureml_endpoint::{ChatCompletion, ChatMessage, Completion};
+use serde_json::{json, Value};
+
+use crate::args::{Args, Command};
+use crate::client::{chat_client, completion_client};
+use crate::stream_json::{print, print_tool_calls};
+use crate::Failure;
+
+pub fn complete(args: &Args) -> Result<u8, Failure> {
+    let llm = completion_client(args)?;
+    let prompt = text_argument(args, Command::Complete)?;
+    let options = crate::client::call_options(args);
+    if args.stream {
+        return print(llm.stream_with(&prompt, &options)?, args.json, false);
+    }
+    let completion = llm.invoke_with(&prompt, &options)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", completion_json(&completion))?;
+    } else {
+        writeln!(out, "{}", completion.text)?;
+    }
+    Ok(0)
+}
+
+pub fn chat(args: &Args) -> Result<u8, Failure> {
+    let client = chat_client(args)?;
+    let mut messages = Vec::new();
+    if let Some(system) = &args.system {
+        messages.push(ChatMessage::system(system.clone()));
+    }
+    if let Some(path) = &args.messages {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("cannot read --messages {}: {e}", path.display())))?;
+        let conversation: Vec<ChatMessage> = serde_json::from_str(&text).map_err(|e| {
+            Failure::usage(format!(
+                "--messages {}: not a JSON array of messages: {e}",
+                path.display()
+            ))
+        })?;
+        messages.extend(conversation);
+    }
+    // With --messages, MESSAGE is optional: the file may end with the user's turn.
+    if !(args.messages.is_some() && args.positional.is_empty()) {
+        messages.push(ChatMessage::user(text_argument(args, Command::Chat)?));
+    }
+    let options = crate::client::call_options(args);
+    if args.stream {
+        return print(client.stream_with(&messages, &options)?, args.json, true);
+    }
+    let reply = client.invoke_with(&messages, &options)?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", chat_json(&reply))?;
+    } else {
+        if reply.message.content.is_some() || reply.message.tool_calls.is_empty() {
+            writeln!(out, "{}", reply.message.text())?;
+        }
+        print_tool_calls(&mut out, &reply.message.tool_calls)?;
+    }
+    Ok(0)
+}
+
+/// The prompt: the argument, or stdin for `-` or none (one trailing newline dropped).
+///
+/// With no argument on a terminal, nothing would say stdin is being read: that is an error.
+/// An empty prompt from stdin (Ctrl-D at once, an empty file) is an error too.
+fn text_argument(args: &Args, command: Command) -> Result<String, Failure> {
+    let what = if command == Command::Chat {
+        "MESSAGE"
+    } else {
+        "PROMPT"
+    };
+    match args.positional.as_slice() {
+        [] if io::stdin().is_terminal() => Err(Failure::new(
+            2,
+            format!("no {what}: give it as an argument, or pipe it on stdin"),
+            format!(
+                "azureml-endpoint {} [FLAGS] -- '{what}', or '-' to type it (end with Ctrl-D)",
+                command.name()
+            ),
+        )),
+        [] => read_stdin(what),
+        [dash] if dash == "-" => read_stdin(what),
+        [text] => text
+            .clone()
+            .into_string()
+            .map_err(|_| Failure::usage(format!("the {what} argument is not valid UTF-8"))),
+        [_, extra, ..] => Err(Failure::new(
+            2,
+            format!("one {what} only, but `{}` follows it", extra.to_string_lossy()),
+            "quote the whole text: 'like this', or pass it on stdin".into(),
+        )),
+    }
+}
+
+fn read_stdin(what: &str) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    io::stdin().read_to_end(&mut bytes)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::usage(format!(
+            "the {what} on stdin is not valid UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let text = match text.strip_suffix('\n') {
+        Some(t) => t.strip_suffix('\r').unwrap_or(t).to_owned(),
+        None => text,
+    };
+    if text.is_empty() {
+        return Err(Failure::usage(format!("the {what} read from stdin is empty")));
+    }
+    Ok(text)
+}
+
+pub fn completion_json(c: &Completion) -> Value {
+    json!({"text": c.text, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id})
+}
+
+pub fn chat_json(c: &ChatCompletion) -> Value {
+    json!({"message": c.message, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id})
+}

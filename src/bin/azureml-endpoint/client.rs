@@ -1,0 +1,312 @@
+//! Building a client from the flags, a config file and the environment.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use azureml_endpoint::formatter::{chat_formatter, completion_formatter, CHAT_TAGS, COMPLETION_TAGS};
+use azureml_endpoint::{
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions, LoadedClient, Registry,
+    AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
+    ENV_ENDPOINT_URL,
+};
+use serde_json::{Map, Value};
+
+use crate::args::{closest, Args};
+use crate::Failure;
+
+/// The key's env var: `--api-key-env NAME`, else `AZUREML_ENDPOINT_API_KEY`.
+pub fn key_var(args: &Args) -> &str {
+    args.api_key_env.as_deref().unwrap_or(ENV_ENDPOINT_API_KEY)
+}
+
+/// The key from its env var: `None` when unset; an error, never showing it, when it cannot go
+/// in an HTTP header (visible ASCII only: a CR/LF from a copied file is the usual culprit).
+pub fn key(args: &Args) -> Result<Option<String>, Failure> {
+    let name = key_var(args);
+    let invalid = || {
+        Failure::new(
+            2,
+            format!("the key in env var {name} is invalid: it must be visible ASCII, without spaces, CR/LF or other control characters"),
+            format!("export {name} again without the trailing newline, e.g. {name}=\"$(tr -d '\\r\\n' < key.txt)\""),
+        )
+    };
+    match std::env::var_os(name) {
+        None if args.api_key_env.is_some() => Err(Failure::new(
+            2,
+            format!("--api-key-env {name}: env var {name} is not set"),
+            format!("export {name}=..."),
+        )),
+        None => Ok(None),
+        Some(value) => {
+            let text = value.into_string().map_err(|_| invalid())?;
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid());
+            }
+            Ok(Some(text))
+        }
+    }
+}
+
+/// The key to pass explicitly: only one from `--api-key-env` (the library reads
+/// `AZUREML_ENDPOINT_API_KEY` itself, after a config file's key). Either is checked.
+fn named_key(args: &Args) -> Result<Option<String>, Failure> {
+    let key = key(args)?;
+    Ok(key.filter(|_| args.api_key_env.is_some()))
+}
+
+/// The api type: `--api-type`, else `AZUREML_ENDPOINT_API_TYPE`, else the one the URL fits.
+/// A URL for the other command is an error naming that command.
+fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
+    if args.api_type.is_some() {
+        return Ok(args.api_type);
+    }
+    let env_url = std::env::var(ENV_ENDPOINT_URL).ok();
+    let Some(url) = args
+        .url
+        .as_deref()
+        .or(env_url.as_deref().filter(|_| args.config.is_none()))
+    else {
+        return Ok(None);
+    };
+    if args.url.is_none() && std::env::var_os(ENV_ENDPOINT_API_TYPE).is_some() {
+        return Ok(None);
+    }
+    if let (None, Some(_)) = (
+        ApiType::infer_from_url(url, chat),
+        ApiType::infer_from_url(url, !chat),
+    ) {
+        let (what, other) = if chat {
+            ("a completions URL", "complete")
+        } else {
+            ("a chat URL", "chat")
+        };
+        return Err(Failure::new(
+            2,
+            format!("{url} is {what}"),
+            format!(
+                "use `azureml-endpoint {other}`, or a URL ending in {}",
+                if chat {
+                    "/chat/completions"
+                } else {
+                    "/completions or /score"
+                }
+            ),
+        ));
+    }
+    Ok(ApiType::infer_from_url(url, chat))
+}
+
+/// A builder from env vars with the flags over them.
+fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure> {
+    let mut builder = base;
+    if let Some(key) = named_key(args)? {
+        builder = builder.api_key(key);
+    }
+    if let Some(url) = &args.url {
+        builder = builder.endpoint_url(url.clone());
+    }
+    if let Some(api_type) = api_type(args, chat)? {
+        builder = builder.api_type(api_type);
+    }
+    if let Some(name) = &args.deployment {
+        builder = builder.deployment_name(name.clone());
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.timeout(timeout);
+    }
+    Ok(builder.allow_insecure_http(args.allow_insecure_http).with_env())
+}
+
+/// Explicit flags for a config-file load: they win over the file.
+pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
+    let mut options = LoadOptions::new().allow_insecure_http(args.allow_insecure_http);
+    if let Some(url) = &args.url {
+        options = options.endpoint_url(url.clone());
+    }
+    if let Some(api_type) = api_type(args, chat)? {
+        options = options.api_type(api_type);
+    }
+    if let Some(name) = &args.deployment {
+        options = options.deployment_name(name.clone());
+    }
+    if let Some(timeout) = args.timeout {
+        options = options.timeout(timeout);
+    }
+    if let Some(key) = named_key(args)? {
+        options = options.api_key(key);
+    }
+    Ok(options)
+}
+
+/// A config file's client and top-level fields. `--formatter` replaces the file's formatter
+/// (whatever tag it names), so a file saved for the wrong model needs no hand-editing.
+pub fn load(
+    args: &Args,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<(LoadedClient, Map<String, Value>), Failure> {
+    let fields = Arc::new(Mutex::new(Map::new()));
+    let mut registry = Registry::new();
+    for (type_name, chat) in [(AZUREML_ENDPOINT_TYPE, false), (AZUREML_CHAT_ENDPOINT_TYPE, true)] {
+        let fields = Arc::clone(&fields);
+        registry.register(type_name, move |ctx| {
+            *fields.lock().unwrap_or_else(PoisonError::into_inner) = ctx.fields().clone();
+            if chat {
+                ctx.chat_client().map(LoadedClient::Chat)
+            } else {
+                ctx.completion_client().map(LoadedClient::Completion)
+            }
+        });
+    }
+    if let Some(tag) = &args.formatter {
+        let completion = completion_formatter(tag);
+        let chat = chat_formatter(tag);
+        if completion.is_none() && chat.is_none() {
+            return Err(unknown_formatter(tag, false));
+        }
+        for known in COMPLETION_TAGS.iter().chain(PYTHON_COMPLETION_NAMES) {
+            if let Some(formatter) = completion.clone() {
+                registry.register_completion_formatter(*known, move |_| Ok(Arc::clone(&formatter)));
+            }
+        }
+        for known in CHAT_TAGS.iter().chain(PYTHON_CHAT_NAMES) {
+            if let Some(formatter) = chat.clone() {
+                registry.register_chat_formatter(*known, move |_| Ok(Arc::clone(&formatter)));
+            }
+        }
+    }
+    let loaded = registry.load_with(path, options)?;
+    let fields = std::mem::take(&mut *fields.lock().unwrap_or_else(PoisonError::into_inner));
+    // With no formatter in the file the default one was used: --formatter would be ignored.
+    if let Some(tag) = args
+        .formatter
+        .as_deref()
+        .filter(|_| !fields.contains_key("formatter") && !fields.contains_key("content_formatter"))
+    {
+        return Err(Failure::new(
+            2,
+            format!(
+                "{} names no formatter, so --formatter {tag} has nothing to replace",
+                path.display()
+            ),
+            format!("add \"formatter\": {{\"_type\": \"{tag}\"}} to the file"),
+        ));
+    }
+    Ok((loaded.into_client(), fields))
+}
+
+/// The Python class names a saved file may name its formatter by.
+const PYTHON_COMPLETION_NAMES: &[&str] = &[
+    "GPT2ContentFormatter",
+    "OSSContentFormatter",
+    "HFContentFormatter",
+    "DollyContentFormatter",
+    "CustomOpenAIContentFormatter",
+    "LlamaContentFormatter",
+];
+const PYTHON_CHAT_NAMES: &[&str] = &[
+    "CustomOpenAIChatContentFormatter",
+    "LlamaChatContentFormatter",
+    "MistralChatContentFormatter",
+];
+
+pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
+    if let Some(path) = &args.config {
+        return match load(args, path, &load_options(args, false)?)?.0 {
+            LoadedClient::Completion(llm) => Ok(llm),
+            _ => Err(wrong_kind(path, "a chat endpoint", "chat")),
+        };
+    }
+    let mut b = builder(args, AzureMlOnlineEndpoint::builder(), false)?;
+    if let Some(tag) = &args.formatter {
+        b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, false))?);
+    }
+    Ok(b.build()?)
+}
+
+pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
+    if let Some(path) = &args.config {
+        return match load(args, path, &load_options(args, true)?)?.0 {
+            LoadedClient::Chat(chat) => Ok(chat),
+            _ => Err(wrong_kind(path, "a completion endpoint", "complete")),
+        };
+    }
+    let mut b = builder(args, AzureMlChatOnlineEndpoint::builder(), true)?;
+    if let Some(tag) = &args.formatter {
+        b = b.formatter_arc(chat_formatter(tag).ok_or_else(|| unknown_formatter(tag, true))?);
+    }
+    Ok(b.build()?)
+}
+
+/// A builder for `config new`: the flags without the env vars' key (a placeholder stands in).
+pub fn saving_builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure> {
+    let mut b = base
+        .endpoint_url(args.url.clone().unwrap_or_default())
+        .allow_insecure_http(args.allow_insecure_http);
+    if let Some(api_type) = api_type(args, chat)? {
+        b = b.api_type(api_type);
+    }
+    if let Some(name) = &args.deployment {
+        b = b.deployment_name(name.clone());
+    }
+    if let Some(timeout) = args.timeout {
+        b = b.timeout(timeout);
+    }
+    Ok(b)
+}
+
+fn wrong_kind(path: &Path, what: &str, command: &str) -> Failure {
+    Failure::new(
+        2,
+        format!("{} is {what}", path.display()),
+        format!("use `azureml-endpoint {command} --config {}`", path.display()),
+    )
+}
+
+/// An unknown tag, or a tag of the other kind of client, with what to use instead.
+pub fn unknown_formatter(tag: &str, chat: bool) -> Failure {
+    let (known, other, other_command) = if chat {
+        (CHAT_TAGS, COMPLETION_TAGS, "complete")
+    } else {
+        (COMPLETION_TAGS, CHAT_TAGS, "chat")
+    };
+    let kind = if chat { "chat" } else { "completion" };
+    if other.contains(&tag)
+        || (chat && completion_formatter(tag).is_some())
+        || (!chat && chat_formatter(tag).is_some())
+    {
+        return Failure::new(
+            2,
+            format!(
+                "`{tag}` is a {} formatter; {kind} formatters: {}",
+                if chat { "completion" } else { "chat" },
+                known.join(", ")
+            ),
+            format!("use it with `azureml-endpoint {other_command}`, or pick a {kind} formatter"),
+        );
+    }
+    let all = COMPLETION_TAGS.iter().chain(CHAT_TAGS).copied();
+    let hint = match closest(tag, all) {
+        Some(near) => format!("did you mean `{near}`?"),
+        None => "see the formatter table in the README".into(),
+    };
+    Failure::new(
+        2,
+        format!(
+            "unknown formatter `{tag}`; {kind} formatters: {}",
+            known.join(", ")
+        ),
+        hint,
+    )
+}
+
+/// The per-call settings from the flags.
+pub fn call_options(args: &Args) -> azureml_endpoint::CallOptions {
+    let mut options = azureml_endpoint::CallOptions::new()
+        .params_from(args.params.clone())
+        .stop(args.stop.clone());
+    if let Some(timeout) = args.timeout {
+        options = options.timeout(timeout);
+    }
+    options.max_concurrency(args.concurrency.unwrap_or(1))
+}

@@ -1,0 +1,169 @@
+//! `config new` and `config show`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
+use azureml_endpoint::{
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, LoadedClient, Source, ENV_ENDPOINT_API_KEY,
+};
+use serde_json::{json, Map, Value};
+
+use crate::args::{no_positional, Args, Command};
+use crate::client::{key, key_var, load, load_options, saving_builder, unknown_formatter};
+use crate::Failure;
+
+pub fn new(args: &Args) -> Result<u8, Failure> {
+    no_positional(args, Command::ConfigNew)?;
+    let path = args
+        .output
+        .as_ref()
+        .ok_or_else(|| Failure::usage("config new needs -o FILE"))?;
+    check_target(path, args.force)?;
+    let is_chat = args.chat
+        || args.url.as_deref().is_some_and(|u| {
+            ApiType::infer_from_url(u, true).is_some() && ApiType::infer_from_url(u, false).is_none()
+        })
+        || args
+            .formatter
+            .as_deref()
+            .is_some_and(|t| chat_formatter(t).is_some());
+    // The key is never saved; a placeholder lets the rest be validated without one.
+    const PLACEHOLDER: &str = "placeholder-not-saved";
+    let mut kwargs = args.params.clone();
+    if !args.stop.is_empty() {
+        kwargs.insert("stop".into(), json!(args.stop));
+    }
+    if is_chat {
+        let base = AzureMlChatOnlineEndpoint::builder().api_key(PLACEHOLDER);
+        let mut b = saving_builder(args, base, true)?.model_kwargs(kwargs);
+        if let Some(tag) = &args.formatter {
+            b = b.formatter_arc(chat_formatter(tag).ok_or_else(|| unknown_formatter(tag, true))?);
+        }
+        b.build()?.save(path)?;
+    } else {
+        let base = AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER);
+        let mut b = saving_builder(args, base, false)?.model_kwargs(kwargs);
+        if let Some(tag) = &args.formatter {
+            b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, false))?);
+        }
+        b.build()?.save(path)?;
+    }
+    eprintln!(
+        "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
+        path.display()
+    );
+    Ok(0)
+}
+
+/// Refuses to overwrite without `--force`, and to create folders a typo may have named.
+fn check_target(path: &Path, force: bool) -> Result<(), Failure> {
+    if path.exists() && !force {
+        return Err(Failure::new(
+            2,
+            format!("{} already exists", path.display()),
+            "pass --force to overwrite it, or pick another -o FILE".into(),
+        ));
+    }
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) if !folder.is_dir() => Err(Failure::new(
+            2,
+            format!("folder {} does not exist", folder.display()),
+            format!(
+                "create it first (mkdir -p {}), or check the path",
+                folder.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub fn show(args: &Args) -> Result<u8, Failure> {
+    let file = match args.positional.as_slice() {
+        [file] => PathBuf::from(file),
+        _ => {
+            return Err(Failure::usage(
+                "config show needs one FILE: azureml-endpoint config show FILE",
+            ))
+        }
+    };
+    // The key is checked (never shown) before anything else: an invalid one is an error, not "unset".
+    let key_set = key(args)?.is_some();
+    // `chat` only guides api type inference from --url, which `show` does not take.
+    let options = load_options(args, false)?;
+    // Show a config even where no key is set anywhere: the key is reported as unset.
+    let (client, fields, key_set) = match load(args, &file, &options) {
+        Ok((client, fields)) => (client, fields, true),
+        Err(failure) if !key_set && failure.missing_key => {
+            let (client, fields) = load(args, &file, &options.clone().api_key("unset"))?;
+            (client, fields, false)
+        }
+        Err(failure) => return Err(failure),
+    };
+    let (map, sources) = match client {
+        LoadedClient::Completion(c) => (c.to_config_map(), c.sources().to_vec()),
+        LoadedClient::Chat(c) => (c.to_config_map(), c.sources().to_vec()),
+        _ => {
+            return Err(Failure::usage(
+                "this file's `_type` is not a built-in endpoint type",
+            ))
+        }
+    };
+    let in_file = Source::File(file.clone());
+    let source_of = |key: &str| -> Source {
+        let aliases: &[&str] = match key {
+            "formatter" => &["formatter", "content_formatter"],
+            "endpoint_api_type" => &["endpoint_api_type", "api_type"],
+            other => &[other][..],
+        };
+        match sources.iter().find(|(k, _)| *k == key) {
+            Some((_, source)) if *source != Source::Default => source.clone(),
+            _ if key == "_type" || aliases.iter().any(|a| fields.contains_key(*a)) => in_file.clone(),
+            _ => Source::Default,
+        }
+    };
+    let key_source = match (
+        &args.api_key_env,
+        sources.iter().find(|(k, _)| *k == "endpoint_api_key"),
+    ) {
+        (Some(name), _) => format!("env var {name}"),
+        (None, Some((_, source))) => source.to_string(),
+        (None, None) => Source::Env(ENV_ENDPOINT_API_KEY).to_string(),
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        let mut object = map.clone();
+        let mut shown: Map<String, Value> = map
+            .keys()
+            .map(|k| (k.clone(), json!(source_of(k).to_string())))
+            .collect();
+        object.insert(
+            "endpoint_api_key".into(),
+            json!(if key_set { "set" } else { "unset" }),
+        );
+        if key_set {
+            shown.insert("endpoint_api_key".into(), json!(key_source));
+        }
+        object.insert("sources".into(), Value::Object(shown));
+        writeln!(out, "{}", Value::Object(object))?;
+        return Ok(0);
+    }
+    for (key, value) in &map {
+        let shown = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        writeln!(out, "{key:<18} {shown}  ({})", source_of(key))?;
+    }
+    if key_set {
+        writeln!(out, "{:<18} set ({key_source})", "endpoint_api_key")?;
+    } else {
+        writeln!(
+            out,
+            "{:<18} unset (export {} to set it)",
+            "endpoint_api_key",
+            key_var(args)
+        )?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,81 @@
+//! The help texts; each command's flags are listed from the flag table in `args.rs`.
+
+use crate::args::Command;
+
+pub const OVERVIEW: &str = "\
+azureml-endpoint: call models on Azure Machine Learning online endpoints
+
+Usage: azureml-endpoint <COMMAND> [FLAGS] [--] [ARGS]
+
+Commands:
+    complete [PROMPT|-]      one completion; no PROMPT or '-' reads it from stdin
+    chat [MESSAGE|-]         one chat turn (--system TEXT, --messages FILE.json)
+    batch                    one request per JSONL line (--input, --output, --concurrency, --resume)
+    config new -o FILE       write a config file from the flags (validated; never the key)
+    config show FILE         load a config and show each setting and where it came from
+    local [--port N]         serve the embedded local echo endpoint until interrupted
+    help [COMMAND]           this help, or a command's help with all its flags
+
+The key is read only from the environment (AZUREML_ENDPOINT_API_KEY, or --api-key-env NAME),
+never from a flag. The api type follows the URL path (…/score: dedicated; …/completions,
+…/chat/completions: serverless) unless --api-type says otherwise. `--` ends the flags, so a
+prompt may start with '-'. HTTPS_PROXY/HTTP_PROXY apply when set; list hosts to reach
+directly, 127.0.0.1 and localhost included, in NO_PROXY.
+Exit status: 0 success, 1 the endpoint or network failed, 2 usage or config error.
+
+Examples:
+    azureml-endpoint local --port 8765 &
+    export AZUREML_ENDPOINT_API_KEY=any-key-works-locally
+    azureml-endpoint complete --url http://127.0.0.1:8765/score --formatter gpt2 'Hello'
+    azureml-endpoint chat --url http://127.0.0.1:8765/v1/chat/completions --stream -- '-5 degrees?'
+
+Options:
+    -h, --help               help (also after a command)
+    -V, --version            the version
+";
+
+/// A command's usage line, description and example.
+pub fn command(command: Command) -> (&'static str, &'static str, &'static str) {
+    match command {
+        Command::Complete => (
+            "complete [FLAGS] [--] [PROMPT|-]",
+            "One completion. No PROMPT, or '-', reads the prompt from stdin (one trailing newline\n\
+             dropped); a PROMPT starting with '-' goes after `--`.",
+            "azureml-endpoint complete --url https://my-llama.eastus2.models.ai.azure.com/v1/completions --param max_tokens=20 'Once upon'",
+        ),
+        Command::Chat => (
+            "chat [FLAGS] [--] [MESSAGE|-]",
+            "One chat turn. MESSAGE (or stdin) is sent as a user message after --system and the\n\
+             --messages conversation. A reply that calls tools prints one line per call:\n\
+             `tool call ID NAME ARGUMENTS` (text mode) or the whole message (--json).",
+            "azureml-endpoint chat --url https://my-mistral.eastus2.models.ai.azure.com/v1/chat/completions --system 'Be brief.' 'Hi'",
+        ),
+        Command::Batch => (
+            "batch --input FILE.jsonl --output FILE.jsonl [FLAGS]",
+            "One request per input line: {\"prompt\": \"...\"} or {\"messages\": [...]}; blank lines are\n\
+             skipped. Results go to the output in input order, one JSON line each, {\"line\": n, ...}\n\
+             with n the input line number, and {\"line\": n, \"error\": ...} for a line that failed.\n\
+             Progress goes to stderr. Exit status 1 when any line failed (the others are written).",
+            "azureml-endpoint batch --config azureml.json --input prompts.jsonl --output answers.jsonl --concurrency 8",
+        ),
+        Command::ConfigNew => (
+            "config new -o FILE [FLAGS]",
+            "Validates the flags and writes a config file, JSON or YAML by FILE's extension (--param\n\
+             values become model_kwargs). The key is never written. The folder must exist; an existing\n\
+             file is kept unless --force.",
+            "azureml-endpoint config new -o azureml.json --url https://my-ep.eastus2.inference.ml.azure.com/score --formatter gpt2",
+        ),
+        Command::ConfigShow => (
+            "config show FILE [FLAGS]",
+            "Loads and validates a config file and prints each resolved setting and where it came\n\
+             from (file, env var, default); the key only as set or unset.",
+            "azureml-endpoint config show azureml.json --json",
+        ),
+        Command::Local => (
+            "local [--port N]",
+            "Serves the embedded echo endpoint on 127.0.0.1 (dedicated and serverless shapes,\n\
+             streaming) until interrupted, and prints its URLs. Any key is accepted.",
+            "azureml-endpoint local --port 8765",
+        ),
+    }
+}

@@ -1,0 +1,127 @@
+//! Printing a stream as it arrives, in text or as one JSON object written piece by piece, so
+//! memory stays flat however long the answer is.
+
+use std::io::{self, Write};
+
+use azureml_endpoint::{CompletionStream, ToolCall, Usage};
+use serde_json::json;
+
+use crate::Failure;
+
+/// Prints each chunk as it arrives and flushes it; returns the exit status.
+///
+/// With `json`, the object is opened before the first chunk, the text (`text`, or
+/// `message.content` for chat) is written as escaped pieces, and `finish_reason`, `usage`,
+/// `request_id` close it. If the stream fails midway, what was printed stays, the object is
+/// left open (stdout is then not valid JSON, so no parser takes it for a whole answer) and the
+/// error goes to stderr with exit status 1.
+pub fn print(stream: CompletionStream, json: bool, chat: bool) -> Result<u8, Failure> {
+    let request_id = stream.request_id().map(str::to_owned);
+    let mut out = io::stdout().lock();
+    if json {
+        out.write_all(if chat {
+            br#"{"message":{"role":"assistant","content":""#
+        } else {
+            br#"{"text":""#
+        })?;
+    }
+    let mut calls = ToolCalls::default();
+    let (mut finish_reason, mut usage): (Option<String>, Option<Usage>) = (None, None);
+    for chunk in stream {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                // End the partial line so the shell prompt and the error start on their own lines.
+                writeln!(out)?;
+                out.flush()?;
+                return Err(error.into());
+            }
+        };
+        if json {
+            write_escaped(&mut out, &chunk.text)?;
+        } else {
+            out.write_all(chunk.text.as_bytes())?;
+        }
+        out.flush()?;
+        calls.add(&chunk.tool_calls);
+        finish_reason = chunk.finish_reason.or(finish_reason);
+        usage = chunk.usage.or(usage);
+    }
+    let calls = calls.finish();
+    if json {
+        out.write_all(b"\"")?;
+        if !calls.is_empty() {
+            write!(out, ",\"tool_calls\":{}", json!(calls))?;
+        }
+        if chat {
+            out.write_all(b"}")?;
+        }
+        let tail = json!({"finish_reason": finish_reason, "usage": usage, "request_id": request_id});
+        // `tail` is an object: its text after the `{` continues ours.
+        let tail = tail.to_string();
+        writeln!(out, ",{}", tail.strip_prefix('{').unwrap_or(&tail))?;
+    } else {
+        writeln!(out)?;
+        print_tool_calls(&mut out, &calls)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// Writes `text` JSON-escaped without the quotes: escaping is per character, so the pieces of
+/// a string escape to the pieces of its escaped form.
+fn write_escaped(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let quoted = serde_json::to_string(text).map_err(io::Error::other)?;
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default();
+    out.write_all(inner.as_bytes())
+}
+
+/// `tool call ID NAME ARGUMENTS`, one line per call: a reply that only calls tools is not blank.
+pub fn print_tool_calls(out: &mut impl Write, calls: &[ToolCall]) -> io::Result<()> {
+    for call in calls {
+        writeln!(
+            out,
+            "tool call {} {} {}",
+            call.id, call.function.name, call.function.arguments
+        )?;
+    }
+    Ok(())
+}
+
+/// Tool calls joined from their streamed pieces by index.
+#[derive(Default)]
+struct ToolCalls(Vec<(usize, ToolCall)>);
+
+impl ToolCalls {
+    fn add(&mut self, deltas: &[azureml_endpoint::ToolCallDelta]) {
+        for delta in deltas {
+            let position = match self.0.iter().position(|(i, _)| *i == delta.index) {
+                Some(position) => position,
+                None => {
+                    self.0.push((delta.index, ToolCall::function("", "", "")));
+                    self.0.len() - 1
+                }
+            };
+            if let Some((_, call)) = self.0.get_mut(position) {
+                if let Some(id) = &delta.id {
+                    call.id.clone_from(id);
+                }
+                if let Some(kind) = &delta.kind {
+                    call.kind.clone_from(kind);
+                }
+                if let Some(name) = &delta.name {
+                    call.function.name.push_str(name);
+                }
+                call.function.arguments.push_str(&delta.arguments);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<ToolCall> {
+        self.0.sort_by_key(|(index, _)| *index);
+        self.0.into_iter().map(|(_, call)| call).collect()
+    }
+}
