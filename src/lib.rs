@@ -12,16 +12,18 @@ mod batch;
 mod builder;
 mod chat;
 mod config;
+mod config_file;
 mod error;
 pub mod formatter;
 mod llm;
-mod loader;
 pub mod local;
 mod message;
 mod params;
+mod registry;
 mod secret;
 mod stream;
 mod transport;
+mod yaml;
 
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
@@ -30,6 +32,7 @@ pub use config::{
     DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
     ENV_TIMEOUT,
 };
+pub use config_file::save_config;
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
@@ -41,11 +44,11 @@ pub use formatter::{
     Usage,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
-pub use loader::{
-    load_llm, save_config, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry,
-    AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE,
-};
 pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
 pub use params::CallOptions;
+pub use registry::{
+    load_llm, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry, AZUREML_CHAT_ENDPOINT_TYPE,
+    AZUREML_ENDPOINT_TYPE,
+};
 pub use secret::ApiKey;
 pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};
