@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::builder::{Builder, Resolved, Sourced};
+use crate::builder::{Builder, Resolved};
+use crate::config::WithOrigin;
 use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
@@ -50,7 +51,7 @@ impl Builder<dyn ChatContentFormatter> {
     /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
     /// tag with [`chat_formatter`](crate::formatter::chat_formatter).
     pub fn formatter_arc(mut self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
-        self.formatter = Some(Sourced::new(formatter, Source::Argument));
+        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
         self
     }
 

@@ -11,9 +11,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
-use crate::builder::{deployment, Settings, Sourced};
+use crate::builder::{deployment, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig};
+use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, WithOrigin};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::registry::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
@@ -149,7 +149,7 @@ impl ConfigFile {
         if let Some(v) = self.endpoint_url {
             let url = string("endpoint_url", v)?;
             s.endpoint_url
-                .get_or_insert_with(|| Sourced::new(url, file.clone()));
+                .get_or_insert_with(|| WithOrigin::new(url, file.clone()));
         }
         if let Some(v) = self.endpoint_api_type {
             let api_type = match v {
@@ -160,7 +160,7 @@ impl ConfigFile {
                 )),
             };
             s.api_type
-                .get_or_insert_with(|| Sourced::new(api_type, file.clone()));
+                .get_or_insert_with(|| WithOrigin::new(api_type, file.clone()));
         }
         if let Some(v) = self.endpoint_api_key {
             let Value::String(key) = v else {
@@ -170,7 +170,7 @@ impl ConfigFile {
                 ));
             };
             s.api_key
-                .get_or_insert_with(|| Sourced::new(ApiKey::new(key), file.clone()));
+                .get_or_insert_with(|| WithOrigin::new(ApiKey::new(key), file.clone()));
         }
         if let Some(v) = self.deployment_name {
             let name = string("deployment_name", v)?;
@@ -188,7 +188,7 @@ impl ConfigFile {
                 other => Err(format!("expected a number of seconds, got {}", describe(other))),
             };
             s.timeout
-                .get_or_insert_with(|| Sourced::new(timeout, file.clone()));
+                .get_or_insert_with(|| WithOrigin::new(timeout, file.clone()));
         }
         if let Some(v) = self.max_retries {
             let retries = v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::builder::{Builder, Settings, Sourced};
+use crate::builder::{Builder, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
 use crate::config::ApiType;
+use crate::config::WithOrigin;
 use crate::config_file::{describe, read_config, suggest, ConfigFile, FormatterSpec};
 use crate::error::{Error, Result, Source};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
@@ -285,7 +286,7 @@ impl LoadContext<'_> {
     pub fn completion_client(&self) -> Result<AzureMlOnlineEndpoint> {
         let (settings, formatter) = self.settings()?;
         let formatter = match formatter {
-            Some(spec) => Some(Sourced::new(
+            Some(spec) => Some(WithOrigin::new(
                 self.formatter(&spec, &self.registry.completion, &Kind::COMPLETION)?,
                 self.file(),
             )),
@@ -301,7 +302,7 @@ impl LoadContext<'_> {
     pub fn chat_client(&self) -> Result<AzureMlChatOnlineEndpoint> {
         let (settings, formatter) = self.settings()?;
         let formatter = match formatter {
-            Some(spec) => Some(Sourced::new(
+            Some(spec) => Some(WithOrigin::new(
                 self.formatter(&spec, &self.registry.chat, &Kind::CHAT)?,
                 self.file(),
             )),
