@@ -8,7 +8,7 @@ use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
-use crate::params::CallOptions;
+use crate::options::CallOptions;
 use crate::transport::{Outgoing, Transport};
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.

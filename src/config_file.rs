@@ -16,13 +16,17 @@ use crate::chat::AzureMlChatOnlineEndpoint;
 use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, WithOrigin};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
 use crate::llm::AzureMlOnlineEndpoint;
-use crate::registry::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 use crate::secret::ApiKey;
 use crate::yaml;
 
 mod read;
 
 pub(crate) use read::read_config;
+
+/// The `_type` of a saved [`AzureMlOnlineEndpoint`], as in LangChain Python.
+pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
+/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`].
+pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
 
 /// A config file is a few hundred bytes; anything near this is not one.
 const MAX_FILE_BYTES: u64 = 256 * 1024;

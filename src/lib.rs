@@ -18,12 +18,15 @@ pub mod formatter;
 mod llm;
 pub mod local;
 mod message;
-mod params;
+mod options;
 mod registry;
 mod secret;
 mod stream;
 mod transport;
 mod yaml;
+
+// stream.rs still names `params` (it is being edited elsewhere); round 2 drops this alias.
+use options as params;
 
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
@@ -32,23 +35,19 @@ pub use config::{
     DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
     ENV_TIMEOUT,
 };
-pub use config_file::save_config;
+pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
-    ChatContentFormatter, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
-    CustomOpenAiContentFormatter, DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter,
-    LlamaChatContentFormatter, LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
-    Usage,
+    ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
+    DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter, LlamaChatContentFormatter,
+    LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
-pub use message::{ChatCompletion, ChatMessage, FunctionCall, Role, ToolCall};
-pub use params::CallOptions;
-pub use registry::{
-    load_llm, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry, AZUREML_CHAT_ENDPOINT_TYPE,
-    AZUREML_ENDPOINT_TYPE,
-};
+pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
+pub use options::CallOptions;
+pub use registry::{load_llm, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry};
 pub use secret::ApiKey;
 pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};

@@ -6,8 +6,9 @@ use crate::builder::{Builder, Resolved};
 use crate::config::WithOrigin;
 use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
-use crate::formatter::{Completion, ContentFormatter, CustomOpenAiContentFormatter};
-use crate::params::CallOptions;
+use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
+use crate::message::Completion;
+use crate::options::CallOptions;
 use crate::transport::{Outgoing, Transport};
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.

@@ -14,16 +14,14 @@ use crate::builder::{Builder, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
 use crate::config::ApiType;
 use crate::config::WithOrigin;
-use crate::config_file::{describe, read_config, suggest, ConfigFile, FormatterSpec};
+use crate::config_file::{
+    describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
+    AZUREML_ENDPOINT_TYPE,
+};
 use crate::error::{Error, Result, Source};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::secret::ApiKey;
-
-/// The `_type` of a saved [`AzureMlOnlineEndpoint`], as in LangChain Python.
-pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
-/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`].
-pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
 
 /// An error a user formatter factory or loader returns; its text goes into [`Error::Config`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -3,8 +3,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, Completion, ContentFormatter};
-use crate::{ApiType, Result};
+use super::{parse_json, text_at, to_body, ContentFormatter};
+use crate::config::ApiType;
+use crate::error::Result;
+use crate::message::Completion;
 
 pub(super) const TAG: &str = "hf";
 
