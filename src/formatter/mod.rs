@@ -217,6 +217,17 @@ pub fn text_at(
         })
 }
 
+/// The completion whose text is at the first of `paths` (see [`text_at`]).
+pub(crate) fn completion_at(
+    formatter: &str,
+    api_type: ApiType,
+    body: &[u8],
+    paths: &[&str],
+) -> Result<Completion> {
+    let json = parse_json(formatter, api_type, body)?;
+    text_at(formatter, api_type, body, &json, paths).map(Completion::new)
+}
+
 /// Serializes a request body; serde_json only fails here on non-string map keys, which a
 /// `Map<String, Value>` cannot have, but the error is still typed rather than a panic.
 pub(crate) fn to_body(formatter: &str, value: &impl Serialize) -> Result<Vec<u8>> {
