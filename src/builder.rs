@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::client::Formatter;
 use crate::config::{
     check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
     ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
@@ -164,19 +165,30 @@ impl<F: ?Sized> Builder<F> {
 
 impl<F: ?Sized> Builder<F> {
     /// Resolves the settings for a client of `kind`, with the formatter given or `default`.
-    /// `describe` gives the formatter's tag and api types (a fn, so it can return borrows).
     pub(crate) fn resolve_for(
         self,
         kind: ClientKind,
         default: impl FnOnce() -> Arc<F>,
-        describe: fn(&F) -> (&str, &[ApiType]),
-    ) -> Result<(Resolved, Arc<F>)> {
+    ) -> Result<(Resolved, Arc<F>)>
+    where
+        F: Formatter,
+    {
         let formatter = self
             .formatter
             .unwrap_or_else(|| WithOrigin::new(default(), Source::Default));
-        let (tag, api_types) = describe(&formatter.value);
-        let resolved = self.settings.resolve(kind, tag, api_types, &formatter.origin)?;
+        let resolved = self.settings.resolve(
+            kind,
+            formatter.value.tag(),
+            formatter.value.supported_api_types(),
+            &formatter.origin,
+        )?;
         Ok((resolved, formatter.value))
+    }
+
+    /// Sets the formatter, given in code.
+    pub(crate) fn with_formatter(mut self, formatter: Arc<F>) -> Self {
+        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
+        self
     }
 }
 

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::builder::{Builder, Resolved};
-use crate::config::WithOrigin;
+use crate::builder::Builder;
+use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::options::CallOptions;
-use crate::transport::{Outgoing, Transport};
+use crate::transport::Transport;
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
@@ -33,13 +33,7 @@ pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlChatOnlineEndpoint {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    resolved: Resolved,
-    formatter: Arc<dyn ChatContentFormatter>,
+    core: Arc<Core<dyn ChatContentFormatter>>,
 }
 
 impl Builder<dyn ChatContentFormatter> {
@@ -50,9 +44,8 @@ impl Builder<dyn ChatContentFormatter> {
 
     /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
     /// tag with [`chat_formatter`](crate::formatter::chat_formatter).
-    pub fn formatter_arc(mut self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
-        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
-        self
+    pub fn formatter_arc(self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
+        self.with_formatter(formatter)
     }
 
     /// Validates every setting and makes the client.
@@ -62,14 +55,10 @@ impl Builder<dyn ChatContentFormatter> {
     /// change, as for the completion client; on serverless the URL path must end with
     /// `/chat/completions`.
     pub fn build(self) -> Result<AzureMlChatOnlineEndpoint> {
-        let (resolved, formatter) = self.resolve_for(
-            ClientKind::Chat,
-            || Arc::new(CustomOpenAiChatContentFormatter),
-            |f| (f.tag(), f.supported_api_types()),
-        )?;
-        Ok(AzureMlChatOnlineEndpoint {
-            inner: Arc::new(Inner { resolved, formatter }),
-        })
+        let core = Core::build(self, ClientKind::Chat, || {
+            Arc::new(CustomOpenAiChatContentFormatter)
+        })?;
+        Ok(AzureMlChatOnlineEndpoint { core })
     }
 }
 
@@ -103,19 +92,11 @@ impl AzureMlChatOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<ChatCompletion> {
-        let Inner { resolved, formatter } = &*self.inner;
-        let api_type = resolved.config.api_type;
-        let params = options.merge(&resolved.config.model_kwargs);
-        let body = formatter.format_messages(messages, &params, api_type)?;
-        let out = Outgoing {
-            body: &body,
-            content_type: formatter.content_type(),
-            accept: formatter.accept(),
-            timeout: options.checked_timeout()?,
-        };
-        let (mut completion, request_id) = resolved
-            .transport
-            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        let (mut completion, request_id) = self.core.call(
+            options,
+            |formatter, params, api_type| formatter.format_messages(messages, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type),
+        )?;
         completion.request_id = request_id;
         Ok(completion)
     }
@@ -134,21 +115,21 @@ impl AzureMlChatOnlineEndpoint {
 
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
-        &self.inner.resolved.config
+        self.core.config()
     }
 
     /// The chat formatter.
     pub fn formatter(&self) -> &Arc<dyn ChatContentFormatter> {
-        &self.inner.formatter
+        self.core.formatter()
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
-        &self.inner.resolved.sources
+        self.core.sources()
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.
     pub(crate) fn transport(&self) -> &Transport {
-        &self.inner.resolved.transport
+        self.core.transport()
     }
 }

@@ -11,6 +11,7 @@
 mod batch;
 mod builder;
 mod chat;
+mod client;
 mod config;
 mod config_file;
 mod error;

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::builder::{Builder, Resolved};
-use crate::config::WithOrigin;
+use crate::builder::Builder;
+use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
 use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
 use crate::options::CallOptions;
-use crate::transport::{Outgoing, Transport};
+use crate::transport::Transport;
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
@@ -33,13 +33,7 @@ pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlOnlineEndpoint {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    resolved: Resolved,
-    formatter: Arc<dyn ContentFormatter>,
+    core: Arc<Core<dyn ContentFormatter>>,
 }
 
 impl Builder<dyn ContentFormatter> {
@@ -50,9 +44,8 @@ impl Builder<dyn ContentFormatter> {
 
     /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
     /// tag with [`completion_formatter`](crate::formatter::completion_formatter).
-    pub fn formatter_arc(mut self, formatter: Arc<dyn ContentFormatter>) -> Self {
-        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
-        self
+    pub fn formatter_arc(self, formatter: Arc<dyn ContentFormatter>) -> Self {
+        self.with_formatter(formatter)
     }
 
     /// Validates every setting and makes the client.
@@ -64,14 +57,10 @@ impl Builder<dyn ContentFormatter> {
     /// does not support the api type, an extra header the client sets itself or with control
     /// characters in its value.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
-        let (resolved, formatter) = self.resolve_for(
-            ClientKind::Completion,
-            || Arc::new(CustomOpenAiContentFormatter),
-            |f| (f.tag(), f.supported_api_types()),
-        )?;
-        Ok(AzureMlOnlineEndpoint {
-            inner: Arc::new(Inner { resolved, formatter }),
-        })
+        let core = Core::build(self, ClientKind::Completion, || {
+            Arc::new(CustomOpenAiContentFormatter)
+        })?;
+        Ok(AzureMlOnlineEndpoint { core })
     }
 }
 
@@ -106,19 +95,11 @@ impl AzureMlOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
-        let Inner { resolved, formatter } = &*self.inner;
-        let api_type = resolved.config.api_type;
-        let params = options.merge(&resolved.config.model_kwargs);
-        let body = formatter.format_request(prompt, &params, api_type)?;
-        let out = Outgoing {
-            body: &body,
-            content_type: formatter.content_type(),
-            accept: formatter.accept(),
-            timeout: options.checked_timeout()?,
-        };
-        let (mut completion, request_id) = resolved
-            .transport
-            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        let (mut completion, request_id) = self.core.call(
+            options,
+            |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type),
+        )?;
         completion.request_id = request_id;
         Ok(completion)
     }
@@ -137,21 +118,21 @@ impl AzureMlOnlineEndpoint {
 
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
-        &self.inner.resolved.config
+        self.core.config()
     }
 
     /// The content formatter.
     pub fn formatter(&self) -> &Arc<dyn ContentFormatter> {
-        &self.inner.formatter
+        self.core.formatter()
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
-        &self.inner.resolved.sources
+        self.core.sources()
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.
     pub(crate) fn transport(&self) -> &Transport {
-        &self.inner.resolved.transport
+        self.core.transport()
     }
 }

@@ -1,0 +1,101 @@
+//! The private core both clients share: validated settings, the transport and the formatter, and
+//! the steps of one call. Each public client declares its whole API in its own file on top.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::builder::{Builder, Resolved};
+use crate::config::{ApiType, ClientKind, EndpointConfig};
+use crate::error::{Result, Source};
+use crate::formatter::{ChatContentFormatter, ContentFormatter};
+use crate::options::CallOptions;
+use crate::transport::{Outgoing, Transport};
+
+/// What the core needs of a formatter, whichever client it serves.
+pub(crate) trait Formatter {
+    fn tag(&self) -> &str;
+    fn supported_api_types(&self) -> &[ApiType];
+    fn content_type(&self) -> &str;
+    fn accept(&self) -> &str;
+}
+
+/// The two public formatter traits have these methods under the same names.
+macro_rules! formatter_for {
+    ($($public:ident),*) => {$(
+        impl Formatter for dyn $public {
+            fn tag(&self) -> &str {
+                $public::tag(self)
+            }
+            fn supported_api_types(&self) -> &[ApiType] {
+                $public::supported_api_types(self)
+            }
+            fn content_type(&self) -> &str {
+                $public::content_type(self)
+            }
+            fn accept(&self) -> &str {
+                $public::accept(self)
+            }
+        }
+    )*};
+}
+
+formatter_for!(ContentFormatter, ChatContentFormatter);
+
+/// A built client's state; the public clients hold it in an `Arc`, so clones share it.
+#[derive(Debug)]
+pub(crate) struct Core<F: ?Sized> {
+    resolved: Resolved,
+    formatter: Arc<F>,
+}
+
+impl<F: ?Sized + Formatter> Core<F> {
+    /// Validates `builder`'s settings for a client of `kind`, with its formatter or `default`.
+    pub fn build(
+        builder: Builder<F>,
+        kind: ClientKind,
+        default: impl FnOnce() -> Arc<F>,
+    ) -> Result<Arc<Self>> {
+        let (resolved, formatter) = builder.resolve_for(kind, default)?;
+        Ok(Arc::new(Core { resolved, formatter }))
+    }
+
+    /// One call: `request` encodes the input with the client's `model_kwargs` and the options
+    /// merged, `response` reads the answer. Returns it with the service's request id.
+    pub fn call<T>(
+        &self,
+        options: &CallOptions,
+        request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
+        response: impl FnOnce(&F, &[u8], ApiType) -> Result<T>,
+    ) -> Result<(T, Option<String>)> {
+        let formatter = &*self.formatter;
+        let api_type = self.resolved.config.api_type;
+        let params = options.merge(&self.resolved.config.model_kwargs);
+        let body = request(formatter, &params, api_type)?;
+        let out = Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: formatter.accept(),
+            timeout: options.checked_timeout()?,
+        };
+        self.resolved
+            .transport
+            .exchange(&out, |body| response(formatter, body, api_type))
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.resolved.config
+    }
+
+    pub fn formatter(&self) -> &Arc<F> {
+        &self.formatter
+    }
+
+    pub fn sources(&self) -> &[(&'static str, Source)] {
+        &self.resolved.sources
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.resolved.transport
+    }
+}
