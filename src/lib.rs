@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+// The README's examples run the embedded local endpoint, so it is the crate docs only with it.
+#![cfg_attr(feature = "local", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "local"),
+    doc = "Blocking client for models on Azure ML online endpoints. Built without the `local` \
+           feature (the embedded echo endpoint); the README is the crate docs with it."
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(
@@ -17,6 +23,7 @@ mod config_file;
 mod error;
 pub mod formatter;
 mod llm;
+#[cfg(feature = "local")]
 pub mod local;
 mod message;
 mod options;
