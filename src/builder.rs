@@ -41,19 +41,40 @@ pub(crate) struct Settings {
     pub max_response_bytes: Option<u64>,
 }
 
-/// Builds an [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint) or an
-/// [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
+/// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
+/// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder) are this type.
 ///
-/// Use it through its aliases [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
-/// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder). Nothing is
-/// checked until `build()`, which validates everything at once.
+/// Get one from [`AzureMlOnlineEndpoint::builder`](crate::AzureMlOnlineEndpoint::builder) or
+/// [`AzureMlChatOnlineEndpoint::builder`](crate::AzureMlChatOnlineEndpoint::builder); name it only
+/// to write code that sets the shared settings on either. It is sealed: those two are the only
+/// builders. Nothing is checked until `build()`, which validates everything at once.
+///
+/// ```
+/// use azureml_endpoint::{AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder};
+///
+/// fn team_defaults<F: ?Sized>(builder: Builder<F>) -> Builder<F> {
+///     builder.max_retries(5).extra_header("extra-parameters", "pass-through")
+/// }
+///
+/// let llm = team_defaults(AzureMlOnlineEndpoint::builder())
+///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+///     .api_key("k")
+///     .build()?;
+/// let chat = team_defaults(AzureMlChatOnlineEndpoint::builder())
+///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+///     .api_key("k")
+///     .build()?;
+/// assert_eq!(llm.config().max_retries, chat.config().max_retries);
+/// # Ok::<(), azureml_endpoint::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Builder<F: ?Sized> {
     pub(crate) settings: Settings,
     pub(crate) formatter: Option<WithOrigin<Arc<F>>>,
 }
 
-impl<F: ?Sized> Default for Builder<F> {
+/// Only for the two formatter kinds: no other builder can be made.
+impl<F: ?Sized + Formatter> Default for Builder<F> {
     fn default() -> Self {
         Builder {
             settings: Settings::default(),

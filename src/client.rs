@@ -12,8 +12,9 @@ use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::options::CallOptions;
 use crate::transport::{Outgoing, Transport};
 
-/// What the core needs of a formatter, whichever client it serves.
-pub(crate) trait Formatter {
+/// What the core needs of a formatter, whichever client it serves. `pub` in a private module:
+/// it seals [`Builder`]'s `Default`, so only the two clients' builders exist.
+pub trait Formatter {
     fn tag(&self) -> &str;
     fn supported_api_types(&self) -> &[ApiType];
     fn content_type(&self) -> &str;

@@ -331,7 +331,7 @@ impl AzureMlOnlineEndpoint {
     /// Writes the config (never the key) to `path`: JSON for `.json`, YAML for `.yaml`/`.yml`.
     ///
     /// Parent folders are created; the file is replaced atomically. LangChain Python's
-    /// `load_llm` reads the result too. Load it again with [`load_llm`].
+    /// `load_llm` reads the result too. Load it again with [`load_llm`](crate::load_llm).
     ///
     /// ```
     /// use azureml_endpoint::{AzureMlOnlineEndpoint, LoadOptions, Registry};
@@ -397,7 +397,7 @@ fn seconds(duration: Duration) -> Value {
 /// same folder, then a rename).
 ///
 /// For a user `_type`: start from a client's [`to_config_map`](AzureMlOnlineEndpoint::to_config_map),
-/// change `_type`, and load it through a [`Registry`] that knows that `_type`.
+/// change `_type`, and load it through a [`Registry`](crate::Registry) that knows that `_type`.
 ///
 /// # Errors
 /// [`Error::ConfigFile`] for another extension, [`Error::Config`] when the mapping has no string

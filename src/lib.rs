@@ -56,6 +56,9 @@ pub use formatter::{
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::CallOptions;
-pub use registry::{load_llm, BoxError, LoadContext, LoadOptions, Loaded, LoadedClient, Registry};
+#[allow(deprecated)]
+pub use registry::{
+    load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,
+};
 pub use secret::ApiKey;
 pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};

@@ -23,9 +23,9 @@ use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::secret::ApiKey;
 
-/// An error a user formatter factory or loader returns; its text goes into [`Error::Config`].
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type LoaderFn = dyn Fn(&LoadContext<'_>) -> Result<LoadedClient> + Send + Sync;
+/// An error a user formatter factory returns; its text goes into [`Error::Config`].
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type LoaderFn = dyn Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync;
 type Factory<T> = dyn Fn(&Map<String, Value>) -> std::result::Result<Arc<T>, BoxError> + Send + Sync;
 
 // ---------------------------------------------------------------------------------------------
@@ -134,10 +134,10 @@ impl LoadOptions {
     }
 }
 
-/// What a loader got back from a config file: which client, or a user `_type`'s value.
+/// Whichever client a config file held: completion, chat, or what a user `_type`'s loader built.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum LoadedClient {
+pub enum AnyClient {
     /// `_type: azureml_endpoint`.
     Completion(AzureMlOnlineEndpoint),
     /// `_type: azureml_chat_endpoint`.
@@ -146,19 +146,29 @@ pub enum LoadedClient {
     Custom(Box<dyn Any + Send + Sync>),
 }
 
-/// A client rebuilt from a config file, with the file's `_type` and path.
+/// The former name of [`AnyClient`]; use that.
+// Not `#[deprecated]` yet: the CLI (edited elsewhere) still names it and builds with
+// `-D warnings`. Round 2 deprecates it once the CLI says `AnyClient`.
+#[doc(hidden)]
+pub type LoadedClient = AnyClient;
+
+/// A loaded config file: the client it rebuilt, with the file's `_type` and path.
 ///
 /// Take the client with [`into_completion`](Self::into_completion) or
 /// [`into_chat`](Self::into_chat) when the kind is known, or match on
 /// [`into_client`](Self::into_client) when it is not.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct LoadedConfig {
     type_name: String,
     path: PathBuf,
-    client: LoadedClient,
+    client: AnyClient,
 }
 
-impl Loaded {
+/// The former name of [`LoadedConfig`].
+#[deprecated(note = "renamed to `LoadedConfig`")]
+pub type Loaded = LoadedConfig;
+
+impl LoadedConfig {
     /// The file's `_type`.
     pub fn type_name(&self) -> &str {
         &self.type_name
@@ -169,13 +179,8 @@ impl Loaded {
         &self.path
     }
 
-    /// The client, to inspect.
-    pub fn client(&self) -> &LoadedClient {
-        &self.client
-    }
-
     /// The client, whatever its kind.
-    pub fn into_client(self) -> LoadedClient {
+    pub fn into_client(self) -> AnyClient {
         self.client
     }
 
@@ -185,7 +190,7 @@ impl Loaded {
     /// [`Error::Config`] on `_type` when the file holds another kind of client.
     pub fn into_completion(self) -> Result<AzureMlOnlineEndpoint> {
         match self.client {
-            LoadedClient::Completion(llm) => Ok(llm),
+            AnyClient::Completion(llm) => Ok(llm),
             _ => Err(self.wrong_kind("a completion client (AzureMlOnlineEndpoint)")),
         }
     }
@@ -196,7 +201,7 @@ impl Loaded {
     /// [`Error::Config`] on `_type` when the file holds another kind of client.
     pub fn into_chat(self) -> Result<AzureMlChatOnlineEndpoint> {
         match self.client {
-            LoadedClient::Chat(chat) => Ok(chat),
+            AnyClient::Chat(chat) => Ok(chat),
             _ => Err(self.wrong_kind("a chat client (AzureMlChatOnlineEndpoint)")),
         }
     }
@@ -208,7 +213,7 @@ impl Loaded {
     pub fn downcast<T: Any>(self) -> Result<T> {
         let wanted = std::any::type_name::<T>();
         match self.client {
-            LoadedClient::Custom(value) => match value.downcast::<T>() {
+            AnyClient::Custom(value) => match value.downcast::<T>() {
                 Ok(value) => Ok(*value),
                 Err(_) => Err(Error::config(
                     "_type",
@@ -225,9 +230,9 @@ impl Loaded {
 
     fn wrong_kind(&self, wanted: &str) -> Error {
         let (held, accessor) = match self.client {
-            LoadedClient::Completion(_) => ("a completion client", "into_completion()"),
-            LoadedClient::Chat(_) => ("a chat client", "into_chat()"),
-            LoadedClient::Custom(_) => ("a user type", "downcast()"),
+            AnyClient::Completion(_) => ("a completion client", "into_completion()"),
+            AnyClient::Chat(_) => ("a chat client", "into_chat()"),
+            AnyClient::Custom(_) => ("a user type", "downcast()"),
         };
         Error::config(
             "_type",
@@ -264,11 +269,6 @@ impl LoadContext<'_> {
         self.fields
     }
 
-    /// The caller's explicit settings.
-    pub fn options(&self) -> &LoadOptions {
-        self.options
-    }
-
     /// A config error at `key` in this file, for a user loader to return.
     pub fn invalid(&self, key: &str, message: impl Into<String>) -> Error {
         Error::config(key, self.file(), message)
@@ -285,7 +285,7 @@ impl LoadContext<'_> {
         let (settings, formatter) = self.settings()?;
         let formatter = match formatter {
             Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, &self.registry.completion, &Kind::COMPLETION)?,
+                self.formatter(&spec, &self.registry.completion, &FormatterKind::COMPLETION)?,
                 self.file(),
             )),
             None => None,
@@ -301,7 +301,7 @@ impl LoadContext<'_> {
         let (settings, formatter) = self.settings()?;
         let formatter = match formatter {
             Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, &self.registry.chat, &Kind::CHAT)?,
+                self.formatter(&spec, &self.registry.chat, &FormatterKind::CHAT)?,
                 self.file(),
             )),
             None => None,
@@ -330,7 +330,7 @@ impl LoadContext<'_> {
         &self,
         spec: &FormatterSpec,
         registered: &BTreeMap<String, Arc<Factory<T>>>,
-        kind: &Kind<T>,
+        kind: &FormatterKind<T>,
     ) -> Result<Arc<T>> {
         let FormatterSpec { key, tag, settings } = spec;
         if let Some(factory) = registered.get(tag) {
@@ -345,8 +345,7 @@ impl LoadContext<'_> {
             }
             return Ok(formatter);
         }
-        let mut known: Vec<&str> = kind.builtin_tags.to_vec();
-        known.extend(registered.keys().map(String::as_str));
+        let known: Vec<&str> = tags(kind.builtin_tags, registered).collect();
         let hint = if (kind.other_has)(self.registry, tag) {
             format!(
                 " (`{tag}` is a {} formatter: use `_type: {}`)",
@@ -368,7 +367,7 @@ impl LoadContext<'_> {
 }
 
 /// What differs between looking up completion and chat formatters.
-struct Kind<T: ?Sized> {
+struct FormatterKind<T: ?Sized> {
     name: &'static str,
     builtin: fn(&str) -> Option<Arc<T>>,
     builtin_tags: &'static [&'static str],
@@ -379,8 +378,8 @@ struct Kind<T: ?Sized> {
     other_has: fn(&Registry, &str) -> bool,
 }
 
-impl Kind<dyn ContentFormatter> {
-    const COMPLETION: Self = Kind {
+impl FormatterKind<dyn ContentFormatter> {
+    const COMPLETION: Self = FormatterKind {
         name: "completion",
         builtin: formatter::completion_formatter,
         builtin_tags: formatter::COMPLETION_TAGS,
@@ -391,8 +390,8 @@ impl Kind<dyn ContentFormatter> {
     };
 }
 
-impl Kind<dyn ChatContentFormatter> {
-    const CHAT: Self = Kind {
+impl FormatterKind<dyn ChatContentFormatter> {
+    const CHAT: Self = FormatterKind {
         name: "chat",
         builtin: formatter::chat_formatter,
         builtin_tags: formatter::CHAT_TAGS,
@@ -412,11 +411,11 @@ impl Kind<dyn ChatContentFormatter> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use azureml_endpoint::{formatter::completion_formatter, LoadedClient, Registry};
+/// use azureml_endpoint::{formatter::completion_formatter, AnyClient, Registry};
 ///
 /// let mut registry = Registry::new();
 /// // A user `_type` that is a completion client under another name.
-/// registry.register("my_team_llm", |ctx| ctx.completion_client().map(LoadedClient::Completion));
+/// registry.register("my_team_llm", |ctx| ctx.completion_client().map(AnyClient::Completion));
 /// // A user formatter tag; its settings come from the file's `formatter` mapping.
 /// registry.register_completion_formatter("shouty", |settings| {
 ///     let _volume = settings.get("volume").and_then(|v| v.as_u64()).ok_or("`volume` is required")?;
@@ -460,10 +459,10 @@ impl Registry {
         };
         registry
             .register(AZUREML_ENDPOINT_TYPE, |ctx| {
-                ctx.completion_client().map(LoadedClient::Completion)
+                ctx.completion_client().map(AnyClient::Completion)
             })
             .register(AZUREML_CHAT_ENDPOINT_TYPE, |ctx| {
-                ctx.chat_client().map(LoadedClient::Chat)
+                ctx.chat_client().map(AnyClient::Chat)
             });
         registry
     }
@@ -475,7 +474,7 @@ impl Registry {
     pub fn register(
         &mut self,
         type_name: impl Into<String>,
-        loader: impl Fn(&LoadContext<'_>) -> Result<LoadedClient> + Send + Sync + 'static,
+        loader: impl Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync + 'static,
     ) -> &mut Self {
         self.loaders.insert(type_name.into(), Arc::new(loader));
         self
@@ -489,7 +488,10 @@ impl Registry {
     pub fn register_completion_formatter(
         &mut self,
         tag: impl Into<String>,
-        factory: impl Fn(&Map<String, Value>) -> std::result::Result<Arc<dyn ContentFormatter>, BoxError>
+        factory: impl Fn(
+                &Map<String, Value>,
+            )
+                -> std::result::Result<Arc<dyn ContentFormatter>, Box<dyn std::error::Error + Send + Sync>>
             + Send
             + Sync
             + 'static,
@@ -502,13 +504,34 @@ impl Registry {
     pub fn register_chat_formatter(
         &mut self,
         tag: impl Into<String>,
-        factory: impl Fn(&Map<String, Value>) -> std::result::Result<Arc<dyn ChatContentFormatter>, BoxError>
+        factory: impl Fn(
+                &Map<String, Value>,
+            )
+                -> std::result::Result<Arc<dyn ChatContentFormatter>, Box<dyn std::error::Error + Send + Sync>>
             + Send
             + Sync
             + 'static,
     ) -> &mut Self {
         self.chat.insert(tag.into(), Arc::new(factory));
         self
+    }
+
+    /// The completion formatter tags configs may name: the built-in ones (Python class names
+    /// work too), then the registered ones, sorted.
+    ///
+    /// ```
+    /// let registry = azureml_endpoint::Registry::new();
+    /// let tags: Vec<&str> = registry.completion_formatter_tags().collect();
+    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]);
+    /// ```
+    pub fn completion_formatter_tags(&self) -> impl Iterator<Item = &str> {
+        tags(formatter::COMPLETION_TAGS, &self.completion)
+    }
+
+    /// The chat formatter tags configs may name, as
+    /// [`completion_formatter_tags`](Self::completion_formatter_tags).
+    pub fn chat_formatter_tags(&self) -> impl Iterator<Item = &str> {
+        tags(formatter::CHAT_TAGS, &self.chat)
     }
 
     /// The `_type`s this registry loads, sorted.
@@ -520,7 +543,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`load_with`](Self::load_with).
-    pub fn load(&self, path: impl AsRef<Path>) -> Result<Loaded> {
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedConfig> {
         self.load_with(path, &LoadOptions::default())
     }
 
@@ -536,7 +559,7 @@ impl Registry {
     ///   value of the wrong type, an unknown formatter tag (listing the known ones), a bad
     ///   timeout, a missing URL or key (saying where each can come from), and anything the
     ///   client's `build()` rejects.
-    pub fn load_with(&self, path: impl AsRef<Path>, options: &LoadOptions) -> Result<Loaded> {
+    pub fn load_with(&self, path: impl AsRef<Path>, options: &LoadOptions) -> Result<LoadedConfig> {
         let path = path.as_ref();
         let fields = read_config(path)?;
         let registered = || self.type_names().collect::<Vec<_>>().join(", ");
@@ -574,12 +597,23 @@ impl Registry {
             registry: self,
         };
         let client = loader(&context)?;
-        Ok(Loaded {
+        Ok(LoadedConfig {
             type_name: type_name.clone(),
             path: path.to_path_buf(),
             client,
         })
     }
+}
+
+/// Built-in tags, then registered ones.
+fn tags<'r, T: ?Sized>(
+    builtin: &'static [&'static str],
+    registered: &'r BTreeMap<String, Arc<Factory<T>>>,
+) -> impl Iterator<Item = &'r str> {
+    builtin
+        .iter()
+        .copied()
+        .chain(registered.keys().map(String::as_str))
 }
 
 /// Loads a saved client with the built-in [`Registry`]; LangChain Python's `load_llm`.
@@ -596,6 +630,6 @@ impl Registry {
 ///
 /// # Errors
 /// As [`Registry::load_with`].
-pub fn load_llm(path: impl AsRef<Path>) -> Result<Loaded> {
+pub fn load_llm(path: impl AsRef<Path>) -> Result<LoadedConfig> {
     Registry::new().load(path)
 }
