@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::client::Formatter;
 use crate::config::{
     check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
     ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
@@ -13,6 +12,7 @@ use crate::config::{
     ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
+use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
 use crate::transport::Transport;
 
@@ -21,6 +21,38 @@ use crate::transport::Transport;
 pub(crate) fn deployment(name: String, source: Source) -> Option<WithOrigin<String>> {
     (!name.is_empty()).then(|| WithOrigin::new(name, source))
 }
+
+/// What the builder and the clients' core need of a formatter, whichever client it serves.
+/// `pub` in a private module: it seals [`Builder`]'s `Default`, so only the two clients'
+/// builders exist.
+pub trait Formatter {
+    fn tag(&self) -> &str;
+    fn supported_api_types(&self) -> &[ApiType];
+    fn content_type(&self) -> &str;
+    fn accept(&self) -> &str;
+}
+
+/// The two public formatter traits have these methods under the same names.
+macro_rules! formatter_for {
+    ($($public:ident),*) => {$(
+        impl Formatter for dyn $public {
+            fn tag(&self) -> &str {
+                $public::tag(self)
+            }
+            fn supported_api_types(&self) -> &[ApiType] {
+                $public::supported_api_types(self)
+            }
+            fn content_type(&self) -> &str {
+                $public::content_type(self)
+            }
+            fn accept(&self) -> &str {
+                $public::accept(self)
+            }
+        }
+    )*};
+}
+
+formatter_for!(ContentFormatter, ChatContentFormatter);
 
 /// Settings as given, not yet validated. Text from env vars and files is parsed late, so an
 /// explicit argument can still replace a bad value before [`Builder::build`] reports it.

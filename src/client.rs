@@ -5,43 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::builder::{Builder, Resolved};
+use crate::builder::{Builder, Formatter, Resolved};
 use crate::config::{ApiType, ClientKind, EndpointConfig};
 use crate::error::{Result, Source};
-use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::options::CallOptions;
 use crate::transport::{Outgoing, Transport};
-
-/// What the core needs of a formatter, whichever client it serves. `pub` in a private module:
-/// it seals [`Builder`]'s `Default`, so only the two clients' builders exist.
-pub trait Formatter {
-    fn tag(&self) -> &str;
-    fn supported_api_types(&self) -> &[ApiType];
-    fn content_type(&self) -> &str;
-    fn accept(&self) -> &str;
-}
-
-/// The two public formatter traits have these methods under the same names.
-macro_rules! formatter_for {
-    ($($public:ident),*) => {$(
-        impl Formatter for dyn $public {
-            fn tag(&self) -> &str {
-                $public::tag(self)
-            }
-            fn supported_api_types(&self) -> &[ApiType] {
-                $public::supported_api_types(self)
-            }
-            fn content_type(&self) -> &str {
-                $public::content_type(self)
-            }
-            fn accept(&self) -> &str {
-                $public::accept(self)
-            }
-        }
-    )*};
-}
-
-formatter_for!(ContentFormatter, ChatContentFormatter);
 
 /// A built client's state; the public clients hold it in an `Arc`, so clones share it.
 #[derive(Debug)]
