@@ -116,6 +116,15 @@ impl<F: ?Sized + Formatter> Default for Builder<F> {
 }
 
 impl<F: ?Sized> Builder<F> {
+    /// Like `formatter`, for a formatter already shared, e.g. one looked up by tag with
+    /// [`completion_formatter`](crate::formatter::completion_formatter) or
+    /// [`chat_formatter`](crate::formatter::chat_formatter). Defaults to the client's default
+    /// formatter.
+    pub fn formatter_arc(mut self, formatter: Arc<F>) -> Self {
+        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
+        self
+    }
+
     /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.settings.endpoint_url = Some(WithOrigin::new(url.into(), Source::Argument));
@@ -236,12 +245,6 @@ impl<F: ?Sized> Builder<F> {
             &formatter.origin,
         )?;
         Ok((resolved, formatter.value))
-    }
-
-    /// Sets the formatter, given in code.
-    pub(crate) fn with_formatter(mut self, formatter: Arc<F>) -> Self {
-        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
-        self
     }
 }
 

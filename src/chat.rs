@@ -37,15 +37,10 @@ pub struct AzureMlChatOnlineEndpoint {
 }
 
 impl Builder<dyn ChatContentFormatter> {
-    /// The chat formatter for the model family. Defaults to [`CustomOpenAiChatContentFormatter`].
+    /// The chat formatter for the model family ([`formatter_arc`](Builder::formatter_arc) takes one
+    /// already shared). Defaults to [`CustomOpenAiChatContentFormatter`].
     pub fn formatter(self, formatter: impl ChatContentFormatter + 'static) -> Self {
         self.formatter_arc(Arc::new(formatter))
-    }
-
-    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
-    /// tag with [`chat_formatter`](crate::formatter::chat_formatter).
-    pub fn formatter_arc(self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
-        self.with_formatter(formatter)
     }
 
     /// Validates every setting and makes the client.

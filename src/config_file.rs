@@ -38,32 +38,22 @@ const MAX_DEPTH: usize = 64;
 ///
 /// Values stay JSON here and are checked one by one in [`settings`](Self::settings), so each
 /// error names its key and the file, and never echoes the key. `null` is "not set" for every key,
-/// as in Python's `get_from_dict_or_env`.
+/// as in Python's `get_from_dict_or_env`, and an unset key is not written.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ConfigFile {
-    #[serde(rename = "_type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "_type")]
     type_name: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     endpoint_url: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     endpoint_api_type: Option<Value>,
     /// Read from hand-written files; never saved.
-    #[serde(skip_serializing_if = "Option::is_none")]
     endpoint_api_key: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     deployment_name: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     timeout: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     max_retries: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     formatter: Option<Value>,
     /// Python's older name for `formatter`; read, never saved.
-    #[serde(skip_serializing_if = "Option::is_none")]
     content_formatter: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     model_kwargs: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     extra_headers: Option<Value>,
 }
 
@@ -111,11 +101,14 @@ impl ConfigFile {
     }
 
     fn into_map(self) -> Map<String, Value> {
-        match serde_json::to_value(self) {
+        let mut map = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             // Cannot happen: a struct of `Value`s always serializes to an object.
             _ => Map::new(),
-        }
+        };
+        // Unset keys (`None`) serialize as null; a saved value is never null.
+        map.retain(|_, value| !value.is_null());
+        map
     }
 
     /// The keys of a file's top-level mapping, checked against [`keys`](Self::keys) with the

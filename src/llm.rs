@@ -37,15 +37,10 @@ pub struct AzureMlOnlineEndpoint {
 }
 
 impl Builder<dyn ContentFormatter> {
-    /// The content formatter for the model family. Defaults to [`CustomOpenAiContentFormatter`].
+    /// The content formatter for the model family ([`formatter_arc`](Builder::formatter_arc) takes one
+    /// already shared). Defaults to [`CustomOpenAiContentFormatter`].
     pub fn formatter(self, formatter: impl ContentFormatter + 'static) -> Self {
         self.formatter_arc(Arc::new(formatter))
-    }
-
-    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
-    /// tag with [`completion_formatter`](crate::formatter::completion_formatter).
-    pub fn formatter_arc(self, formatter: Arc<dyn ContentFormatter>) -> Self {
-        self.with_formatter(formatter)
     }
 
     /// Validates every setting and makes the client.
