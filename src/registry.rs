@@ -12,8 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::ApiType;
-use crate::config::WithOrigin;
+use crate::config::{ApiType, WithOrigin};
 use crate::config_file::{
     describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
     AZUREML_ENDPOINT_TYPE,
@@ -27,9 +26,6 @@ use crate::secret::ApiKey;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type LoaderFn = dyn Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync;
 type Factory<T> = dyn Fn(&Map<String, Value>) -> std::result::Result<Arc<T>, BoxError> + Send + Sync;
-
-// ---------------------------------------------------------------------------------------------
-// Loading
 
 /// Settings passed in code when loading a config file. They win over the file, which wins over
 /// the `AZUREML_*` env vars, which win over the defaults.
@@ -282,15 +278,8 @@ impl LoadContext<'_> {
     /// type, an unknown formatter tag; then anything
     /// [`build`](crate::AzureMlOnlineEndpointBuilder::build) rejects.
     pub fn completion_client(&self) -> Result<AzureMlOnlineEndpoint> {
-        let (settings, formatter) = self.settings()?;
-        let formatter = match formatter {
-            Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, &self.registry.completion, &FormatterKind::COMPLETION)?,
-                self.file(),
-            )),
-            None => None,
-        };
-        Builder { settings, formatter }.build()
+        self.builder(&self.registry.completion, &FormatterKind::COMPLETION)?
+            .build()
     }
 
     /// Builds a chat client from this file as `azureml_chat_endpoint` does.
@@ -298,15 +287,24 @@ impl LoadContext<'_> {
     /// # Errors
     /// As [`completion_client`](Self::completion_client).
     pub fn chat_client(&self) -> Result<AzureMlChatOnlineEndpoint> {
-        let (settings, formatter) = self.settings()?;
-        let formatter = match formatter {
+        self.builder(&self.registry.chat, &FormatterKind::CHAT)?.build()
+    }
+
+    /// A builder with this file's settings and the formatter it names, if any.
+    fn builder<T: ?Sized>(
+        &self,
+        registered: &BTreeMap<String, Arc<Factory<T>>>,
+        kind: &FormatterKind<T>,
+    ) -> Result<Builder<T>> {
+        let (settings, spec) = self.settings()?;
+        let formatter = match spec {
             Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, &self.registry.chat, &FormatterKind::CHAT)?,
+                self.formatter(&spec, registered, kind)?,
                 self.file(),
             )),
             None => None,
         };
-        Builder { settings, formatter }.build()
+        Ok(Builder { settings, formatter })
     }
 
     fn file(&self) -> Source {
