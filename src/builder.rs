@@ -30,6 +30,7 @@ pub trait Formatter {
     fn supported_api_types(&self) -> &[ApiType];
     fn content_type(&self) -> &str;
     fn accept(&self) -> &str;
+    fn settings(&self) -> Map<String, Value>;
 }
 
 /// The two public formatter traits have these methods under the same names.
@@ -47,6 +48,9 @@ macro_rules! formatter_for {
             }
             fn accept(&self) -> &str {
                 $public::accept(self)
+            }
+            fn settings(&self) -> Map<String, Value> {
+                $public::settings(self)
             }
         }
     )*};

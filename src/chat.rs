@@ -1,10 +1,14 @@
 //! The chat client, `AzureMLChatOnlineEndpoint` in LangChain Python.
 
+use std::path::Path;
 use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
+use crate::config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE};
 use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
@@ -121,6 +125,20 @@ impl AzureMlChatOnlineEndpoint {
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
         self.core.sources()
+    }
+
+    /// The mapping [`save`](Self::save) writes: the whole config except the key.
+    pub fn to_config_map(&self) -> Map<String, Value> {
+        self.core.config_map(AZUREML_CHAT_ENDPOINT_TYPE)
+    }
+
+    /// Writes the config (never the key) to `path`, as
+    /// [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save) does, with `_type: azureml_chat_endpoint`.
+    ///
+    /// # Errors
+    /// As [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map())
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.

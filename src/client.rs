@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Formatter, Resolved};
 use crate::config::{ApiType, ClientKind, EndpointConfig};
+use crate::config_file::ConfigFile;
 use crate::error::{Result, Source};
 use crate::options::CallOptions;
 use crate::transport::{Outgoing, Transport};
@@ -62,6 +63,11 @@ impl<F: ?Sized + Formatter> Core<F> {
 
     pub fn sources(&self) -> &[(&'static str, Source)] {
         &self.resolved.sources
+    }
+
+    /// The config this client saves, under `_type` `type_name`.
+    pub fn config_map(&self, type_name: &str) -> Map<String, Value> {
+        ConfigFile::saved(type_name, self.config(), &*self.formatter).into_map()
     }
 
     pub fn transport(&self) -> &Transport {

@@ -11,11 +11,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
-use crate::builder::{deployment, Settings};
-use crate::chat::AzureMlChatOnlineEndpoint;
+use crate::builder::{deployment, Formatter, Settings};
 use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, WithOrigin};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
-use crate::llm::AzureMlOnlineEndpoint;
 use crate::secret::ApiKey;
 use crate::yaml;
 
@@ -23,9 +21,10 @@ mod read;
 
 pub(crate) use read::read_config;
 
-/// The `_type` of a saved [`AzureMlOnlineEndpoint`], as in LangChain Python.
+/// The `_type` of a saved [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint), as in LangChain
+/// Python.
 pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
-/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`].
+/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
 pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
 
 /// A config file is a few hundred bytes; anything near this is not one.
@@ -75,7 +74,12 @@ impl ConfigFile {
     }
 
     /// What a client saves: its whole config except the key.
-    fn saved(type_name: &str, config: &EndpointConfig, tag: &str, settings: Map<String, Value>) -> Self {
+    pub(crate) fn saved<F: Formatter + ?Sized>(
+        type_name: &str,
+        config: &EndpointConfig,
+        formatter: &F,
+    ) -> Self {
+        let (tag, settings) = (formatter.tag(), formatter.settings());
         let mut formatter = Map::new();
         formatter.insert("_type".into(), tag.into());
         formatter.extend(settings.into_iter().filter(|(key, _)| key != "_type"));
@@ -100,7 +104,7 @@ impl ConfigFile {
         }
     }
 
-    fn into_map(self) -> Map<String, Value> {
+    pub(crate) fn into_map(self) -> Map<String, Value> {
         let mut map = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             // Cannot happen: a struct of `Value`s always serializes to an object.
@@ -291,91 +295,6 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Saving
-
-impl AzureMlOnlineEndpoint {
-    /// The mapping [`save`](Self::save) writes: the whole config except the key.
-    ///
-    /// ```
-    /// use azureml_endpoint::AzureMlOnlineEndpoint;
-    ///
-    /// let llm = AzureMlOnlineEndpoint::builder()
-    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
-    ///     .api_key("k")
-    ///     .build()?;
-    /// let fields = llm.to_config_map();
-    /// assert_eq!(fields["_type"], "azureml_endpoint");
-    /// assert_eq!(fields["formatter"]["_type"], "custom_openai");
-    /// assert!(!fields.contains_key("endpoint_api_key"));
-    /// # Ok::<(), azureml_endpoint::Error>(())
-    /// ```
-    pub fn to_config_map(&self) -> Map<String, Value> {
-        let formatter = self.formatter();
-        ConfigFile::saved(
-            AZUREML_ENDPOINT_TYPE,
-            self.config(),
-            formatter.tag(),
-            formatter.settings(),
-        )
-        .into_map()
-    }
-
-    /// Writes the config (never the key) to `path`: JSON for `.json`, YAML for `.yaml`/`.yml`.
-    ///
-    /// Parent folders are created; the file is replaced atomically. LangChain Python's
-    /// `load_llm` reads the result too. Load it again with [`load_llm`](crate::load_llm).
-    ///
-    /// ```
-    /// use azureml_endpoint::{AzureMlOnlineEndpoint, LoadOptions, Registry};
-    ///
-    /// let llm = AzureMlOnlineEndpoint::builder()
-    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
-    ///     .api_key("k")
-    ///     .model_kwarg("temperature", 0.2)
-    ///     .build()?;
-    /// let path = std::env::temp_dir().join(format!("azureml-doc-{}/llm.yaml", std::process::id()));
-    /// llm.save(&path)?;
-    ///
-    /// let options = LoadOptions::new().api_key("k");
-    /// let again = Registry::new().load_with(&path, &options)?.into_completion()?;
-    /// assert_eq!(again.config(), llm.config());
-    /// # std::fs::remove_dir_all(path.parent().unwrap()).ok();
-    /// # Ok::<(), azureml_endpoint::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::ConfigFile`] for another extension (nothing is written), [`Error::Io`] when the
-    /// folder or file cannot be written, [`Error::Config`] when `model_kwargs` nest deeper than a
-    /// config file may.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        save_config(path, &self.to_config_map())
-    }
-}
-
-impl AzureMlChatOnlineEndpoint {
-    /// The mapping [`save`](Self::save) writes: the whole config except the key.
-    pub fn to_config_map(&self) -> Map<String, Value> {
-        let formatter = self.formatter();
-        ConfigFile::saved(
-            AZUREML_CHAT_ENDPOINT_TYPE,
-            self.config(),
-            formatter.tag(),
-            formatter.settings(),
-        )
-        .into_map()
-    }
-
-    /// Writes the config (never the key) to `path`, as
-    /// [`AzureMlOnlineEndpoint::save`] does, with `_type: azureml_chat_endpoint`.
-    ///
-    /// # Errors
-    /// As [`AzureMlOnlineEndpoint::save`].
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        save_config(path, &self.to_config_map())
-    }
-}
-
 /// Whole seconds as an integer (what Python's `timeout: int` reads), otherwise a float.
 fn seconds(duration: Duration) -> Value {
     if duration.subsec_nanos() == 0 {
@@ -389,7 +308,8 @@ fn seconds(duration: Duration) -> Value {
 /// `.yaml`/`.yml`, creating parent folders and replacing the file atomically (a temp file in the
 /// same folder, then a rename).
 ///
-/// For a user `_type`: start from a client's [`to_config_map`](AzureMlOnlineEndpoint::to_config_map),
+/// For a user `_type`: start from a client's
+/// [`to_config_map`](crate::AzureMlOnlineEndpoint::to_config_map),
 /// change `_type`, and load it through a [`Registry`](crate::Registry) that knows that `_type`.
 ///
 /// # Errors
@@ -622,12 +542,21 @@ mod tests {
 
     #[test]
     fn a_client_saves_every_key_but_the_read_only_ones() {
-        let llm = AzureMlOnlineEndpoint::builder()
-            .endpoint_url("https://e.eastus2.inference.ml.azure.com/score")
-            .api_key("k")
-            .build()
-            .unwrap();
-        let saved: Vec<String> = llm.to_config_map().into_iter().map(|(k, _)| k).collect();
+        let config = EndpointConfig {
+            endpoint_url: "https://e.eastus2.inference.ml.azure.com/score".into(),
+            api_type: crate::config::ApiType::Dedicated,
+            deployment_name: None,
+            timeout: Duration::from_secs(50),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 3,
+            model_kwargs: Map::new(),
+            extra_headers: Vec::new(),
+            allow_insecure_http: false,
+            max_response_bytes: 1024,
+        };
+        let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
+        let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);
+        let saved: Vec<String> = file.into_map().into_iter().map(|(k, _)| k).collect();
         let read_only = ["endpoint_api_key", "content_formatter"];
         let expected: Vec<&str> = ConfigFile::keys()
             .iter()

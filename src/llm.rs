@@ -1,10 +1,14 @@
 //! The completion client, `AzureMLOnlineEndpoint` in LangChain Python.
 
+use std::path::Path;
 use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
+use crate::config_file::{save_config, AZUREML_ENDPOINT_TYPE};
 use crate::error::{Result, Source};
 use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
@@ -124,6 +128,57 @@ impl AzureMlOnlineEndpoint {
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
         self.core.sources()
+    }
+
+    /// The mapping [`save`](Self::save) writes: the whole config except the key.
+    ///
+    /// ```
+    /// use azureml_endpoint::AzureMlOnlineEndpoint;
+    ///
+    /// let llm = AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+    ///     .api_key("k")
+    ///     .build()?;
+    /// let fields = llm.to_config_map();
+    /// assert_eq!(fields["_type"], "azureml_endpoint");
+    /// assert_eq!(fields["formatter"]["_type"], "custom_openai");
+    /// assert!(!fields.contains_key("endpoint_api_key"));
+    /// # Ok::<(), azureml_endpoint::Error>(())
+    /// ```
+    pub fn to_config_map(&self) -> Map<String, Value> {
+        self.core.config_map(AZUREML_ENDPOINT_TYPE)
+    }
+
+    /// Writes the config (never the key) to `path`: JSON for `.json`, YAML for `.yaml`/`.yml`.
+    ///
+    /// Parent folders are created; the file is replaced atomically. LangChain Python's
+    /// `load_llm` reads the result too. Load it again with [`load_llm`](crate::load_llm).
+    ///
+    /// ```
+    /// use azureml_endpoint::{AzureMlOnlineEndpoint, LoadOptions, Registry};
+    ///
+    /// let llm = AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+    ///     .api_key("k")
+    ///     .model_kwarg("temperature", 0.2)
+    ///     .build()?;
+    /// let path = std::env::temp_dir().join(format!("azureml-doc-{}/llm.yaml", std::process::id()));
+    /// llm.save(&path)?;
+    ///
+    /// let options = LoadOptions::new().api_key("k");
+    /// let again = Registry::new().load_with(&path, &options)?.into_completion()?;
+    /// assert_eq!(again.config(), llm.config());
+    /// # std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    /// # Ok::<(), azureml_endpoint::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ConfigFile`](crate::Error::ConfigFile) for another extension (nothing is
+    /// written), [`Error::Io`](crate::Error::Io) when the folder or file cannot be written,
+    /// [`Error::Config`](crate::Error::Config) when `model_kwargs` nest deeper than a config file
+    /// may.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map())
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.
