@@ -7,42 +7,66 @@ use serde_json::{Map, Value};
 
 use crate::config::{
     check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
-    ClientKind, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
-    ENV_TIMEOUT,
+    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
+    ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
+use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
 use crate::transport::Transport;
 
-/// A value and where it came from, so errors can point at the right place to fix.
-#[derive(Clone, Debug)]
-pub(crate) struct Sourced<T> {
-    pub value: T,
-    pub source: Source,
-}
-
-impl<T> Sourced<T> {
-    pub fn new(value: T, source: Source) -> Self {
-        Sourced { value, source }
-    }
-}
-
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
 /// a later source can still give one.
-pub(crate) fn deployment(name: String, source: Source) -> Option<Sourced<String>> {
-    (!name.is_empty()).then(|| Sourced::new(name, source))
+pub(crate) fn deployment(name: String, source: Source) -> Option<WithOrigin<String>> {
+    (!name.is_empty()).then(|| WithOrigin::new(name, source))
 }
+
+/// What the builder and the clients' core need of a formatter, whichever client it serves.
+/// `pub` in a private module: it seals [`Builder`]'s `Default`, so only the two clients'
+/// builders exist.
+pub trait Formatter {
+    fn tag(&self) -> &str;
+    fn supported_api_types(&self) -> &[ApiType];
+    fn content_type(&self) -> &str;
+    fn accept(&self) -> &str;
+    fn settings(&self) -> Map<String, Value>;
+}
+
+/// The two public formatter traits have these methods under the same names.
+macro_rules! formatter_for {
+    ($($public:ident),*) => {$(
+        impl Formatter for dyn $public {
+            fn tag(&self) -> &str {
+                $public::tag(self)
+            }
+            fn supported_api_types(&self) -> &[ApiType] {
+                $public::supported_api_types(self)
+            }
+            fn content_type(&self) -> &str {
+                $public::content_type(self)
+            }
+            fn accept(&self) -> &str {
+                $public::accept(self)
+            }
+            fn settings(&self) -> Map<String, Value> {
+                $public::settings(self)
+            }
+        }
+    )*};
+}
+
+formatter_for!(ContentFormatter, ChatContentFormatter);
 
 /// Settings as given, not yet validated. Text from env vars and files is parsed late, so an
 /// explicit argument can still replace a bad value before [`Builder::build`] reports it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Settings {
-    pub endpoint_url: Option<Sourced<String>>,
-    pub api_type: Option<Sourced<std::result::Result<ApiType, String>>>,
-    pub api_key: Option<Sourced<ApiKey>>,
-    pub deployment_name: Option<Sourced<String>>,
-    pub timeout: Option<Sourced<std::result::Result<Duration, String>>>,
+    pub endpoint_url: Option<WithOrigin<String>>,
+    pub api_type: Option<WithOrigin<std::result::Result<ApiType, String>>>,
+    pub api_key: Option<WithOrigin<ApiKey>>,
+    pub deployment_name: Option<WithOrigin<String>>,
+    pub timeout: Option<WithOrigin<std::result::Result<Duration, String>>>,
     pub connect_timeout: Option<std::result::Result<Duration, String>>,
     pub max_retries: Option<u32>,
     pub model_kwargs: Map<String, Value>,
@@ -53,19 +77,40 @@ pub(crate) struct Settings {
     pub max_response_bytes: Option<u64>,
 }
 
-/// Builds an [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint) or an
-/// [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
+/// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
+/// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder) are this type.
 ///
-/// Use it through its aliases [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
-/// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder). Nothing is
-/// checked until `build()`, which validates everything at once.
+/// Get one from [`AzureMlOnlineEndpoint::builder`](crate::AzureMlOnlineEndpoint::builder) or
+/// [`AzureMlChatOnlineEndpoint::builder`](crate::AzureMlChatOnlineEndpoint::builder); name it only
+/// to write code that sets the shared settings on either. It is sealed: those two are the only
+/// builders. Nothing is checked until `build()`, which validates everything at once.
+///
+/// ```
+/// use azureml_endpoint::{AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder};
+///
+/// fn team_defaults<F: ?Sized>(builder: Builder<F>) -> Builder<F> {
+///     builder.max_retries(5).extra_header("extra-parameters", "pass-through")
+/// }
+///
+/// let llm = team_defaults(AzureMlOnlineEndpoint::builder())
+///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+///     .api_key("k")
+///     .build()?;
+/// let chat = team_defaults(AzureMlChatOnlineEndpoint::builder())
+///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+///     .api_key("k")
+///     .build()?;
+/// assert_eq!(llm.config().max_retries, chat.config().max_retries);
+/// # Ok::<(), azureml_endpoint::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Builder<F: ?Sized> {
     pub(crate) settings: Settings,
-    pub(crate) formatter: Option<Sourced<Arc<F>>>,
+    pub(crate) formatter: Option<WithOrigin<Arc<F>>>,
 }
 
-impl<F: ?Sized> Default for Builder<F> {
+/// Only for the two formatter kinds: no other builder can be made.
+impl<F: ?Sized + Formatter> Default for Builder<F> {
     fn default() -> Self {
         Builder {
             settings: Settings::default(),
@@ -75,22 +120,31 @@ impl<F: ?Sized> Default for Builder<F> {
 }
 
 impl<F: ?Sized> Builder<F> {
+    /// Like `formatter`, for a formatter already shared, e.g. one looked up by tag with
+    /// [`completion_formatter`](crate::formatter::completion_formatter) or
+    /// [`chat_formatter`](crate::formatter::chat_formatter). Defaults to the client's default
+    /// formatter.
+    pub fn formatter_arc(mut self, formatter: Arc<F>) -> Self {
+        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
+        self
+    }
+
     /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.endpoint_url = Some(Sourced::new(url.into(), Source::Argument));
+        self.settings.endpoint_url = Some(WithOrigin::new(url.into(), Source::Argument));
         self
     }
 
     /// The endpoint kind. Defaults to [`ApiType::Dedicated`].
     pub fn api_type(mut self, api_type: ApiType) -> Self {
-        self.settings.api_type = Some(Sourced::new(Ok(api_type), Source::Argument));
+        self.settings.api_type = Some(WithOrigin::new(Ok(api_type), Source::Argument));
         self
     }
 
     /// The endpoint key or Microsoft Entra token: visible ASCII, no spaces or line breaks.
     /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.settings.api_key = Some(Sourced::new(key.into(), Source::Argument));
+        self.settings.api_key = Some(WithOrigin::new(key.into(), Source::Argument));
         self
     }
 
@@ -103,7 +157,7 @@ impl<F: ?Sized> Builder<F> {
             // Unset forgets an earlier argument but keeps what `with_env` found.
             None => {
                 let set = &mut self.settings.deployment_name;
-                if set.as_ref().is_some_and(|d| d.source == Source::Argument) {
+                if set.as_ref().is_some_and(|d| d.origin == Source::Argument) {
                     *set = None;
                 }
             }
@@ -115,7 +169,7 @@ impl<F: ?Sized> Builder<F> {
     /// 1 ms and a day. Defaults to 50 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         let value = check_timeout(timeout, format_args!("{timeout:?}"));
-        self.settings.timeout = Some(Sourced::new(value, Source::Argument));
+        self.settings.timeout = Some(WithOrigin::new(value, Source::Argument));
         self
     }
 
@@ -177,22 +231,24 @@ impl<F: ?Sized> Builder<F> {
 
 impl<F: ?Sized> Builder<F> {
     /// Resolves the settings for a client of `kind`, with the formatter given or `default`.
-    /// `describe` gives the formatter's tag and api types (a fn, so it can return borrows).
     pub(crate) fn resolve_for(
         self,
         kind: ClientKind,
         default: impl FnOnce() -> Arc<F>,
-        describe: fn(&F) -> (&str, &[ApiType]),
-    ) -> Result<(Resolved, Arc<F>)> {
-        let Sourced {
-            value: formatter,
-            source,
-        } = self
+    ) -> Result<(Resolved, Arc<F>)>
+    where
+        F: Formatter,
+    {
+        let formatter = self
             .formatter
-            .unwrap_or_else(|| Sourced::new(default(), Source::Default));
-        let (tag, api_types) = describe(&formatter);
-        let resolved = self.settings.resolve(kind, tag, api_types, &source)?;
-        Ok((resolved, formatter))
+            .unwrap_or_else(|| WithOrigin::new(default(), Source::Default));
+        let resolved = self.settings.resolve(
+            kind,
+            formatter.value.tag(),
+            formatter.value.supported_api_types(),
+            &formatter.origin,
+        )?;
+        Ok((resolved, formatter.value))
     }
 }
 
@@ -201,121 +257,76 @@ impl Settings {
     pub(crate) fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
         let env = |name: &'static str| var(name).map(|value| (value, Source::Env(name)));
         if self.endpoint_url.is_none() {
-            self.endpoint_url = env(ENV_ENDPOINT_URL).map(|(v, s)| Sourced::new(v, s));
+            self.endpoint_url = env(ENV_ENDPOINT_URL).map(|(v, s)| WithOrigin::new(v, s));
         }
         if self.api_key.is_none() {
-            self.api_key = env(ENV_ENDPOINT_API_KEY).map(|(v, s)| Sourced::new(ApiKey::new(v), s));
+            self.api_key = env(ENV_ENDPOINT_API_KEY).map(|(v, s)| WithOrigin::new(ApiKey::new(v), s));
         }
         if self.api_type.is_none() {
-            self.api_type = env(ENV_ENDPOINT_API_TYPE).map(|(v, s)| Sourced::new(v.parse(), s));
+            self.api_type = env(ENV_ENDPOINT_API_TYPE).map(|(v, s)| WithOrigin::new(v.parse(), s));
         }
         if self.deployment_name.is_none() {
             self.deployment_name = env(ENV_DEPLOYMENT_NAME).and_then(|(v, s)| deployment(v, s));
         }
         if self.timeout.is_none() {
-            self.timeout = env(ENV_TIMEOUT).map(|(v, s)| Sourced::new(parse_timeout(&v), s));
+            self.timeout = env(ENV_TIMEOUT).map(|(v, s)| WithOrigin::new(parse_timeout(&v), s));
         }
     }
 
-    /// Validates everything and makes the transport: the one place a client's settings are checked.
+    /// Validates everything and makes the transport: the one place a client's settings are
+    /// checked, in the order their errors are reported.
     pub(crate) fn resolve(
         self,
         kind: ClientKind,
         formatter_tag: &str,
         formatter_api_types: &[ApiType],
-        formatter_source: &Source,
+        formatter_origin: &Source,
     ) -> Result<Resolved> {
-        let mut sources = Vec::new();
-        let api_type = match self.api_type {
-            Some(Sourced { value, source }) => {
-                let api_type =
-                    value.map_err(|message| Error::config("endpoint_api_type", source.clone(), message))?;
-                sources.push(("endpoint_api_type", source));
-                api_type
-            }
-            None => {
-                sources.push(("endpoint_api_type", Source::Default));
-                ApiType::Dedicated
-            }
-        };
-        let Some(Sourced {
-            value: endpoint_url,
-            source: url_source,
-        }) = self.endpoint_url
-        else {
-            return Err(Error::config(
-                "endpoint_url",
-                Source::Default,
-                format!("no endpoint URL: pass it to the builder, set `endpoint_url` in the config file, or set {ENV_ENDPOINT_URL}"),
-            ));
-        };
-        let url = validate_url(
-            &endpoint_url,
-            &url_source,
-            api_type,
-            kind,
-            self.allow_insecure_http,
+        let mut origins = Vec::new();
+        let api_type = parsed_or_default(
+            "endpoint_api_type",
+            self.api_type,
+            ApiType::Dedicated,
+            &mut origins,
         )?;
-        sources.push(("endpoint_url", url_source));
 
-        let Some(Sourced {
-            value: key,
-            source: key_source,
-        }) = self.api_key
-        else {
-            return Err(Error::config(
-                "endpoint_api_key",
-                Source::Default,
-                format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
-            ));
-        };
-        check_key(key.expose(), &key_source)?;
-        sources.push(("endpoint_api_key", key_source));
+        let url = required(
+            "endpoint_url",
+            self.endpoint_url,
+            format!("no endpoint URL: pass it to the builder, set `endpoint_url` in the config file, or set {ENV_ENDPOINT_URL}"),
+        )?;
+        let parsed_url = validate_url(&url.value, &url.origin, api_type, kind, self.allow_insecure_http)?;
+        origins.push(("endpoint_url", url.origin));
+
+        let key = required(
+            "endpoint_api_key",
+            self.api_key,
+            format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
+        )?;
+        check_key(key.value.expose(), &key.origin)?;
+        origins.push(("endpoint_api_key", key.origin));
 
         let deployment_name = match self.deployment_name {
-            Some(Sourced { value, source }) => {
-                check_header_value("deployment_name", &source, &value, &format!("{value:?}"))?;
-                sources.push(("deployment_name", source));
+            Some(WithOrigin { value, origin }) => {
+                check_header_value("deployment_name", &origin, &value, &format!("{value:?}"))?;
+                origins.push(("deployment_name", origin));
                 Some(value)
             }
             None => None,
         };
-
-        let timeout = match self.timeout {
-            Some(Sourced { value, source }) => {
-                let timeout = value.map_err(|message| Error::config("timeout", source.clone(), message))?;
-                sources.push(("timeout", source));
-                timeout
-            }
-            None => {
-                sources.push(("timeout", Source::Default));
-                DEFAULT_TIMEOUT
-            }
-        };
-
+        let timeout = parsed_or_default("timeout", self.timeout, DEFAULT_TIMEOUT, &mut origins)?;
         let connect_timeout = self
             .connect_timeout
             .unwrap_or(Ok(DEFAULT_CONNECT_TIMEOUT))
             .map_err(|message| Error::config("connect_timeout", Source::Argument, message))?;
-
-        let headers_source = self.extra_headers_source.unwrap_or(Source::Argument);
-        check_extra_headers(&self.extra_headers, &headers_source)?;
-
-        if !formatter_api_types.contains(&api_type) {
-            let supported: Vec<_> = formatter_api_types.iter().map(|t| t.as_str()).collect();
-            return Err(Error::config(
-                "formatter",
-                formatter_source.clone(),
-                format!(
-                    "formatter `{formatter_tag}` does not support api type `{api_type}` (it supports: {}); \
-                     choose a formatter for {api_type} endpoints, e.g. `custom_openai`",
-                    supported.join(", ")
-                ),
-            ));
-        }
+        check_extra_headers(
+            &self.extra_headers,
+            &self.extra_headers_source.unwrap_or(Source::Argument),
+        )?;
+        check_formatter_supports(api_type, formatter_tag, formatter_api_types, formatter_origin)?;
 
         let config = EndpointConfig {
-            endpoint_url,
+            endpoint_url: url.value,
             api_type,
             deployment_name,
             timeout,
@@ -326,13 +337,63 @@ impl Settings {
             allow_insecure_http: self.allow_insecure_http,
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         };
-        let transport = Transport::new(&config, url, &key, config.deployment_name.as_deref())?;
+        let transport = Transport::new(&config, parsed_url, &key.value, config.deployment_name.as_deref())?;
         Ok(Resolved {
             config,
             transport,
-            sources,
+            sources: origins,
         })
     }
+}
+
+/// Where each resolved setting came from, in resolution order.
+type Origins = Vec<(&'static str, Source)>;
+
+/// A setting parsed late (so an argument can replace a bad env or file value) or its default,
+/// with its origin recorded.
+fn parsed_or_default<T>(
+    key: &'static str,
+    given: Option<WithOrigin<std::result::Result<T, String>>>,
+    default: T,
+    origins: &mut Origins,
+) -> Result<T> {
+    match given {
+        Some(WithOrigin { value, origin }) => {
+            let value = value.map_err(|message| Error::config(key, origin.clone(), message))?;
+            origins.push((key, origin));
+            Ok(value)
+        }
+        None => {
+            origins.push((key, Source::Default));
+            Ok(default)
+        }
+    }
+}
+
+/// A setting without a default; `missing` says where it can come from.
+fn required<T>(key: &'static str, given: Option<WithOrigin<T>>, missing: String) -> Result<WithOrigin<T>> {
+    given.ok_or_else(|| Error::config(key, Source::Default, missing))
+}
+
+fn check_formatter_supports(
+    api_type: ApiType,
+    tag: &str,
+    supported: &[ApiType],
+    origin: &Source,
+) -> Result<()> {
+    if supported.contains(&api_type) {
+        return Ok(());
+    }
+    let supported: Vec<_> = supported.iter().map(|t| t.as_str()).collect();
+    Err(Error::config(
+        "formatter",
+        origin.clone(),
+        format!(
+            "formatter `{tag}` does not support api type `{api_type}` (it supports: {}); \
+             choose a formatter for {api_type} endpoints, e.g. `custom_openai`",
+            supported.join(", ")
+        ),
+    ))
 }
 
 /// What both clients hold once their settings are valid.

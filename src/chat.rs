@@ -1,14 +1,19 @@
 //! The chat client, `AzureMLChatOnlineEndpoint` in LangChain Python.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::builder::{Builder, Resolved, Sourced};
+use serde_json::{Map, Value};
+
+use crate::builder::Builder;
+use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
+use crate::config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE};
 use crate::error::{Result, Source};
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
-use crate::params::CallOptions;
-use crate::transport::{Outgoing, Transport};
+use crate::options::CallOptions;
+use crate::transport::Transport;
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
@@ -32,26 +37,14 @@ pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlChatOnlineEndpoint {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    resolved: Resolved,
-    formatter: Arc<dyn ChatContentFormatter>,
+    core: Arc<Core<dyn ChatContentFormatter>>,
 }
 
 impl Builder<dyn ChatContentFormatter> {
-    /// The chat formatter for the model family. Defaults to [`CustomOpenAiChatContentFormatter`].
+    /// The chat formatter for the model family ([`formatter_arc`](Builder::formatter_arc) takes one
+    /// already shared). Defaults to [`CustomOpenAiChatContentFormatter`].
     pub fn formatter(self, formatter: impl ChatContentFormatter + 'static) -> Self {
         self.formatter_arc(Arc::new(formatter))
-    }
-
-    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
-    /// tag with [`chat_formatter`](crate::formatter::chat_formatter).
-    pub fn formatter_arc(mut self, formatter: Arc<dyn ChatContentFormatter>) -> Self {
-        self.formatter = Some(Sourced::new(formatter, Source::Argument));
-        self
     }
 
     /// Validates every setting and makes the client.
@@ -61,14 +54,10 @@ impl Builder<dyn ChatContentFormatter> {
     /// change, as for the completion client; on serverless the URL path must end with
     /// `/chat/completions`.
     pub fn build(self) -> Result<AzureMlChatOnlineEndpoint> {
-        let (resolved, formatter) = self.resolve_for(
-            ClientKind::Chat,
-            || Arc::new(CustomOpenAiChatContentFormatter),
-            |f| (f.tag(), f.supported_api_types()),
-        )?;
-        Ok(AzureMlChatOnlineEndpoint {
-            inner: Arc::new(Inner { resolved, formatter }),
-        })
+        let core = Core::build(self, ClientKind::Chat, || {
+            Arc::new(CustomOpenAiChatContentFormatter)
+        })?;
+        Ok(AzureMlChatOnlineEndpoint { core })
     }
 }
 
@@ -102,19 +91,11 @@ impl AzureMlChatOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<ChatCompletion> {
-        let Inner { resolved, formatter } = &*self.inner;
-        let api_type = resolved.config.api_type;
-        let params = options.merge(&resolved.config.model_kwargs);
-        let body = formatter.format_messages(messages, &params, api_type)?;
-        let out = Outgoing {
-            body: &body,
-            content_type: formatter.content_type(),
-            accept: formatter.accept(),
-            timeout: options.checked_timeout()?,
-        };
-        let (mut completion, request_id) = resolved
-            .transport
-            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        let (mut completion, request_id) = self.core.call(
+            options,
+            |formatter, params, api_type| formatter.format_messages(messages, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type),
+        )?;
         completion.request_id = request_id;
         Ok(completion)
     }
@@ -133,21 +114,35 @@ impl AzureMlChatOnlineEndpoint {
 
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
-        &self.inner.resolved.config
+        self.core.config()
     }
 
     /// The chat formatter.
     pub fn formatter(&self) -> &Arc<dyn ChatContentFormatter> {
-        &self.inner.formatter
+        self.core.formatter()
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
-        &self.inner.resolved.sources
+        self.core.sources()
+    }
+
+    /// The mapping [`save`](Self::save) writes: the whole config except the key.
+    pub fn to_config_map(&self) -> Map<String, Value> {
+        self.core.config_map(AZUREML_CHAT_ENDPOINT_TYPE)
+    }
+
+    /// Writes the config (never the key) to `path`, as
+    /// [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save) does, with `_type: azureml_chat_endpoint`.
+    ///
+    /// # Errors
+    /// As [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map())
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.
     pub(crate) fn transport(&self) -> &Transport {
-        &self.inner.resolved.transport
+        self.core.transport()
     }
 }

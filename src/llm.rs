@@ -1,13 +1,19 @@
 //! The completion client, `AzureMLOnlineEndpoint` in LangChain Python.
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::builder::{Builder, Resolved, Sourced};
+use serde_json::{Map, Value};
+
+use crate::builder::Builder;
+use crate::client::Core;
 use crate::config::{ClientKind, EndpointConfig};
+use crate::config_file::{save_config, AZUREML_ENDPOINT_TYPE};
 use crate::error::{Result, Source};
-use crate::formatter::{Completion, ContentFormatter, CustomOpenAiContentFormatter};
-use crate::params::CallOptions;
-use crate::transport::{Outgoing, Transport};
+use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
+use crate::message::Completion;
+use crate::options::CallOptions;
+use crate::transport::Transport;
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
@@ -31,26 +37,14 @@ pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlOnlineEndpoint {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    resolved: Resolved,
-    formatter: Arc<dyn ContentFormatter>,
+    core: Arc<Core<dyn ContentFormatter>>,
 }
 
 impl Builder<dyn ContentFormatter> {
-    /// The content formatter for the model family. Defaults to [`CustomOpenAiContentFormatter`].
+    /// The content formatter for the model family ([`formatter_arc`](Builder::formatter_arc) takes one
+    /// already shared). Defaults to [`CustomOpenAiContentFormatter`].
     pub fn formatter(self, formatter: impl ContentFormatter + 'static) -> Self {
         self.formatter_arc(Arc::new(formatter))
-    }
-
-    /// Like [`formatter`](Self::formatter), for a formatter already shared, e.g. one looked up by
-    /// tag with [`completion_formatter`](crate::formatter::completion_formatter).
-    pub fn formatter_arc(mut self, formatter: Arc<dyn ContentFormatter>) -> Self {
-        self.formatter = Some(Sourced::new(formatter, Source::Argument));
-        self
     }
 
     /// Validates every setting and makes the client.
@@ -62,14 +56,10 @@ impl Builder<dyn ContentFormatter> {
     /// does not support the api type, an extra header the client sets itself or with control
     /// characters in its value.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
-        let (resolved, formatter) = self.resolve_for(
-            ClientKind::Completion,
-            || Arc::new(CustomOpenAiContentFormatter),
-            |f| (f.tag(), f.supported_api_types()),
-        )?;
-        Ok(AzureMlOnlineEndpoint {
-            inner: Arc::new(Inner { resolved, formatter }),
-        })
+        let core = Core::build(self, ClientKind::Completion, || {
+            Arc::new(CustomOpenAiContentFormatter)
+        })?;
+        Ok(AzureMlOnlineEndpoint { core })
     }
 }
 
@@ -104,19 +94,11 @@ impl AzureMlOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
-        let Inner { resolved, formatter } = &*self.inner;
-        let api_type = resolved.config.api_type;
-        let params = options.merge(&resolved.config.model_kwargs);
-        let body = formatter.format_request(prompt, &params, api_type)?;
-        let out = Outgoing {
-            body: &body,
-            content_type: formatter.content_type(),
-            accept: formatter.accept(),
-            timeout: options.checked_timeout()?,
-        };
-        let (mut completion, request_id) = resolved
-            .transport
-            .exchange(&out, |body| formatter.format_response(body, api_type))?;
+        let (mut completion, request_id) = self.core.call(
+            options,
+            |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type),
+        )?;
         completion.request_id = request_id;
         Ok(completion)
     }
@@ -135,21 +117,72 @@ impl AzureMlOnlineEndpoint {
 
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
-        &self.inner.resolved.config
+        self.core.config()
     }
 
     /// The content formatter.
     pub fn formatter(&self) -> &Arc<dyn ContentFormatter> {
-        &self.inner.formatter
+        self.core.formatter()
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
     pub fn sources(&self) -> &[(&'static str, Source)] {
-        &self.inner.resolved.sources
+        self.core.sources()
+    }
+
+    /// The mapping [`save`](Self::save) writes: the whole config except the key.
+    ///
+    /// ```
+    /// use azureml_endpoint::AzureMlOnlineEndpoint;
+    ///
+    /// let llm = AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+    ///     .api_key("k")
+    ///     .build()?;
+    /// let fields = llm.to_config_map();
+    /// assert_eq!(fields["_type"], "azureml_endpoint");
+    /// assert_eq!(fields["formatter"]["_type"], "custom_openai");
+    /// assert!(!fields.contains_key("endpoint_api_key"));
+    /// # Ok::<(), azureml_endpoint::Error>(())
+    /// ```
+    pub fn to_config_map(&self) -> Map<String, Value> {
+        self.core.config_map(AZUREML_ENDPOINT_TYPE)
+    }
+
+    /// Writes the config (never the key) to `path`: JSON for `.json`, YAML for `.yaml`/`.yml`.
+    ///
+    /// Parent folders are created; the file is replaced atomically. LangChain Python's
+    /// `load_llm` reads the result too. Load it again with [`load_llm`](crate::load_llm).
+    ///
+    /// ```
+    /// use azureml_endpoint::{AzureMlOnlineEndpoint, LoadOptions, Registry};
+    ///
+    /// let llm = AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+    ///     .api_key("k")
+    ///     .model_kwarg("temperature", 0.2)
+    ///     .build()?;
+    /// let path = std::env::temp_dir().join(format!("azureml-doc-{}/llm.yaml", std::process::id()));
+    /// llm.save(&path)?;
+    ///
+    /// let options = LoadOptions::new().api_key("k");
+    /// let again = Registry::new().load_with(&path, &options)?.into_completion()?;
+    /// assert_eq!(again.config(), llm.config());
+    /// # std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    /// # Ok::<(), azureml_endpoint::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ConfigFile`](crate::Error::ConfigFile) for another extension (nothing is
+    /// written), [`Error::Io`](crate::Error::Io) when the folder or file cannot be written,
+    /// [`Error::Config`](crate::Error::Config) when `model_kwargs` nest deeper than a config file
+    /// may.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map())
     }
 
     /// The HTTP seam, for the stream methods in `stream.rs`.
     pub(crate) fn transport(&self) -> &Transport {
-        &self.inner.resolved.transport
+        self.core.transport()
     }
 }

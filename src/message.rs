@@ -1,9 +1,8 @@
-//! Chat messages, roles and tool calls.
+//! Chat messages, roles and tool calls, and what a call returns: [`Completion`],
+//! [`ChatCompletion`] and their [`Usage`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::formatter::Usage;
 
 /// Who wrote a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,6 +189,58 @@ impl ChatCompletion {
             logprobs: None,
             usage: None,
             request_id: None,
+        }
+    }
+}
+
+/// One generated text, with what the endpoint said about it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Completion {
+    /// The text exactly as the model produced it (not trimmed).
+    pub text: String,
+    /// Why generation stopped (`stop`, `length`, …), when the endpoint says.
+    pub finish_reason: Option<String>,
+    /// Token log-probabilities, when the endpoint returns them.
+    pub logprobs: Option<Value>,
+    /// Token counts, when the endpoint returns them.
+    pub usage: Option<Usage>,
+    /// The service's request id (`x-request-id` and kin), for support tickets.
+    pub request_id: Option<String>,
+}
+
+impl Completion {
+    /// A completion with just its text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Completion {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Token counts reported by the endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Both together.
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    /// Token counts from their parts.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64, total_tokens: u64) -> Self {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens,
         }
     }
 }

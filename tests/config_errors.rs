@@ -22,7 +22,7 @@ fn env() -> LoadOptions {
     with_env(&[("AZUREML_ENDPOINT_URL", URL), ("AZUREML_ENDPOINT_API_KEY", "k")])
 }
 
-fn load(path: &Path) -> Result<azureml_endpoint::Loaded> {
+fn load(path: &Path) -> Result<azureml_endpoint::LoadedConfig> {
     Registry::new().load_with(path, &env())
 }
 

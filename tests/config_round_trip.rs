@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    save_config, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatCompletion,
+    save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatCompletion,
     ChatContentFormatter, ChatMessage, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
-    Gpt2ContentFormatter, LoadOptions, LoadedClient, Registry, Result,
+    Gpt2ContentFormatter, LoadOptions, Registry, Result,
 };
 use config_helpers::{message, with_env, TempDir};
 use serde_json::{json, Map, Value};
@@ -489,7 +489,7 @@ fn user_type_saved_with_save_config_loads_through_its_registry() -> Result<()> {
 
     let mut registry = registry();
     registry.register("my_team_llm", |ctx| {
-        ctx.completion_client().map(LoadedClient::Completion)
+        ctx.completion_client().map(AnyClient::Completion)
     });
     let loaded = registry.load_with(&path, &options())?;
     assert_eq!(loaded.type_name(), "my_team_llm");
@@ -524,7 +524,7 @@ fn user_type_may_build_its_own_value() -> Result<()> {
             .get("greeting")
             .and_then(Value::as_str)
             .ok_or_else(|| ctx.invalid("greeting", "expected a string"))?;
-        Ok(LoadedClient::Custom(Box::new(Echo {
+        Ok(AnyClient::Custom(Box::new(Echo {
             greeting: greeting.to_owned(),
         })))
     });
@@ -761,4 +761,21 @@ fn allow_insecure_http_comes_only_from_the_loader() -> Result<()> {
     assert!(llm.config().allow_insecure_http);
     assert!(!llm.to_config_map().contains_key("allow_insecure_http"));
     Ok(())
+}
+
+/// The tags a registry accepts, for a program's own messages: built-ins first, then registered.
+#[test]
+fn registry_lists_built_in_then_registered_formatter_tags() {
+    let mut registry = Registry::new();
+    registry.register_chat_formatter("team_chat", |_| Ok(chat_formatter("mistral_chat").ok_or("none")?));
+    let chat: Vec<&str> = registry.chat_formatter_tags().collect();
+    assert_eq!(
+        chat,
+        ["custom_openai_chat", "llama_chat", "mistral_chat", "team_chat"]
+    );
+    let completion: Vec<&str> = registry.completion_formatter_tags().collect();
+    assert_eq!(
+        completion,
+        ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]
+    );
 }

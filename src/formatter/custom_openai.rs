@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, value_at, Completion, ContentFormatter, Usage};
-use crate::{ApiType, Error, Result};
+use super::{parse_json, text_at, to_body, value_at, ContentFormatter};
+use crate::config::ApiType;
+use crate::error::{Error, Result};
+use crate::message::{Completion, Usage};
 
 pub(super) const TAG: &str = "custom_openai";
 

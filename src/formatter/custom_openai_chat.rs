@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 
 use super::custom_openai::openai_meta;
 use super::{parse_json, text_at, to_body, value_at, ChatContentFormatter};
+use crate::config::ApiType;
+use crate::error::{Error, Result};
 use crate::message::{ChatCompletion, ChatMessage};
-use crate::{ApiType, Error, Result};
 
 pub(super) const TAG: &str = "custom_openai_chat";
 

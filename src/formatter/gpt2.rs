@@ -1,10 +1,13 @@
 //! GPT-2 and other open-source models on dedicated endpoints (`GPT2ContentFormatter`).
 
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, Completion, ContentFormatter};
-use crate::{ApiType, Result};
+use super::{completion_at, to_body, ContentFormatter};
+use crate::config::ApiType;
+use crate::error::Result;
+use crate::message::Completion;
 
 pub(super) const TAG: &str = "gpt2";
 
@@ -15,15 +18,59 @@ pub struct Gpt2ContentFormatter;
 /// Python's `OSSContentFormatter`, the same wire format under its old name (tag `oss`).
 pub type OssContentFormatter = Gpt2ContentFormatter;
 
-#[derive(Serialize)]
-pub(super) struct Inputs<'a> {
-    pub input_string: [&'a str; 1],
+/// The request shape GPT-2 and Dolly share, `{wrapper: {"input_string": [prompt]}, "parameters":
+/// {…}}`, and where each finds the text in the answer.
+pub(super) struct InputString {
+    pub tag: &'static str,
+    /// `inputs` for GPT-2, `input_data` for Dolly.
+    pub wrapper: &'static str,
+    pub text_path: &'static str,
+}
+
+impl InputString {
+    pub fn request(&self, prompt: &str, parameters: &Map<String, Value>) -> Result<Vec<u8>> {
+        let request = Request {
+            wrapper: self.wrapper,
+            prompt,
+            parameters,
+        };
+        to_body(self.tag, &request)
+    }
+
+    pub fn response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
+        completion_at(self.tag, api_type, body, &[self.text_path])
+    }
+}
+
+const SHAPE: InputString = InputString {
+    tag: TAG,
+    wrapper: "inputs",
+    text_path: "[0].0",
+};
+
+struct Request<'a> {
+    wrapper: &'static str,
+    prompt: &'a str,
+    parameters: &'a Map<String, Value>,
+}
+
+impl Serialize for Request<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry(
+            self.wrapper,
+            &Inputs {
+                input_string: [self.prompt],
+            },
+        )?;
+        map.serialize_entry("parameters", self.parameters)?;
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
-struct Request<'a> {
-    inputs: Inputs<'a>,
-    parameters: &'a Map<String, Value>,
+struct Inputs<'a> {
+    input_string: [&'a str; 1],
 }
 
 impl ContentFormatter for Gpt2ContentFormatter {
@@ -36,20 +83,10 @@ impl ContentFormatter for Gpt2ContentFormatter {
     }
 
     fn format_request(&self, prompt: &str, params: &Map<String, Value>, _: ApiType) -> Result<Vec<u8>> {
-        let inputs = Inputs {
-            input_string: [prompt],
-        };
-        to_body(
-            TAG,
-            &Request {
-                inputs,
-                parameters: params,
-            },
-        )
+        SHAPE.request(prompt, params)
     }
 
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
-        let json = parse_json(TAG, api_type, body)?;
-        text_at(TAG, api_type, body, &json, &["[0].0"]).map(Completion::new)
+        SHAPE.response(body, api_type)
     }
 }

@@ -3,8 +3,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, Completion, ContentFormatter};
-use crate::{ApiType, Result};
+use super::{completion_at, to_body, ContentFormatter};
+use crate::config::ApiType;
+use crate::error::Result;
+use crate::message::Completion;
 
 pub(super) const TAG: &str = "hf";
 
@@ -39,14 +41,11 @@ impl ContentFormatter for HfContentFormatter {
     }
 
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
-        let json = parse_json(TAG, api_type, body)?;
-        text_at(
+        completion_at(
             TAG,
             api_type,
             body,
-            &json,
             &["[0].0.generated_text", "[0].generated_text"],
         )
-        .map(Completion::new)
     }
 }

@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 
 use super::custom_openai_chat::{openai_chat_request, openai_chat_response};
 use super::ChatContentFormatter;
+use crate::config::ApiType;
+use crate::error::Result;
 use crate::message::{ChatCompletion, ChatMessage, Role};
-use crate::{ApiType, Result};
 
 pub(super) const TAG: &str = "mistral_chat";
 

@@ -6,12 +6,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{ChatCompletion, ChatMessage};
+// What the formatter traits return, for implementors that import from here.
+#[doc(no_inline)]
+pub use crate::message::{Completion, Usage};
 
 mod custom_openai;
 mod custom_openai_chat;
@@ -30,7 +33,7 @@ pub use mistral_chat::MistralChatContentFormatter;
 pub use path::value_at;
 
 /// The content type every built-in formatter sends and accepts.
-pub const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 
 /// Turns a prompt into a request body and a response body into a [`Completion`].
 ///
@@ -141,58 +144,6 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
     }
 }
 
-/// One generated text, with what the endpoint said about it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Completion {
-    /// The text exactly as the model produced it (not trimmed).
-    pub text: String,
-    /// Why generation stopped (`stop`, `length`, …), when the endpoint says.
-    pub finish_reason: Option<String>,
-    /// Token log-probabilities, when the endpoint returns them.
-    pub logprobs: Option<Value>,
-    /// Token counts, when the endpoint returns them.
-    pub usage: Option<Usage>,
-    /// The service's request id (`x-request-id` and kin), for support tickets.
-    pub request_id: Option<String>,
-}
-
-impl Completion {
-    /// A completion with just its text.
-    pub fn new(text: impl Into<String>) -> Self {
-        Completion {
-            text: text.into(),
-            ..Self::default()
-        }
-    }
-}
-
-/// Token counts reported by the endpoint.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Usage {
-    /// Tokens in the prompt.
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    #[serde(default)]
-    pub completion_tokens: u64,
-    /// Both together.
-    #[serde(default)]
-    pub total_tokens: u64,
-}
-
-impl Usage {
-    /// Token counts from their parts.
-    pub fn new(prompt_tokens: u64, completion_tokens: u64, total_tokens: u64) -> Self {
-        Usage {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens,
-        }
-    }
-}
-
 /// The built-in completion formatter for a tag, alias or Python class name.
 ///
 /// ```
@@ -212,6 +163,9 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
 }
 
 /// The tags [`completion_formatter`] knows, for error messages.
+// Public only for the CLI (edited elsewhere) until it uses `Registry::completion_formatter_tags`; round 2 makes
+// it `pub(crate)`.
+#[doc(hidden)]
 pub const COMPLETION_TAGS: &[&str] = &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
 
 /// The built-in chat formatter for a tag, alias or Python class name.
@@ -232,6 +186,9 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
 }
 
 /// The tags [`chat_formatter`] knows, for error messages.
+// Public only for the CLI (edited elsewhere) until it uses `Registry::chat_formatter_tags`; round 2 makes
+// it `pub(crate)`.
+#[doc(hidden)]
 pub const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
 
 /// Parses a response body as JSON, or gives the response error for `formatter`.
@@ -264,6 +221,17 @@ pub fn text_at(
             let shapes: Vec<_> = paths.iter().map(|p| path::shape(p, "string")).collect();
             Error::response(formatter, api_type, &shapes.join(" or "), body)
         })
+}
+
+/// The completion whose text is at the first of `paths` (see [`text_at`]).
+pub(crate) fn completion_at(
+    formatter: &str,
+    api_type: ApiType,
+    body: &[u8],
+    paths: &[&str],
+) -> Result<Completion> {
+    let json = parse_json(formatter, api_type, body)?;
+    text_at(formatter, api_type, body, &json, paths).map(Completion::new)
 }
 
 /// Serializes a request body; serde_json only fails here on non-string map keys, which a

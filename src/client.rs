@@ -1,0 +1,76 @@
+//! The private core both clients share: validated settings, the transport and the formatter, and
+//! the steps of one call. Each public client declares its whole API in its own file on top.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::builder::{Builder, Formatter, Resolved};
+use crate::config::{ApiType, ClientKind, EndpointConfig};
+use crate::config_file::ConfigFile;
+use crate::error::{Result, Source};
+use crate::options::CallOptions;
+use crate::transport::{Outgoing, Transport};
+
+/// A built client's state; the public clients hold it in an `Arc`, so clones share it.
+#[derive(Debug)]
+pub(crate) struct Core<F: ?Sized> {
+    resolved: Resolved,
+    formatter: Arc<F>,
+}
+
+impl<F: ?Sized + Formatter> Core<F> {
+    /// Validates `builder`'s settings for a client of `kind`, with its formatter or `default`.
+    pub fn build(
+        builder: Builder<F>,
+        kind: ClientKind,
+        default: impl FnOnce() -> Arc<F>,
+    ) -> Result<Arc<Self>> {
+        let (resolved, formatter) = builder.resolve_for(kind, default)?;
+        Ok(Arc::new(Core { resolved, formatter }))
+    }
+
+    /// One call: `request` encodes the input with the client's `model_kwargs` and the options
+    /// merged, `response` reads the answer. Returns it with the service's request id.
+    pub fn call<T>(
+        &self,
+        options: &CallOptions,
+        request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
+        response: impl FnOnce(&F, &[u8], ApiType) -> Result<T>,
+    ) -> Result<(T, Option<String>)> {
+        let formatter = &*self.formatter;
+        let api_type = self.resolved.config.api_type;
+        let params = options.merge(&self.resolved.config.model_kwargs);
+        let body = request(formatter, &params, api_type)?;
+        let out = Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: formatter.accept(),
+            timeout: options.checked_timeout()?,
+        };
+        self.resolved
+            .transport
+            .exchange(&out, |body| response(formatter, body, api_type))
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.resolved.config
+    }
+
+    pub fn formatter(&self) -> &Arc<F> {
+        &self.formatter
+    }
+
+    pub fn sources(&self) -> &[(&'static str, Source)] {
+        &self.resolved.sources
+    }
+
+    /// The config this client saves, under `_type` `type_name`.
+    pub fn config_map(&self, type_name: &str) -> Map<String, Value> {
+        ConfigFile::saved(type_name, self.config(), &*self.formatter).into_map()
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.resolved.transport
+    }
+}

@@ -1,0 +1,633 @@
+//! Loading saved configs: the registry that maps a file's `_type` to a loader and formatter tags
+//! to formatters, the options a caller passes, and what a load gives back.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::builder::{Builder, Settings};
+use crate::chat::AzureMlChatOnlineEndpoint;
+use crate::config::{ApiType, WithOrigin};
+use crate::config_file::{
+    describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
+    AZUREML_ENDPOINT_TYPE,
+};
+use crate::error::{Error, Result, Source};
+use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
+use crate::llm::AzureMlOnlineEndpoint;
+use crate::secret::ApiKey;
+
+/// An error a user formatter factory returns; its text goes into [`Error::Config`].
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type LoaderFn = dyn Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync;
+type Factory<T> = dyn Fn(&Map<String, Value>) -> std::result::Result<Arc<T>, BoxError> + Send + Sync;
+
+/// Settings passed in code when loading a config file. They win over the file, which wins over
+/// the `AZUREML_*` env vars, which win over the defaults.
+///
+/// The key comes from [`api_key`](Self::api_key), else `endpoint_api_key` in the file, else
+/// `AZUREML_ENDPOINT_API_KEY`. `allow_insecure_http`, `connect_timeout` and `max_response_bytes`
+/// are never saved: they are the loading program's policy, set here.
+///
+/// ```
+/// use std::time::Duration;
+/// use azureml_endpoint::LoadOptions;
+///
+/// let _options = LoadOptions::new()
+///     .api_key("from-a-vault")
+///     .timeout(Duration::from_secs(120))
+///     .env_vars([("AZUREML_ENDPOINT_URL", "https://e.eastus2.inference.ml.azure.com/score")]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    explicit: Settings,
+    env: Option<HashMap<String, String>>,
+}
+
+impl LoadOptions {
+    /// No explicit settings; env vars from the process.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one of [`Builder`]'s setters, so both validate and record sources alike.
+    fn with(self, set: impl FnOnce(Builder<()>) -> Builder<()>) -> Self {
+        let builder = set(Builder {
+            settings: self.explicit,
+            formatter: None,
+        });
+        LoadOptions {
+            explicit: builder.settings,
+            ..self
+        }
+    }
+
+    /// The scoring URL, over the file's `endpoint_url`. Defaults to the file, then
+    /// `AZUREML_ENDPOINT_URL`.
+    pub fn endpoint_url(self, url: impl Into<String>) -> Self {
+        self.with(|b| b.endpoint_url(url))
+    }
+
+    /// The endpoint kind, over the file's `endpoint_api_type`. Defaults to the file, then
+    /// `AZUREML_ENDPOINT_API_TYPE`, then [`ApiType::Dedicated`].
+    pub fn api_type(self, api_type: ApiType) -> Self {
+        self.with(|b| b.api_type(api_type))
+    }
+
+    /// The key or token. Defaults to the file's `endpoint_api_key`, then
+    /// `AZUREML_ENDPOINT_API_KEY`.
+    pub fn api_key(self, key: impl Into<ApiKey>) -> Self {
+        self.with(|b| b.api_key(key))
+    }
+
+    /// The deployment to pin; `""` is unset, so the file's, then `AZUREML_DEPLOYMENT_NAME`,
+    /// applies. Defaults to the file, then `AZUREML_DEPLOYMENT_NAME`.
+    pub fn deployment_name(self, name: impl Into<String>) -> Self {
+        self.with(|b| b.deployment_name(name))
+    }
+
+    /// The request timeout (1 ms to a day). Defaults to the file, then `AZUREML_TIMEOUT`, then
+    /// 50 s.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|b| b.timeout(timeout))
+    }
+
+    /// Further attempts after the first. Defaults to the file, then 3.
+    pub fn max_retries(self, retries: u32) -> Self {
+        self.with(|b| b.max_retries(retries))
+    }
+
+    /// Deadline for making a connection (never saved; 1 ms to a day). Defaults to 10 s.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.with(|b| b.connect_timeout(timeout))
+    }
+
+    /// Cap on a response body (never saved). Defaults to 32 MiB.
+    pub fn max_response_bytes(self, limit: u64) -> Self {
+        self.with(|b| b.max_response_bytes(limit))
+    }
+
+    /// Allows plain `http` to a non-loopback host (never saved: a file cannot opt in to sending
+    /// the key in clear text). Defaults to `false`.
+    pub fn allow_insecure_http(self, allow: bool) -> Self {
+        self.with(|b| b.allow_insecure_http(allow))
+    }
+
+    /// Reads the `AZUREML_*` settings from these pairs instead of the process environment (for
+    /// tests, or a program that keeps its own). An empty list means no env vars at all.
+    /// Defaults to the process environment.
+    pub fn env_vars<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.env = Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+        self
+    }
+}
+
+/// Whichever client a config file held: completion, chat, or what a user `_type`'s loader built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyClient {
+    /// `_type: azureml_endpoint`.
+    Completion(AzureMlOnlineEndpoint),
+    /// `_type: azureml_chat_endpoint`.
+    Chat(AzureMlChatOnlineEndpoint),
+    /// Whatever a user-registered loader builds.
+    Custom(Box<dyn Any + Send + Sync>),
+}
+
+/// The former name of [`AnyClient`]; use that.
+// Not `#[deprecated]` yet: the CLI (edited elsewhere) still names it and builds with
+// `-D warnings`. Round 2 deprecates it once the CLI says `AnyClient`.
+#[doc(hidden)]
+pub type LoadedClient = AnyClient;
+
+/// A loaded config file: the client it rebuilt, with the file's `_type` and path.
+///
+/// Take the client with [`into_completion`](Self::into_completion) or
+/// [`into_chat`](Self::into_chat) when the kind is known, or match on
+/// [`into_client`](Self::into_client) when it is not.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    type_name: String,
+    path: PathBuf,
+    client: AnyClient,
+}
+
+/// The former name of [`LoadedConfig`].
+#[deprecated(note = "renamed to `LoadedConfig`")]
+pub type Loaded = LoadedConfig;
+
+impl LoadedConfig {
+    /// The file's `_type`.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The client, whatever its kind.
+    pub fn into_client(self) -> AnyClient {
+        self.client
+    }
+
+    /// The completion client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on `_type` when the file holds another kind of client.
+    pub fn into_completion(self) -> Result<AzureMlOnlineEndpoint> {
+        match self.client {
+            AnyClient::Completion(llm) => Ok(llm),
+            _ => Err(self.wrong_kind("a completion client (AzureMlOnlineEndpoint)")),
+        }
+    }
+
+    /// The chat client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on `_type` when the file holds another kind of client.
+    pub fn into_chat(self) -> Result<AzureMlChatOnlineEndpoint> {
+        match self.client {
+            AnyClient::Chat(chat) => Ok(chat),
+            _ => Err(self.wrong_kind("a chat client (AzureMlChatOnlineEndpoint)")),
+        }
+    }
+
+    /// The value a user loader built, as `T`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on `_type` when the file holds a built-in client or another type.
+    pub fn downcast<T: Any>(self) -> Result<T> {
+        let wanted = std::any::type_name::<T>();
+        match self.client {
+            AnyClient::Custom(value) => match value.downcast::<T>() {
+                Ok(value) => Ok(*value),
+                Err(_) => Err(Error::config(
+                    "_type",
+                    Source::File(self.path),
+                    format!(
+                        "the loader of `{}` built another type than `{wanted}`",
+                        self.type_name
+                    ),
+                )),
+            },
+            _ => Err(self.wrong_kind(wanted)),
+        }
+    }
+
+    fn wrong_kind(&self, wanted: &str) -> Error {
+        let (held, accessor) = match self.client {
+            AnyClient::Completion(_) => ("a completion client", "into_completion()"),
+            AnyClient::Chat(_) => ("a chat client", "into_chat()"),
+            AnyClient::Custom(_) => ("a user type", "downcast()"),
+        };
+        Error::config(
+            "_type",
+            Source::File(self.path.clone()),
+            format!("`{}` is {held}, not {wanted}; use {accessor}", self.type_name),
+        )
+    }
+}
+
+/// What a loader sees: the parsed file, the caller's [`LoadOptions`] and the [`Registry`]'s
+/// formatter tags.
+#[derive(Debug)]
+pub struct LoadContext<'a> {
+    path: &'a Path,
+    type_name: &'a str,
+    fields: &'a Map<String, Value>,
+    options: &'a LoadOptions,
+    registry: &'a Registry,
+}
+
+impl LoadContext<'_> {
+    /// The file being loaded.
+    pub fn path(&self) -> &Path {
+        self.path
+    }
+
+    /// The file's `_type`.
+    pub fn type_name(&self) -> &str {
+        self.type_name
+    }
+
+    /// The file's top-level mapping, `_type` included.
+    pub fn fields(&self) -> &Map<String, Value> {
+        self.fields
+    }
+
+    /// A config error at `key` in this file, for a user loader to return.
+    pub fn invalid(&self, key: &str, message: impl Into<String>) -> Error {
+        Error::config(key, self.file(), message)
+    }
+
+    /// Builds a completion client from this file as `azureml_endpoint` does: the keys of
+    /// config.md only, options over file over env vars over defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key and this file: an unknown key, a value of the wrong
+    /// type, an unknown formatter tag; then anything
+    /// [`build`](crate::AzureMlOnlineEndpointBuilder::build) rejects.
+    pub fn completion_client(&self) -> Result<AzureMlOnlineEndpoint> {
+        self.builder(&self.registry.completion, &FormatterKind::COMPLETION)?
+            .build()
+    }
+
+    /// Builds a chat client from this file as `azureml_chat_endpoint` does.
+    ///
+    /// # Errors
+    /// As [`completion_client`](Self::completion_client).
+    pub fn chat_client(&self) -> Result<AzureMlChatOnlineEndpoint> {
+        self.builder(&self.registry.chat, &FormatterKind::CHAT)?.build()
+    }
+
+    /// A builder with this file's settings and the formatter it names, if any.
+    fn builder<T: ?Sized>(
+        &self,
+        registered: &BTreeMap<String, Arc<Factory<T>>>,
+        kind: &FormatterKind<T>,
+    ) -> Result<Builder<T>> {
+        let (settings, spec) = self.settings()?;
+        let formatter = match spec {
+            Some(spec) => Some(WithOrigin::new(
+                self.formatter(&spec, registered, kind)?,
+                self.file(),
+            )),
+            None => None,
+        };
+        Ok(Builder { settings, formatter })
+    }
+
+    fn file(&self) -> Source {
+        Source::File(self.path.to_path_buf())
+    }
+
+    /// The file's settings over the env vars, under the explicit ones; and the formatter named.
+    fn settings(&self) -> Result<(Settings, Option<FormatterSpec>)> {
+        let file = self.file();
+        let (mut settings, formatter) =
+            ConfigFile::from_fields(self.fields, &file)?.settings(self.options.explicit.clone(), &file)?;
+        match &self.options.env {
+            Some(vars) => settings.fill_from_env(|name| vars.get(name).cloned()),
+            None => settings.fill_from_env(|name| std::env::var(name).ok()),
+        }
+        Ok((settings, formatter))
+    }
+
+    /// A formatter by tag: a registered one first, then a built-in (which takes no settings).
+    fn formatter<T: ?Sized>(
+        &self,
+        spec: &FormatterSpec,
+        registered: &BTreeMap<String, Arc<Factory<T>>>,
+        kind: &FormatterKind<T>,
+    ) -> Result<Arc<T>> {
+        let FormatterSpec { key, tag, settings } = spec;
+        if let Some(factory) = registered.get(tag) {
+            return factory(settings).map_err(|e| self.invalid(key, format!("formatter `{tag}`: {e}")));
+        }
+        if let Some(formatter) = (kind.builtin)(tag) {
+            if let Some(setting) = settings.keys().next() {
+                return Err(self.invalid(
+                    key,
+                    format!("formatter `{tag}` takes no settings; remove `{setting}`"),
+                ));
+            }
+            return Ok(formatter);
+        }
+        let known: Vec<&str> = tags(kind.builtin_tags, registered).collect();
+        let hint = if (kind.other_has)(self.registry, tag) {
+            format!(
+                " (`{tag}` is a {} formatter: use `_type: {}`)",
+                kind.other_name, kind.other_type
+            )
+        } else {
+            String::new()
+        };
+        Err(self.invalid(
+            key,
+            format!(
+                "unknown {} formatter `{tag}`{hint}; known: {} (Python class names such as `{}` work too)",
+                kind.name,
+                known.join(", "),
+                kind.python_example
+            ),
+        ))
+    }
+}
+
+/// What differs between looking up completion and chat formatters.
+struct FormatterKind<T: ?Sized> {
+    name: &'static str,
+    builtin: fn(&str) -> Option<Arc<T>>,
+    builtin_tags: &'static [&'static str],
+    python_example: &'static str,
+    other_name: &'static str,
+    other_type: &'static str,
+    /// Whether the other kind knows the tag, for a hint.
+    other_has: fn(&Registry, &str) -> bool,
+}
+
+impl FormatterKind<dyn ContentFormatter> {
+    const COMPLETION: Self = FormatterKind {
+        name: "completion",
+        builtin: formatter::completion_formatter,
+        builtin_tags: formatter::COMPLETION_TAGS,
+        python_example: "GPT2ContentFormatter",
+        other_name: "chat",
+        other_type: AZUREML_CHAT_ENDPOINT_TYPE,
+        other_has: |r, tag| r.chat.contains_key(tag) || formatter::chat_formatter(tag).is_some(),
+    };
+}
+
+impl FormatterKind<dyn ChatContentFormatter> {
+    const CHAT: Self = FormatterKind {
+        name: "chat",
+        builtin: formatter::chat_formatter,
+        builtin_tags: formatter::CHAT_TAGS,
+        python_example: "CustomOpenAIChatContentFormatter",
+        other_name: "completion",
+        other_type: AZUREML_ENDPOINT_TYPE,
+        other_has: |r, tag| r.completion.contains_key(tag) || formatter::completion_formatter(tag).is_some(),
+    };
+}
+
+/// Maps a config file's `_type` to the loader that rebuilds it, and formatter tags to
+/// formatters.
+///
+/// [`Registry::new`] knows `azureml_endpoint` and `azureml_chat_endpoint` and every built-in
+/// formatter tag, alias and Python class name. Register your own `_type`s and formatter tags so
+/// configs naming them load again.
+///
+/// ```
+/// use std::sync::Arc;
+/// use azureml_endpoint::{formatter::completion_formatter, AnyClient, Registry};
+///
+/// let mut registry = Registry::new();
+/// // A user `_type` that is a completion client under another name.
+/// registry.register("my_team_llm", |ctx| ctx.completion_client().map(AnyClient::Completion));
+/// // A user formatter tag; its settings come from the file's `formatter` mapping.
+/// registry.register_completion_formatter("shouty", |settings| {
+///     let _volume = settings.get("volume").and_then(|v| v.as_u64()).ok_or("`volume` is required")?;
+///     Ok(completion_formatter("gpt2").ok_or("no gpt2")?) // a real one would wrap its settings
+/// });
+/// assert!(registry.type_names().any(|t| t == "my_team_llm"));
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    loaders: BTreeMap<String, Arc<LoaderFn>>,
+    completion: BTreeMap<String, Arc<Factory<dyn ContentFormatter>>>,
+    chat: BTreeMap<String, Arc<Factory<dyn ChatContentFormatter>>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("types", &self.loaders.keys().collect::<Vec<_>>())
+            .field(
+                "completion_formatters",
+                &self.completion.keys().collect::<Vec<_>>(),
+            )
+            .field("chat_formatters", &self.chat.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// A registry with the built-in `_type`s and formatters.
+    pub fn new() -> Self {
+        let mut registry = Registry {
+            loaders: BTreeMap::new(),
+            completion: BTreeMap::new(),
+            chat: BTreeMap::new(),
+        };
+        registry
+            .register(AZUREML_ENDPOINT_TYPE, |ctx| {
+                ctx.completion_client().map(AnyClient::Completion)
+            })
+            .register(AZUREML_CHAT_ENDPOINT_TYPE, |ctx| {
+                ctx.chat_client().map(AnyClient::Chat)
+            });
+        registry
+    }
+
+    /// Makes files with this `_type` load through `loader` (replacing any loader it had).
+    ///
+    /// The loader gets a [`LoadContext`]; [`LoadContext::completion_client`] and
+    /// [`LoadContext::chat_client`] do what the built-in loaders do.
+    pub fn register(
+        &mut self,
+        type_name: impl Into<String>,
+        loader: impl Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.loaders.insert(type_name.into(), Arc::new(loader));
+        self
+    }
+
+    /// Makes `formatter: {"_type": tag, …settings}` in completion configs build a formatter
+    /// with `factory(settings)` (settings: the mapping without `_type`). The formatter's
+    /// [`tag`](ContentFormatter::tag) should return `tag` and its
+    /// [`settings`](ContentFormatter::settings) what `factory` reads, so saved configs load again.
+    /// A registered tag wins over a built-in one.
+    pub fn register_completion_formatter(
+        &mut self,
+        tag: impl Into<String>,
+        factory: impl Fn(
+                &Map<String, Value>,
+            )
+                -> std::result::Result<Arc<dyn ContentFormatter>, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> &mut Self {
+        self.completion.insert(tag.into(), Arc::new(factory));
+        self
+    }
+
+    /// The chat counterpart of [`register_completion_formatter`](Self::register_completion_formatter).
+    pub fn register_chat_formatter(
+        &mut self,
+        tag: impl Into<String>,
+        factory: impl Fn(
+                &Map<String, Value>,
+            )
+                -> std::result::Result<Arc<dyn ChatContentFormatter>, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> &mut Self {
+        self.chat.insert(tag.into(), Arc::new(factory));
+        self
+    }
+
+    /// The completion formatter tags configs may name: the built-in ones (Python class names
+    /// work too), then the registered ones, sorted.
+    ///
+    /// ```
+    /// let registry = azureml_endpoint::Registry::new();
+    /// let tags: Vec<&str> = registry.completion_formatter_tags().collect();
+    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]);
+    /// ```
+    pub fn completion_formatter_tags(&self) -> impl Iterator<Item = &str> {
+        tags(formatter::COMPLETION_TAGS, &self.completion)
+    }
+
+    /// The chat formatter tags configs may name, as
+    /// [`completion_formatter_tags`](Self::completion_formatter_tags).
+    pub fn chat_formatter_tags(&self) -> impl Iterator<Item = &str> {
+        tags(formatter::CHAT_TAGS, &self.chat)
+    }
+
+    /// The `_type`s this registry loads, sorted.
+    pub fn type_names(&self) -> impl Iterator<Item = &str> {
+        self.loaders.keys().map(String::as_str)
+    }
+
+    /// Loads a config file with settings from the file, then env vars, then defaults.
+    ///
+    /// # Errors
+    /// As [`load_with`](Self::load_with).
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedConfig> {
+        self.load_with(path, &LoadOptions::default())
+    }
+
+    /// Loads a config file; `options` win over the file, which wins over env vars.
+    ///
+    /// # Errors
+    /// - [`Error::ConfigFile`]: an extension other than `.json`/`.yaml`/`.yml`, a file that is
+    ///   not UTF-8 text, empty, not valid JSON/YAML (with line and column), nested too deep, a
+    ///   YAML alias bomb, or not a mapping.
+    /// - [`Error::Io`]: the file cannot be read (with its path).
+    /// - [`Error::Config`] naming the key and where its value came from: a missing or unknown
+    ///   `_type` (listing the registered ones), an unknown key (with the closest known one), a
+    ///   value of the wrong type, an unknown formatter tag (listing the known ones), a bad
+    ///   timeout, a missing URL or key (saying where each can come from), and anything the
+    ///   client's `build()` rejects.
+    pub fn load_with(&self, path: impl AsRef<Path>, options: &LoadOptions) -> Result<LoadedConfig> {
+        let path = path.as_ref();
+        let fields = read_config(path)?;
+        let registered = || self.type_names().collect::<Vec<_>>().join(", ");
+        let invalid = |message: String| Error::config("_type", Source::File(path.to_path_buf()), message);
+        let type_name = match fields.get("_type") {
+            Some(Value::String(name)) => name,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "expected a string naming the client (one of: {}), got {}",
+                    registered(),
+                    describe(other)
+                )))
+            }
+            None => {
+                return Err(invalid(format!(
+                    "missing; the file needs `_type`, one of: {}",
+                    registered()
+                )))
+            }
+        };
+        let Some(loader) = self.loaders.get(type_name) else {
+            let names: Vec<&str> = self.type_names().collect();
+            let hint =
+                suggest(type_name, &names).map_or(String::new(), |t| format!(" (did you mean `{t}`?)"));
+            return Err(invalid(format!(
+                "unknown `_type` {type_name:?}{hint}; registered: {}",
+                registered()
+            )));
+        };
+        let context = LoadContext {
+            path,
+            type_name,
+            fields: &fields,
+            options,
+            registry: self,
+        };
+        let client = loader(&context)?;
+        Ok(LoadedConfig {
+            type_name: type_name.clone(),
+            path: path.to_path_buf(),
+            client,
+        })
+    }
+}
+
+/// Built-in tags, then registered ones.
+fn tags<'r, T: ?Sized>(
+    builtin: &'static [&'static str],
+    registered: &'r BTreeMap<String, Arc<Factory<T>>>,
+) -> impl Iterator<Item = &'r str> {
+    builtin
+        .iter()
+        .copied()
+        .chain(registered.keys().map(String::as_str))
+}
+
+/// Loads a saved client with the built-in [`Registry`]; LangChain Python's `load_llm`.
+///
+/// Reads files written by [`AzureMlOnlineEndpoint::save`], [`AzureMlChatOnlineEndpoint::save`]
+/// and LangChain Python's `save()` (whose files hold no URL or key: those come from
+/// `AZUREML_ENDPOINT_URL` and `AZUREML_ENDPOINT_API_KEY`).
+///
+/// ```no_run
+/// let llm = azureml_endpoint::load_llm("llm.yaml")?.into_completion()?;
+/// println!("{}", llm.invoke("Tell me a joke")?.text);
+/// # Ok::<(), azureml_endpoint::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`Registry::load_with`].
+pub fn load_llm(path: impl AsRef<Path>) -> Result<LoadedConfig> {
+    Registry::new().load(path)
+}
