@@ -12,6 +12,7 @@ mod batch;
 mod builder;
 mod chat;
 mod config;
+pub mod credential;
 mod error;
 pub mod formatter;
 mod llm;
