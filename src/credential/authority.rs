@@ -17,8 +17,8 @@ pub(crate) struct Authority {
 
 impl Authority {
     /// `host` is an https URL (http only for loopback, for tests); `tenant` a GUID or domain.
-    pub fn new(source: &'static str, host: &str, tenant: &str) -> Result<Self, CredentialError> {
-        let host = host.trim_end_matches('/');
+    pub fn new(source: &'static str, given: &str, tenant: &str) -> Result<Self, CredentialError> {
+        let host = given.trim_end_matches('/');
         let secure = host.starts_with("https://") || (host.starts_with("http://") && is_local(host));
         let bare = host
             .split_once("://")
@@ -26,7 +26,7 @@ impl Authority {
         if !secure || !bare {
             return Err(CredentialError::failed(
                 source,
-                format!("authority host {host:?} is not an https URL without a path; fix AZURE_AUTHORITY_HOST (e.g. {DEFAULT_AUTHORITY_HOST})"),
+                format!("authority host {given:?} is not an https URL without a path; fix AZURE_AUTHORITY_HOST (e.g. {DEFAULT_AUTHORITY_HOST})"),
             ));
         }
         let tenant_ok = !tenant.is_empty()

@@ -1,0 +1,799 @@
+//! Entra ID credentials against fake token services on 127.0.0.1 and a fake `az`: the right
+//! request for each flow, the cache's refresh rules, and no token or secret in any output.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use azureml_endpoint::credential::{
+    from_fn, AccessToken, AzureCliCredential, CachedCredential, ClientSecretCredential, CredentialError,
+    CredentialErrorKind, DefaultCredential, ManagedIdentityCredential, TokenCredential,
+    WorkloadIdentityCredential,
+};
+use common::fault::{response, Act, FaultServer, Request};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A JWT-shaped token, as Entra issues them.
+const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJtbCJ9.c2ln-TOKEN-SECRET";
+const CLIENT_SECRET: &str = "cs-SECRET-8Q~x.y";
+const HEADER_SECRET: &str = "hdr-SECRET-77";
+const ML: &str = "https://ml.azure.com/.default";
+const ML_QUERY: &str = "resource=https%3A%2F%2Fml.azure.com";
+
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'static {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| map.get(name).cloned()
+}
+
+fn posix_in(secs: u64) -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + secs
+}
+
+fn at(posix: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(posix)
+}
+
+fn ok_body(expires_on: u64) -> String {
+    format!(r#"{{"access_token":"{TOKEN}","expires_on":"{expires_on}","token_type":"Bearer"}}"#)
+}
+
+fn request_line(request: &Request) -> &str {
+    request.head.lines().next().unwrap_or("")
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request.head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+fn only_request(server: &FaultServer) -> Result<Request, String> {
+    match server.requests().as_slice() {
+        [one] => Ok(one.clone()),
+        all => Err(format!("want one request, got {}", all.len())),
+    }
+}
+
+/// Every rendering of `error` and `debug`, which must hold none of `secrets`.
+fn assert_clean(texts: &[String], secrets: &[&str]) {
+    for text in texts {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret:?} leaked into {text:?}");
+        }
+    }
+}
+
+fn renderings(error: &CredentialError) -> Vec<String> {
+    vec![
+        error.to_string(),
+        format!("{error:?}"),
+        error.message().to_owned(),
+    ]
+}
+
+/// A port nothing listens on.
+fn closed_port() -> Result<u16, std::io::Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+// ---- managed identity ----
+
+#[test]
+fn identity_endpoint_sends_its_header_and_api_version() -> TestResult {
+    let expires = posix_in(3600);
+    let server = FaultServer::start(vec![response(200, &[], ok_body(expires))]);
+    let url = server.url("/msi/token");
+    let credential = ManagedIdentityCredential::from_env_fn(env(&[
+        ("IDENTITY_ENDPOINT", &url),
+        ("IDENTITY_HEADER", HEADER_SECRET),
+        ("MSI_ENDPOINT", "http://127.0.0.1:1/not-this-one"),
+        ("MSI_SECRET", "not-this-one"),
+    ]))?
+    .with_client_id("uai-client-1");
+    let token = credential.get_token(ML)?;
+    assert_eq!(token.expires_on(), at(expires));
+    let request = only_request(&server)?;
+    assert_eq!(
+        request_line(&request),
+        format!("GET /msi/token?api-version=2019-08-01&{ML_QUERY}&client_id=uai-client-1 HTTP/1.1")
+    );
+    assert_eq!(
+        header(&request, "x-identity-header").as_deref(),
+        Some(HEADER_SECRET)
+    );
+    assert_eq!(header(&request, "metadata"), None);
+    assert_clean(
+        &[format!("{credential:?}"), format!("{token:?}")],
+        &[HEADER_SECRET, TOKEN],
+    );
+    Ok(())
+}
+
+#[test]
+fn msi_endpoint_sends_secret_header_and_clientid() -> TestResult {
+    let server = FaultServer::start(vec![response(200, &[], ok_body(posix_in(600)))]);
+    let url = server.url("/MSI/token/");
+    let credential = ManagedIdentityCredential::from_env_fn(env(&[
+        ("MSI_ENDPOINT", &url),
+        ("MSI_SECRET", HEADER_SECRET),
+    ]))?
+    .with_client_id("uai-2");
+    credential.get_token(ML)?;
+    let request = only_request(&server)?;
+    assert_eq!(
+        request_line(&request),
+        format!("GET /MSI/token/?api-version=2017-09-01&{ML_QUERY}&clientid=uai-2 HTTP/1.1")
+    );
+    assert_eq!(header(&request, "secret").as_deref(), Some(HEADER_SECRET));
+    Ok(())
+}
+
+#[test]
+fn imds_is_asked_with_metadata_header_at_the_documented_override() -> TestResult {
+    let body =
+        format!(r#"{{"access_token":"{TOKEN}","expires_in":"86399","expires_on":"1","refresh_in":"43200"}}"#);
+    let server = FaultServer::start(vec![response(200, &[], body.clone()), response(200, &[], body)]);
+    let host = server.url("/");
+    let vars = [("AZURE_POD_IDENTITY_AUTHORITY_HOST", host.as_str())];
+    let before = SystemTime::now();
+    let system = ManagedIdentityCredential::from_env_fn(env(&vars))?.get_token(ML)?;
+    assert!(
+        system.expires_on() >= before + Duration::from_secs(86399),
+        "expires_in wins over expires_on"
+    );
+    assert!(system.refresh_on() >= Some(before + Duration::from_secs(43200)));
+    ManagedIdentityCredential::from_env_fn(env(&vars))?
+        .with_client_id("uai-3")
+        .get_token("https://cognitiveservices.azure.com/.default")?;
+    let requests = server.requests();
+    let lines: Vec<&str> = requests.iter().map(request_line).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("GET /metadata/identity/oauth2/token?api-version=2018-02-01&{ML_QUERY} HTTP/1.1"),
+            "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fcognitiveservices.azure.com&client_id=uai-3 HTTP/1.1".to_owned(),
+        ]
+    );
+    for request in &requests {
+        assert_eq!(header(request, "metadata").as_deref(), Some("true"));
+    }
+    Ok(())
+}
+
+#[test]
+fn no_imds_means_unavailable_quickly() -> TestResult {
+    let host = format!("http://127.0.0.1:{}", closed_port()?);
+    let credential =
+        ManagedIdentityCredential::from_env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))?;
+    let error = credential.get_token(ML).err().ok_or("no managed identity here")?;
+    assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "managed identity credential: no managed identity on this machine (IMDS at {host}/metadata/identity/oauth2/token: the connection was refused); use another auth mode"
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn imds_400_is_unavailable_and_other_errors_fail_without_secrets() -> TestResult {
+    let echo = format!(
+        r#"{{"error":"invalid_request","error_description":"bad header {HEADER_SECRET} for {TOKEN}"}}"#
+    );
+    let server = FaultServer::start(vec![
+        response(
+            400,
+            &[],
+            r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+        ),
+        response(500, &[], echo),
+    ]);
+    let host = server.url("");
+    let imds = ManagedIdentityCredential::from_env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))?
+        .with_client_id("uai-4");
+    let error = imds.get_token(ML).err().ok_or("400 is not a token")?;
+    assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
+    assert_eq!(
+        error.to_string(),
+        "managed identity credential: no managed identity for client id \"uai-4\" on this machine (the token service answered 400: Identity not found)"
+    );
+    let url = server.url("/msi");
+    let app = ManagedIdentityCredential::from_env_fn(env(&[
+        ("IDENTITY_ENDPOINT", &url),
+        ("IDENTITY_HEADER", HEADER_SECRET),
+    ]))?;
+    let error = app.get_token(ML).err().ok_or("500 is not a token")?;
+    assert_eq!(error.kind(), CredentialErrorKind::Failed);
+    assert_eq!(
+        error.to_string(),
+        "managed identity credential: the token service answered 500: bad header *** for ***; check that the system-assigned identity is assigned to this resource"
+    );
+    assert_clean(&renderings(&error), &[HEADER_SECRET, TOKEN]);
+    Ok(())
+}
+
+#[test]
+fn redirects_are_not_followed() -> TestResult {
+    let elsewhere = FaultServer::start(vec![response(200, &[], ok_body(posix_in(3600)))]);
+    let target = elsewhere.url("/steal");
+    let server = FaultServer::start(vec![response(307, &[("location", &target)], "")]);
+    let url = server.url("/msi");
+    let credential = ManagedIdentityCredential::from_env_fn(env(&[
+        ("IDENTITY_ENDPOINT", &url),
+        ("IDENTITY_HEADER", HEADER_SECRET),
+    ]))?;
+    let error = credential
+        .get_token(ML)
+        .err()
+        .ok_or("a redirect is not a token")?;
+    assert_eq!(
+        error.message(),
+        "the token service answered 307; check that the system-assigned identity is assigned to this resource"
+    );
+    assert_eq!(elsewhere.hits(), 0);
+    Ok(())
+}
+
+#[test]
+fn endpoint_variables_must_be_urls() {
+    let error = ManagedIdentityCredential::from_env_fn(env(&[
+        ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
+        ("IDENTITY_HEADER", "h"),
+    ]))
+    .err()
+    .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("managed identity credential: IDENTITY_ENDPOINT \"file:///etc/passwd\" is not an http(s) URL")
+    );
+}
+
+// ---- workload identity and client secret ----
+
+fn temp_dir(name: &str) -> Result<PathBuf, std::io::Error> {
+    let dir = std::env::temp_dir().join(format!("azml-credential-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn form(request: &Request) -> Vec<String> {
+    String::from_utf8_lossy(&request.body)
+        .split('&')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn workload_identity_posts_the_assertion_read_fresh_each_time() -> TestResult {
+    let body = format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{TOKEN}"}}"#);
+    let server = FaultServer::start(vec![response(200, &[], body.clone()), response(200, &[], body)]);
+    let dir = temp_dir("workload")?;
+    let file = dir.join("token");
+    std::fs::write(&file, "assertion-ONE\n")?;
+    let (file_str, host) = (file.to_string_lossy().into_owned(), server.url("/"));
+    let credential = WorkloadIdentityCredential::from_env_fn(env(&[
+        ("AZURE_FEDERATED_TOKEN_FILE", &file_str),
+        ("AZURE_CLIENT_ID", "app-1"),
+        ("AZURE_TENANT_ID", "tenant-1"),
+        ("AZURE_AUTHORITY_HOST", &host),
+    ]))?;
+    credential.get_token(ML)?;
+    std::fs::write(&file, "assertion-TWO")?;
+    credential.get_token(ML)?;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for (request, assertion) in requests.iter().zip(["assertion-ONE", "assertion-TWO"]) {
+        assert_eq!(request_line(request), "POST /tenant-1/oauth2/v2.0/token HTTP/1.1");
+        assert_eq!(
+            header(request, "content-type").as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            form(request),
+            [
+                "grant_type=client_credentials",
+                "client_id=app-1",
+                "scope=https%3A%2F%2Fml.azure.com%2F.default",
+                "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer",
+                &format!("client_assertion={assertion}"),
+            ]
+        );
+    }
+    std::fs::remove_file(&file)?;
+    let error = credential
+        .get_token(ML)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "workload identity credential: cannot use the federated token file `{file_str}`: "
+        )) && error.ends_with("; check AZURE_FEDERATED_TOKEN_FILE"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[test]
+fn client_secret_posts_the_secret_and_never_shows_it() -> TestResult {
+    let echo = format!(
+        r#"{{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: '{CLIENT_SECRET}'. Trace ID: 5f1e"}}"#
+    );
+    let server = FaultServer::start(vec![
+        response(200, &[], ok_body(posix_in(3600))),
+        response(401, &[], echo),
+    ]);
+    let host = server.url("");
+    let vars = [
+        ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
+        ("AZURE_CLIENT_ID", "app-2"),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+        ("AZURE_AUTHORITY_HOST", host.as_str()),
+    ];
+    let credential = ClientSecretCredential::from_env_fn(env(&vars))?;
+    credential.get_token(ML)?;
+    let request = only_request(&server)?;
+    assert_eq!(
+        request_line(&request),
+        "POST /contoso.onmicrosoft.com/oauth2/v2.0/token HTTP/1.1"
+    );
+    assert_eq!(
+        form(&request),
+        [
+            "grant_type=client_credentials",
+            "client_id=app-2",
+            "scope=https%3A%2F%2Fml.azure.com%2F.default",
+            "client_secret=cs-SECRET-8Q~x.y",
+        ]
+    );
+    let error = credential.get_token(ML).err().ok_or("401 is not a token")?;
+    assert_eq!(
+        error.to_string(),
+        "client secret credential: the token service answered 401: AADSTS7000215: Invalid client secret provided: '***'. Trace ID: 5f1e; check the tenant, client id and client_secret"
+    );
+    assert_clean(&renderings(&error), &[CLIENT_SECRET]);
+    assert_clean(&[format!("{credential:?}")], &[CLIENT_SECRET]);
+    Ok(())
+}
+
+#[test]
+fn a_token_with_a_bad_expiry_is_not_shown_in_the_error() -> TestResult {
+    let body = format!(r#"{{"access_token":"{TOKEN}","expires_in":"soon"}}"#);
+    let server = FaultServer::start(vec![response(200, &[], body)]);
+    let credential =
+        ClientSecretCredential::new("t", "app", CLIENT_SECRET)?.with_authority_host(&server.url("/"))?;
+    let error = credential.get_token(ML).err().ok_or("no expiry, no token")?;
+    assert_eq!(
+        error.to_string(),
+        "client secret credential: the token service's answer has an invalid `expires_in` (want whole seconds)"
+    );
+    assert_clean(&renderings(&error), &[TOKEN, CLIENT_SECRET]);
+    Ok(())
+}
+
+#[test]
+fn missing_variables_are_named() {
+    let error = ClientSecretCredential::from_env_fn(env(&[("AZURE_TENANT_ID", "t")])).err();
+    assert_eq!(
+        error.as_ref().map(ToString::to_string).as_deref(),
+        Some("client secret credential: AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set")
+    );
+    assert_eq!(error.map(|e| e.kind()), Some(CredentialErrorKind::Unavailable));
+}
+
+// ---- Azure CLI ----
+
+/// Writes an executable fake `az` that runs `body` (bash) and returns its path.
+#[cfg(unix)]
+fn fake_az(dir: &Path, body: &str) -> Result<PathBuf, std::io::Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("az");
+    std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+#[cfg(unix)]
+#[test]
+fn azure_cli_is_run_with_the_resource_in_the_temp_dir() -> TestResult {
+    let dir = temp_dir("az-ok")?;
+    let log = dir.join("log");
+    let expires = posix_in(3000);
+    let az = fake_az(
+        &dir,
+        &format!(
+            r#"echo "$PWD|$*" > '{}'
+echo '{{"accessToken":"{TOKEN}","expiresOn":"2030-01-01 00:00:00.000000","expires_on":{expires},"tokenType":"Bearer"}}'"#,
+            log.display()
+        ),
+    )?;
+    let token = AzureCliCredential::new().with_program(&az).get_token(ML)?;
+    assert_eq!(token.expires_on(), at(expires));
+    let temp = std::env::temp_dir().canonicalize()?;
+    assert_eq!(
+        std::fs::read_to_string(&log)?,
+        format!(
+            "{}|account get-access-token --resource https://ml.azure.com --output json\n",
+            temp.display()
+        )
+    );
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn azure_cli_errors_say_what_to_do_and_hide_the_token() -> TestResult {
+    let dir = temp_dir("az-errors")?;
+    let run = |body: &str| -> Result<CredentialError, Box<dyn std::error::Error>> {
+        let az = fake_az(&dir, body)?;
+        let result = AzureCliCredential::new().with_program(&az).get_token(ML);
+        Ok(result.err().ok_or("the fake az gave a token")?)
+    };
+    let error = run(
+        "echo 'WARNING: something' >&2; echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1",
+    )?;
+    assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
+    assert_eq!(
+        error.to_string(),
+        "azure cli credential: not signed in; run `az login` (az said: ERROR: Please run 'az login' to setup account.)"
+    );
+    // A failing az that printed a token (JWT-shaped or not) and echoes it on stderr.
+    let plain = "plain-TOKEN-SECRET-42";
+    let error = run(&format!(
+        "echo '{{\"accessToken\":\"{plain}\",\"expires_on\":1}}'; echo 'ERROR: refused {plain} and {TOKEN}' >&2; exit 2"
+    ))?;
+    assert_eq!(error.kind(), CredentialErrorKind::Failed);
+    assert_eq!(
+        error.to_string(),
+        "azure cli credential: `az account get-access-token` failed: ERROR: refused *** and ***"
+    );
+    assert_clean(&renderings(&error), &[plain, TOKEN]);
+    let error = run(&format!(
+        "echo '{{\"accessToken\":\"{plain}\",\"expiresOn\":\"2030-01-01 00:00:00.000000\"}}'"
+    ))?;
+    assert_eq!(
+        error.to_string(),
+        "azure cli credential: this Azure CLI is too old to report `expires_on`; update it (`az upgrade`)"
+    );
+    let error = run(&format!(
+        "echo '{{\"accessToken\":\"{plain}\",\"expires_on\":-1}}'"
+    ))?;
+    assert_eq!(
+        error.to_string(),
+        "azure cli credential: `az` printed an invalid `expires_on` (want POSIX seconds)"
+    );
+    assert_clean(&renderings(&error), &[plain]);
+    let missing = AzureCliCredential::new()
+        .with_program(dir.join("no-such-az"))
+        .get_token(ML)
+        .err();
+    assert_eq!(
+        missing.as_ref().map(ToString::to_string).as_deref(),
+        Some("azure cli credential: `az` was not found; install the Azure CLI (https://aka.ms/azure-cli) and run `az login`, or pick another auth mode")
+    );
+    assert_eq!(missing.map(|e| e.kind()), Some(CredentialErrorKind::Unavailable));
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hanging_azure_cli_is_killed_at_the_timeout() -> TestResult {
+    let dir = temp_dir("az-hang")?;
+    // Not `exec`: the sleeping grandchild keeps the pipes open after `az` itself is killed.
+    let az = fake_az(&dir, "sleep 5")?;
+    let started = Instant::now();
+    let error = AzureCliCredential::new()
+        .with_program(&az)
+        .with_timeout(Duration::from_secs(1))
+        .get_token(ML)
+        .err()
+        .ok_or("a hanging az gave a token")?;
+    let took = started.elapsed();
+    assert_eq!(
+        error.to_string(),
+        "azure cli credential: `az` did not finish within 1 s and was stopped"
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(2),
+        "took {took:?}"
+    );
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+// ---- the default chain ----
+
+#[test]
+fn the_chain_lists_every_source_and_why() -> TestResult {
+    let imds = format!("http://127.0.0.1:{}", closed_port()?);
+    let credential = DefaultCredential::builder()
+        .env_fn(env(&[
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds),
+            ("AZURE_TENANT_ID", "t"),
+        ]))
+        .azure_cli(AzureCliCredential::new().with_program("/nonexistent/az"))
+        .build();
+    let error = credential.get_token(ML).err().ok_or("no source here")?;
+    assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "default credential: no source gave a token (\
+             environment: skipped: AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set; \
+             workload identity: skipped: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID not set; \
+             managed identity: skipped: no managed identity on this machine (IMDS at {imds}/metadata/identity/oauth2/token: the connection was refused); use another auth mode; \
+             azure cli: skipped: `az` was not found; install the Azure CLI (https://aka.ms/azure-cli) and run `az login`, or pick another auth mode)"
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn a_configured_source_that_fails_stops_the_chain() -> TestResult {
+    let server = FaultServer::start(vec![response(401, &[], r#"{"error":"invalid_client"}"#)]);
+    let host = server.url("");
+    let credential = DefaultCredential::builder()
+        .env_fn(env(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "app"),
+            ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+            ("AZURE_AUTHORITY_HOST", &host),
+        ]))
+        .azure_cli(AzureCliCredential::new().with_program("/nonexistent/az"))
+        .build();
+    let error = credential
+        .get_token(ML)
+        .err()
+        .ok_or("a refused secret is not a token")?;
+    assert_eq!(error.kind(), CredentialErrorKind::Failed);
+    assert_eq!(
+        error.to_string(),
+        "default credential: no source gave a token (\
+         environment: failed: the token service answered 401: invalid_client; check the tenant, client id and client_secret; \
+         workload identity: not tried; managed identity: not tried; azure cli: not tried)"
+    );
+    assert_clean(&[error.to_string(), format!("{credential:?}")], &[CLIENT_SECRET]);
+    Ok(())
+}
+
+#[test]
+fn the_chain_keeps_the_source_that_worked() -> TestResult {
+    let body = ok_body(posix_in(3600));
+    let server = FaultServer::start(vec![response(200, &[], body.clone()), response(200, &[], body)]);
+    let host = server.url("");
+    let credential = DefaultCredential::builder()
+        .env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))
+        .client_id("uai-9")
+        .build();
+    credential.get_token(ML)?;
+    credential.get_token(ML)?;
+    let lines: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| request_line(r).to_owned())
+        .collect();
+    let want = format!(
+        "GET /metadata/identity/oauth2/token?api-version=2018-02-01&{ML_QUERY}&client_id=uai-9 HTTP/1.1"
+    );
+    assert_eq!(lines, [want.clone(), want]);
+    Ok(())
+}
+
+// ---- the cache ----
+
+/// A closure credential that counts calls and hands out tokens living `lifetime`.
+fn counting(lifetime: Duration, delay: Duration) -> (Arc<AtomicUsize>, impl TokenCredential + 'static) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let credential = from_fn(move |scope: &str| {
+        assert_eq!(scope, ML);
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        std::thread::sleep(delay);
+        Ok(AccessToken::new(
+            format!("token-{n}"),
+            SystemTime::now() + lifetime,
+        ))
+    });
+    (calls, credential)
+}
+
+#[test]
+fn a_token_about_to_expire_is_refreshed_before_use() -> TestResult {
+    let (calls, credential) = counting(Duration::from_secs(4 * 60), Duration::ZERO);
+    let cache = CachedCredential::new(credential, ML);
+    let first = cache.token()?;
+    let second = cache.token()?;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "4 minutes left is inside the 5-minute margin"
+    );
+    assert_ne!(first, second);
+    let (calls, credential) = counting(Duration::from_secs(6 * 60), Duration::ZERO);
+    let cache = CachedCredential::new(credential, ML);
+    assert_eq!(cache.token()?, cache.token()?);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[test]
+fn refresh_on_comes_before_the_margin() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let cache = CachedCredential::new(
+        from_fn(move |_: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let now = SystemTime::now();
+            Ok(AccessToken::new("t", now + Duration::from_secs(3600))
+                .with_refresh_on(now - Duration::from_secs(1)))
+        }),
+        ML,
+    );
+    cache.token()?;
+    cache.token()?;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+#[test]
+fn sixteen_threads_first_call_makes_one_token_request() -> TestResult {
+    let body = ok_body(posix_in(3600));
+    let server = FaultServer::start(vec![vec![
+        Act::Wait(Duration::from_millis(300)),
+        Act::Send(response_bytes(&body)),
+    ]]);
+    let host = server.url("");
+    let source =
+        ManagedIdentityCredential::from_env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))?;
+    let cache = CachedCredential::new(source, ML);
+    let start = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (cache, start) = (cache.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                cache.token().map(|t| t.expires_on())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let expires = thread.join().map_err(|_| "a thread panicked")??;
+        assert!(expires > SystemTime::now());
+    }
+    assert_eq!(server.hits(), 1);
+    Ok(())
+}
+
+fn response_bytes(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn invalidate_refreshes_once() -> TestResult {
+    let (calls, credential) = counting(Duration::from_secs(3600), Duration::ZERO);
+    let cache = CachedCredential::new(credential, ML);
+    let rejected = cache.token()?;
+    cache.invalidate(&rejected);
+    let fresh = cache.token()?;
+    assert_ne!(fresh, rejected);
+    // A second thread reporting the same rejected token does not drop the new one.
+    cache.invalidate(&rejected);
+    assert_eq!(cache.token()?, fresh);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+#[test]
+fn waiters_share_the_refresh_error_instead_of_retrying() -> TestResult {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let cache = CachedCredential::new(
+        from_fn(move |_: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            Err(CredentialError::custom("the vault is sealed"))
+        }),
+        ML,
+    );
+    let start = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, start) = (cache.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                cache.token().err().map(|e| e.to_string())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let error = thread.join().map_err(|_| "a thread panicked")?;
+        assert_eq!(error.as_deref(), Some("custom credential: the vault is sealed"));
+    }
+    // Threads arriving after the failed refresh start their own, so allow a few, never one each.
+    assert!(
+        calls.load(Ordering::SeqCst) < 8,
+        "calls: {}",
+        calls.load(Ordering::SeqCst)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_token_that_is_not_header_safe_is_refused() {
+    let cache = CachedCredential::new(
+        from_fn(|_: &str| {
+            Ok(AccessToken::new(
+                "evil\r\nx-injected: 1",
+                SystemTime::now() + Duration::from_secs(3600),
+            ))
+        }),
+        ML,
+    );
+    assert_eq!(
+        cache.token().err().map(|e| e.to_string()).as_deref(),
+        Some("token cache: the credential gave a token that is not a header-safe visible-ASCII string")
+    );
+}
+
+#[test]
+fn debug_output_never_shows_secrets() -> TestResult {
+    let token = AccessToken::new(TOKEN, SystemTime::now());
+    assert_eq!(format!("{:?}", token.token()), "Token(***)");
+    let credentials: Vec<Box<dyn TokenCredential>> = vec![
+        Box::new(ClientSecretCredential::new("t", "app", CLIENT_SECRET)?),
+        Box::new(ManagedIdentityCredential::from_env_fn(env(&[
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/x"),
+            ("IDENTITY_HEADER", HEADER_SECRET),
+        ]))?),
+        Box::new(ManagedIdentityCredential::from_env_fn(env(&[
+            ("MSI_ENDPOINT", "http://127.0.0.1:1/x"),
+            ("MSI_SECRET", HEADER_SECRET),
+        ]))?),
+        Box::new(
+            DefaultCredential::builder()
+                .env_fn(env(&[
+                    ("AZURE_TENANT_ID", "t"),
+                    ("AZURE_CLIENT_ID", "app"),
+                    ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+                    ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/x"),
+                    ("IDENTITY_HEADER", HEADER_SECRET),
+                ]))
+                .build(),
+        ),
+    ];
+    let mut texts = vec![format!("{token:?}")];
+    texts.extend(credentials.iter().map(|c| format!("{c:?}")));
+    assert_clean(&texts, &[TOKEN, CLIENT_SECRET, HEADER_SECRET]);
+    Ok(())
+}
+
+#[test]
+fn credentials_are_send_sync_and_cheap_to_share() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<CachedCredential>();
+    fn credential<T: TokenCredential + 'static>() {}
+    credential::<DefaultCredential>();
+    credential::<ManagedIdentityCredential>();
+    credential::<WorkloadIdentityCredential>();
+    credential::<ClientSecretCredential>();
+    credential::<AzureCliCredential>();
+}
