@@ -4,7 +4,8 @@ use std::sync::OnceLock;
 
 use super::{
     env_var, process_env, AccessToken, AzureCliCredential, ClientSecretCredential, CredentialError,
-    CredentialErrorKind, Env, ManagedIdentityCredential, TokenCredential, WorkloadIdentityCredential,
+    CredentialErrorKind, Env, EnvLookup, ManagedIdentityCredential, TokenCredential,
+    WorkloadIdentityCredential,
 };
 
 const NAME: &str = "default credential";
@@ -25,7 +26,7 @@ const NAME: &str = "default credential";
 #[derive(Debug)]
 pub struct DefaultCredential {
     /// Each source by name, or why it was skipped.
-    sources: Vec<(&'static str, Result<Box<dyn TokenCredential>, CredentialError>)>,
+    sources: Vec<(&'static str, Source)>,
     chosen: OnceLock<usize>,
 }
 
@@ -37,13 +38,14 @@ pub struct DefaultCredentialBuilder {
     azure_cli: Option<AzureCliCredential>,
 }
 
-fn boxed<C: TokenCredential + 'static>(
-    credential: Result<C, CredentialError>,
-) -> Result<Box<dyn TokenCredential>, CredentialError> {
+fn boxed<C: TokenCredential + 'static>(credential: Result<C, CredentialError>) -> Source {
     credential.map(|c| Box::new(c) as Box<dyn TokenCredential>)
 }
 
-struct EnvFn(Box<dyn Fn(&str) -> Option<String>>);
+/// A source set up from the environment, or why it was skipped.
+type Source = Result<Box<dyn TokenCredential>, CredentialError>;
+
+struct EnvFn(Box<EnvLookup>);
 
 impl std::fmt::Debug for EnvFn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +96,7 @@ impl DefaultCredentialBuilder {
 
     /// Reads the environment once and sets up every source it can.
     pub fn build(self) -> DefaultCredential {
-        let process: &dyn Fn(&str) -> Option<String> = &process_env;
+        let process: Env<'_> = &process_env;
         let env: Env<'_> = self.env.as_ref().map_or(process, |f| &*f.0);
         let client_id = self.client_id.or_else(|| env_var(env, "AZURE_CLIENT_ID"));
         let sources = vec![

@@ -178,7 +178,9 @@ pub(crate) fn scope_for_host(host: &str) -> Option<&'static str> {
 }
 
 /// How the sources read environment variables; injectable so tests need not touch the process.
-pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + 'a);
+/// An owned env lookup, for builders that keep one.
+pub(crate) type EnvLookup = dyn Fn(&str) -> Option<String>;
 
 /// The process environment; an empty value counts as unset.
 pub(crate) fn process_env(name: &str) -> Option<String> {
