@@ -246,6 +246,31 @@ fn redirects_are_not_followed() -> TestResult {
 }
 
 #[test]
+fn an_oversized_answer_is_refused() -> TestResult {
+    let huge = format!(
+        r#"{{"access_token":"{}","expires_in":3600}}"#,
+        "a".repeat(300 * 1024)
+    );
+    let server = FaultServer::start(vec![response(200, &[], huge)]);
+    let url = server.url("/msi");
+    let credential = ManagedIdentityCredential::from_env_fn(env(&[
+        ("IDENTITY_ENDPOINT", &url),
+        ("IDENTITY_HEADER", HEADER_SECRET),
+    ]))?;
+    let error = credential
+        .get_token(ML)
+        .err()
+        .ok_or("a 300 KiB answer is not a token")?;
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "managed identity credential: cannot get a token from {url}: the answer is larger than 256 KiB"
+        )
+    );
+    Ok(())
+}
+
+#[test]
 fn endpoint_variables_must_be_urls() {
     let error = ManagedIdentityCredential::from_env_fn(env(&[
         ("IDENTITY_ENDPOINT", "file:///etc/passwd"),
@@ -709,7 +734,8 @@ fn waiters_share_the_refresh_error_instead_of_retrying() -> TestResult {
     let cache = CachedCredential::new(
         from_fn(move |_: &str| {
             counter.fetch_add(1, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(300));
+            // Long enough for all eight threads to be waiting when it fails.
+            std::thread::sleep(Duration::from_secs(1));
             Err(CredentialError::custom("the vault is sealed"))
         }),
         ML,

@@ -38,6 +38,16 @@ pub(crate) struct TokenReply {
     pub body: Vec<u8>,
 }
 
+impl std::fmt::Debug for TokenReply {
+    // The body may hold a token: only its size is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenReply")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
 /// Why no reply arrived. The text names the host and the cause, never a header or body.
 #[derive(Debug)]
 pub(crate) enum HttpFailure {
@@ -162,6 +172,80 @@ pub(crate) fn is_local(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Answers one request with `200 ok` and hands back its request line.
+    fn one_shot() -> std::io::Result<(u16, std::thread::JoinHandle<String>)> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let handle = std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return String::new();
+            };
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            first.trim_end().to_owned()
+        });
+        Ok((port, handle))
+    }
+
+    fn proxied_agent(proxy_port: u16) -> Result<ureq::Agent, ureq::Error> {
+        let proxy = ureq::Proxy::new(&format!("http://127.0.0.1:{proxy_port}"))?;
+        Ok(ureq::Agent::config_builder().proxy(Some(proxy)).build().into())
+    }
+
+    fn get(url: &str, direct: bool) -> TokenRequest<'_> {
+        TokenRequest {
+            url,
+            query: &[],
+            headers: &[],
+            form: None,
+            direct,
+            connect_timeout: None,
+        }
+    }
+
+    #[test]
+    fn loopback_skips_the_agents_proxy() -> Result<(), Box<dyn std::error::Error>> {
+        let (port, server) = one_shot()?;
+        let dead_proxy = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let http = TokenHttp::with_agent(proxied_agent(dead_proxy)?);
+        let reply = http
+            .send(&get(&format!("http://127.0.0.1:{port}/token"), false))
+            .map_err(|e| format!("{e:?}"))?;
+        assert_eq!((reply.status, reply.body.as_slice()), (200, &b"ok"[..]));
+        assert_eq!(
+            server.join().map_err(|_| "server panicked")?,
+            "GET /token HTTP/1.1"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn other_hosts_use_the_proxy_unless_direct() -> Result<(), Box<dyn std::error::Error>> {
+        let (proxy, server) = one_shot()?;
+        let http = TokenHttp::with_agent(proxied_agent(proxy)?);
+        // ureq tunnels through the proxy; the fake proxy's plain answer then ends the exchange.
+        let _ = http.send(&get("http://login.invalid/t/token", false));
+        assert_eq!(
+            server.join().map_err(|_| "server panicked")?,
+            "CONNECT login.invalid:80 HTTP/1.1"
+        );
+        // `direct` skips the proxy, so the made-up host has to be resolved, and is not.
+        let direct = http.send(&get("http://login.invalid/t/token", true));
+        let detail = format!("{direct:?}");
+        assert!(detail.contains("failed to lookup address"), "{detail}");
+        Ok(())
+    }
 
     #[test]
     fn local_hosts_skip_the_proxy() {
