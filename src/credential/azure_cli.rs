@@ -179,3 +179,155 @@ impl TokenCredential for AzureCliCredential {
         Ok(AccessToken::new(token, expires_on))
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::credential::CredentialErrorKind;
+    use std::path::{Path, PathBuf};
+
+    const ML: &str = crate::credential::AZURE_ML_SCOPE;
+    const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJtbCJ9.c2ln-TOKEN-SECRET";
+
+    fn temp_dir(name: &str) -> std::io::Result<PathBuf> {
+        let dir = std::env::temp_dir().join(format!("azml-az-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    fn posix_in(secs: u64) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + secs
+    }
+
+    fn at(posix: u64) -> std::time::SystemTime {
+        UNIX_EPOCH + Duration::from_secs(posix)
+    }
+
+    fn assert_clean(error: &CredentialError, secrets: &[&str]) {
+        for text in [error.to_string(), format!("{error:?}")] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret:?} leaked into {text:?}");
+            }
+        }
+    }
+
+    /// Writes an executable fake `az` that runs `body` (bash) and returns its path.
+    fn fake_az(dir: &Path, body: &str) -> Result<PathBuf, std::io::Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("az");
+        std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n"))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    #[test]
+    fn azure_cli_is_run_with_the_resource_in_the_temp_dir() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = temp_dir("az-ok")?;
+        let log = dir.join("log");
+        let expires = posix_in(3000);
+        let az = fake_az(
+            &dir,
+            &format!(
+                r#"echo "$PWD|$*" > '{}'
+    echo '{{"accessToken":"{TOKEN}","expiresOn":"2030-01-01 00:00:00.000000","expires_on":{expires},"tokenType":"Bearer"}}'"#,
+                log.display()
+            ),
+        )?;
+        let token = AzureCliCredential::new().with_program(&az).get_token(ML)?;
+        assert_eq!(token.expires_on(), at(expires));
+        let temp = std::env::temp_dir().canonicalize()?;
+        assert_eq!(
+            std::fs::read_to_string(&log)?,
+            format!(
+                "{}|account get-access-token --resource https://ml.azure.com --output json\n",
+                temp.display()
+            )
+        );
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn azure_cli_errors_say_what_to_do_and_hide_the_token() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = temp_dir("az-errors")?;
+        let run = |body: &str| -> Result<CredentialError, Box<dyn std::error::Error>> {
+            let az = fake_az(&dir, body)?;
+            let result = AzureCliCredential::new().with_program(&az).get_token(ML);
+            Ok(result.err().ok_or("the fake az gave a token")?)
+        };
+        let error = run(
+            "echo 'WARNING: something' >&2; echo \"ERROR: Please run 'az login' to setup account.\" >&2; exit 1",
+        )?;
+        assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
+        assert_eq!(
+            error.to_string(),
+            "azure cli credential: not signed in; run `az login` (az said: ERROR: Please run 'az login' to setup account.)"
+        );
+        // A failing az that printed a token (JWT-shaped or not) and echoes it on stderr.
+        let plain = "plain-TOKEN-SECRET-42";
+        let error = run(&format!(
+            "echo '{{\"accessToken\":\"{plain}\",\"expires_on\":1}}'; echo 'ERROR: refused {plain} and {TOKEN}' >&2; exit 2"
+        ))?;
+        assert_eq!(error.kind(), CredentialErrorKind::Failed);
+        assert_eq!(
+            error.to_string(),
+            "azure cli credential: `az account get-access-token` failed: ERROR: refused *** and ***"
+        );
+        assert_clean(&error, &[plain, TOKEN]);
+        let error = run(&format!(
+            "echo '{{\"accessToken\":\"{plain}\",\"expiresOn\":\"2030-01-01 00:00:00.000000\"}}'"
+        ))?;
+        assert_eq!(
+            error.to_string(),
+            "azure cli credential: this Azure CLI is too old to report `expires_on`; update it (`az upgrade`)"
+        );
+        let error = run(&format!(
+            "echo '{{\"accessToken\":\"{plain}\",\"expires_on\":-1}}'"
+        ))?;
+        assert_eq!(
+            error.to_string(),
+            "azure cli credential: `az` printed an invalid `expires_on` (want POSIX seconds)"
+        );
+        assert_clean(&error, &[plain]);
+        let missing = AzureCliCredential::new()
+            .with_program(dir.join("no-such-az"))
+            .get_token(ML)
+            .err();
+        assert_eq!(
+            missing.as_ref().map(ToString::to_string).as_deref(),
+            Some("azure cli credential: `az` was not found; install the Azure CLI (https://aka.ms/azure-cli) and run `az login`, or pick another auth mode")
+        );
+        assert_eq!(missing.map(|e| e.kind()), Some(CredentialErrorKind::Unavailable));
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_hanging_azure_cli_is_killed_at_the_timeout() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = temp_dir("az-hang")?;
+        // Not `exec`: the sleeping grandchild keeps the pipes open after `az` itself is killed.
+        let az = fake_az(&dir, "sleep 5")?;
+        let started = Instant::now();
+        let error = AzureCliCredential::new()
+            .with_program(&az)
+            .with_timeout(Duration::from_secs(1))
+            .get_token(ML)
+            .err()
+            .ok_or("a hanging az gave a token")?;
+        let took = started.elapsed();
+        assert_eq!(
+            error.to_string(),
+            "azure cli credential: `az` did not finish within 1 s and was stopped"
+        );
+        assert!(
+            took >= Duration::from_secs(1) && took < Duration::from_secs(2),
+            "took {took:?}"
+        );
+        std::fs::remove_dir_all(dir)?;
+        Ok(())
+    }
+}

@@ -224,3 +224,137 @@ impl fmt::Debug for CachedCredential {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::from_fn;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+
+    const ML: &str = crate::credential::AZURE_ML_SCOPE;
+
+    /// A closure credential that counts calls and hands out tokens living `lifetime`.
+    fn counting(lifetime: Duration, delay: Duration) -> (Arc<AtomicUsize>, impl TokenCredential + 'static) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let credential = from_fn(move |scope: &str| {
+            assert_eq!(scope, ML);
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            std::thread::sleep(delay);
+            Ok(AccessToken::new(
+                format!("token-{n}"),
+                SystemTime::now() + lifetime,
+            ))
+        });
+        (calls, credential)
+    }
+
+    #[test]
+    fn a_token_about_to_expire_is_refreshed_before_use() -> Result<(), CredentialError> {
+        let (calls, credential) = counting(Duration::from_secs(4 * 60), Duration::ZERO);
+        let cache = CachedCredential::new(credential, ML);
+        let first = cache.token()?;
+        let second = cache.token()?;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "4 minutes left is inside the 5-minute margin"
+        );
+        assert_ne!(first, second);
+        let (calls, credential) = counting(Duration::from_secs(6 * 60), Duration::ZERO);
+        let cache = CachedCredential::new(credential, ML);
+        assert_eq!(cache.token()?, cache.token()?);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn refresh_on_comes_before_the_margin() -> Result<(), CredentialError> {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let cache = CachedCredential::new(
+            from_fn(move |_: &str| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let now = SystemTime::now();
+                Ok(AccessToken::new("t", now + Duration::from_secs(3600))
+                    .with_refresh_on(now - Duration::from_secs(1)))
+            }),
+            ML,
+        );
+        cache.token()?;
+        cache.token()?;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn invalidate_refreshes_once() -> Result<(), CredentialError> {
+        let (calls, credential) = counting(Duration::from_secs(3600), Duration::ZERO);
+        let cache = CachedCredential::new(credential, ML);
+        let rejected = cache.token()?;
+        cache.invalidate(&rejected);
+        let fresh = cache.token()?;
+        assert_ne!(fresh, rejected);
+        // A second thread reporting the same rejected token does not drop the new one.
+        cache.invalidate(&rejected);
+        assert_eq!(cache.token()?, fresh);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn waiters_share_the_refresh_error_instead_of_retrying() -> Result<(), CredentialError> {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let cache = CachedCredential::new(
+            from_fn(move |_: &str| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Long enough for all eight threads to be waiting when it fails.
+                std::thread::sleep(Duration::from_secs(1));
+                Err(CredentialError::custom("the vault is sealed"))
+            }),
+            ML,
+        );
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, start) = (cache.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    cache.token().err().map(|e| e.to_string())
+                })
+            })
+            .collect();
+        for thread in threads {
+            let error = thread
+                .join()
+                .map_err(|_| CredentialError::custom("a thread panicked"))?;
+            assert_eq!(error.as_deref(), Some("custom credential: the vault is sealed"));
+        }
+        // Threads arriving after the failed refresh start their own, so allow a few, never one each.
+        assert!(
+            calls.load(Ordering::SeqCst) < 8,
+            "calls: {}",
+            calls.load(Ordering::SeqCst)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_token_that_is_not_header_safe_is_refused() {
+        let cache = CachedCredential::new(
+            from_fn(|_: &str| {
+                Ok(AccessToken::new(
+                    "evil\r\nx-injected: 1",
+                    SystemTime::now() + Duration::from_secs(3600),
+                ))
+            }),
+            ML,
+        );
+        assert_eq!(
+            cache.token().err().map(|e| e.to_string()).as_deref(),
+            Some("token cache: the credential gave a token that is not a header-safe visible-ASCII string")
+        );
+    }
+}
