@@ -194,7 +194,7 @@ fn imds_400_is_unavailable_and_other_errors_fail_without_secrets() -> TestResult
         response(
             400,
             &[],
-            r#"{"error":"invalid_request","error_description":"Identity not found"}"#,
+            r#"{"error":"invalid_request","error_description":"Identity not found (user assigned: true)"}"#,
         ),
         response(500, &[], echo),
     ]);
@@ -205,7 +205,7 @@ fn imds_400_is_unavailable_and_other_errors_fail_without_secrets() -> TestResult
     assert_eq!(error.kind(), CredentialErrorKind::Unavailable);
     assert_eq!(
         error.to_string(),
-        "managed identity credential: no managed identity for client id \"uai-4\" on this machine (the token service answered 400: Identity not found)"
+        "managed identity credential: no managed identity for client id \"uai-4\" on this machine (the token service answered 400: Identity not found (user assigned: true))"
     );
     let url = server.url("/msi");
     let app = ManagedIdentityCredential::from_env_fn(env(&[

@@ -52,6 +52,22 @@ enum Endpoint {
     Imds { url: String },
 }
 
+impl Endpoint {
+    /// The URL, `api-version`, client id parameter name and identifying header of each flavour.
+    fn parts(&self) -> (&str, &'static str, &'static str, (&'static str, &str)) {
+        match self {
+            Endpoint::AppService { url, header } => (
+                url,
+                "2019-08-01",
+                "client_id",
+                ("x-identity-header", header.expose()),
+            ),
+            Endpoint::Msi { url, secret } => (url, "2017-09-01", "clientid", ("secret", secret.expose())),
+            Endpoint::Imds { url } => (url, "2018-02-01", "client_id", ("metadata", "true")),
+        }
+    }
+}
+
 impl ManagedIdentityCredential {
     /// The system-assigned identity, with the endpoint chosen from the process environment.
     ///
@@ -125,32 +141,8 @@ impl TokenCredential for ManagedIdentityCredential {
     fn get_token(&self, scope: &str) -> Result<AccessToken, CredentialError> {
         let resource = scope_to_resource(NAME, scope)?;
         let client_id = self.client_id.as_deref();
-        let (url, version, id_param, header, secret, probe) = match &self.endpoint {
-            Endpoint::AppService { url, header } => (
-                url,
-                "2019-08-01",
-                "client_id",
-                ("x-identity-header", header.expose()),
-                Some(header),
-                None,
-            ),
-            Endpoint::Msi { url, secret } => (
-                url,
-                "2017-09-01",
-                "clientid",
-                ("secret", secret.expose()),
-                Some(secret),
-                None,
-            ),
-            Endpoint::Imds { url } => (
-                url,
-                "2018-02-01",
-                "client_id",
-                ("metadata", "true"),
-                None,
-                Some(IMDS_PROBE),
-            ),
-        };
+        let (url, version, id_param, header) = self.endpoint.parts();
+        let imds = matches!(self.endpoint, Endpoint::Imds { .. });
         let mut query = vec![("api-version", version), ("resource", resource.as_str())];
         if let Some(id) = client_id {
             query.push((id_param, id));
@@ -161,9 +153,8 @@ impl TokenCredential for ManagedIdentityCredential {
             headers: &[header, ("accept", "application/json")],
             form: None,
             direct: true,
-            connect_timeout: probe,
+            connect_timeout: imds.then_some(IMDS_PROBE),
         };
-        let imds = probe.is_some();
         let reply = self.http.send(&request).map_err(|failure| match failure {
             HttpFailure::Connect(detail) if imds => CredentialError::unavailable(
                 NAME,
@@ -176,8 +167,9 @@ impl TokenCredential for ManagedIdentityCredential {
             }
         })?;
         if !(200..300).contains(&reply.status) {
-            let secrets: Vec<&str> = secret.map(Token::expose).into_iter().collect();
-            let message = token_response::error_message(reply.status, &reply.body, &secrets);
+            // The identity header is a secret a broken endpoint might echo; IMDS's is not.
+            let secrets: &[&str] = if imds { &[] } else { &[header.1] };
+            let message = token_response::error_message(reply.status, &reply.body, secrets);
             let whose = client_id.map_or("the system-assigned identity".to_owned(), |id| {
                 format!("client id {id:?}")
             });
