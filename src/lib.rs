@@ -20,6 +20,7 @@ mod chat;
 mod client;
 mod config;
 mod config_file;
+pub mod credential;
 mod error;
 pub mod formatter;
 mod llm;
