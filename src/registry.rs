@@ -143,9 +143,7 @@ pub enum AnyClient {
 }
 
 /// The former name of [`AnyClient`]; use that.
-// Not `#[deprecated]` yet: the CLI (edited elsewhere) still names it and builds with
-// `-D warnings`. Round 2 deprecates it once the CLI says `AnyClient`.
-#[doc(hidden)]
+#[deprecated(note = "renamed to `AnyClient`")]
 pub type LoadedClient = AnyClient;
 
 /// A loaded config file: the client it rebuilt, with the file's `_type` and path.

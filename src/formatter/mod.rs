@@ -163,10 +163,8 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
 }
 
 /// The tags [`completion_formatter`] knows, for error messages.
-// Public only for the CLI (edited elsewhere) until it uses `Registry::completion_formatter_tags`; round 2 makes
-// it `pub(crate)`.
-#[doc(hidden)]
-pub const COMPLETION_TAGS: &[&str] = &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
+pub(crate) const COMPLETION_TAGS: &[&str] =
+    &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
 
 /// The built-in chat formatter for a tag, alias or Python class name.
 ///
@@ -186,10 +184,7 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
 }
 
 /// The tags [`chat_formatter`] knows, for error messages.
-// Public only for the CLI (edited elsewhere) until it uses `Registry::chat_formatter_tags`; round 2 makes
-// it `pub(crate)`.
-#[doc(hidden)]
-pub const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
+pub(crate) const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
 
 /// Parses a response body as JSON, or gives the response error for `formatter`.
 ///

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{ChatMessage, Error, LoadedClient};
+use azureml_endpoint::{AnyClient, ChatMessage, Error};
 use serde_json::{json, Value};
 
 use crate::args::{no_positional, Args, Command};
@@ -81,8 +81,8 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let needs_chat = items.iter().any(|(_, i)| matches!(i, Item::Messages(_)));
     let (llm, chat) = match &args.config {
         Some(path) => match load(args, path, &load_options(args, needs_chat && !needs_completion)?)?.0 {
-            LoadedClient::Completion(llm) => (Some(llm), None),
-            LoadedClient::Chat(chat) => (None, Some(chat)),
+            AnyClient::Completion(llm) => (Some(llm), None),
+            AnyClient::Chat(chat) => (None, Some(chat)),
             _ => {
                 return Err(Failure::usage(
                     "this config's `_type` is not a completion or chat endpoint",

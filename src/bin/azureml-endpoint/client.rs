@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use azureml_endpoint::formatter::{chat_formatter, completion_formatter, CHAT_TAGS, COMPLETION_TAGS};
+use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions, LoadedClient, Registry,
+    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions, Registry,
     AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
     ENV_ENDPOINT_URL,
 };
@@ -144,7 +144,7 @@ pub fn load(
     args: &Args,
     path: &Path,
     options: &LoadOptions,
-) -> Result<(LoadedClient, Map<String, Value>), Failure> {
+) -> Result<(AnyClient, Map<String, Value>), Failure> {
     let fields = Arc::new(Mutex::new(Map::new()));
     let mut registry = Registry::new();
     for (type_name, chat) in [(AZUREML_ENDPOINT_TYPE, false), (AZUREML_CHAT_ENDPOINT_TYPE, true)] {
@@ -152,9 +152,9 @@ pub fn load(
         registry.register(type_name, move |ctx| {
             *fields.lock().unwrap_or_else(PoisonError::into_inner) = ctx.fields().clone();
             if chat {
-                ctx.chat_client().map(LoadedClient::Chat)
+                ctx.chat_client().map(AnyClient::Chat)
             } else {
-                ctx.completion_client().map(LoadedClient::Completion)
+                ctx.completion_client().map(AnyClient::Completion)
             }
         });
     }
@@ -164,14 +164,25 @@ pub fn load(
         if completion.is_none() && chat.is_none() {
             return Err(unknown_formatter(tag, false));
         }
-        for known in COMPLETION_TAGS.iter().chain(PYTHON_COMPLETION_NAMES) {
+        let builtin = Registry::new();
+        let completion_tags: Vec<String> = builtin.completion_formatter_tags().map(str::to_owned).collect();
+        let chat_tags: Vec<String> = builtin.chat_formatter_tags().map(str::to_owned).collect();
+        for known in completion_tags
+            .iter()
+            .map(String::as_str)
+            .chain(PYTHON_COMPLETION_NAMES.iter().copied())
+        {
             if let Some(formatter) = completion.clone() {
-                registry.register_completion_formatter(*known, move |_| Ok(Arc::clone(&formatter)));
+                registry.register_completion_formatter(known, move |_| Ok(Arc::clone(&formatter)));
             }
         }
-        for known in CHAT_TAGS.iter().chain(PYTHON_CHAT_NAMES) {
+        for known in chat_tags
+            .iter()
+            .map(String::as_str)
+            .chain(PYTHON_CHAT_NAMES.iter().copied())
+        {
             if let Some(formatter) = chat.clone() {
-                registry.register_chat_formatter(*known, move |_| Ok(Arc::clone(&formatter)));
+                registry.register_chat_formatter(known, move |_| Ok(Arc::clone(&formatter)));
             }
         }
     }
@@ -213,7 +224,7 @@ const PYTHON_CHAT_NAMES: &[&str] = &[
 pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
         return match load(args, path, &load_options(args, false)?)?.0 {
-            LoadedClient::Completion(llm) => Ok(llm),
+            AnyClient::Completion(llm) => Ok(llm),
             _ => Err(wrong_kind(path, "a chat endpoint", "chat")),
         };
     }
@@ -227,7 +238,7 @@ pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> 
 pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
         return match load(args, path, &load_options(args, true)?)?.0 {
-            LoadedClient::Chat(chat) => Ok(chat),
+            AnyClient::Chat(chat) => Ok(chat),
             _ => Err(wrong_kind(path, "a completion endpoint", "complete")),
         };
     }
@@ -265,10 +276,13 @@ fn wrong_kind(path: &Path, what: &str, command: &str) -> Failure {
 
 /// An unknown tag, or a tag of the other kind of client, with what to use instead.
 pub fn unknown_formatter(tag: &str, chat: bool) -> Failure {
+    let registry = Registry::new();
+    let completion_tags: Vec<&str> = registry.completion_formatter_tags().collect();
+    let chat_tags: Vec<&str> = registry.chat_formatter_tags().collect();
     let (known, other, other_command) = if chat {
-        (CHAT_TAGS, COMPLETION_TAGS, "complete")
+        (&chat_tags, &completion_tags, "complete")
     } else {
-        (COMPLETION_TAGS, CHAT_TAGS, "chat")
+        (&completion_tags, &chat_tags, "chat")
     };
     let kind = if chat { "chat" } else { "completion" };
     if other.contains(&tag)
@@ -285,7 +299,7 @@ pub fn unknown_formatter(tag: &str, chat: bool) -> Failure {
             format!("use it with `azureml-endpoint {other_command}`, or pick a {kind} formatter"),
         );
     }
-    let all = COMPLETION_TAGS.iter().chain(CHAT_TAGS).copied();
+    let all = completion_tags.iter().chain(&chat_tags).copied();
     let hint = match closest(tag, all) {
         Some(near) => format!("did you mean `{near}`?"),
         None => "see the formatter table in the README".into(),

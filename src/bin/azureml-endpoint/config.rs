@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, LoadedClient, Source, ENV_ENDPOINT_API_KEY,
+    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Source, ENV_ENDPOINT_API_KEY,
 };
 use serde_json::{json, Map, Value};
 
@@ -101,8 +101,8 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
         Err(failure) => return Err(failure),
     };
     let (map, sources) = match client {
-        LoadedClient::Completion(c) => (c.to_config_map(), c.sources().to_vec()),
-        LoadedClient::Chat(c) => (c.to_config_map(), c.sources().to_vec()),
+        AnyClient::Completion(c) => (c.to_config_map(), c.sources().to_vec()),
+        AnyClient::Chat(c) => (c.to_config_map(), c.sources().to_vec()),
         _ => {
             return Err(Failure::usage(
                 "this file's `_type` is not a built-in endpoint type",
