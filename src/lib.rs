@@ -19,6 +19,7 @@ mod loader;
 pub mod local;
 mod message;
 mod params;
+mod retry;
 mod secret;
 mod stream;
 mod transport;

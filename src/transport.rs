@@ -1,21 +1,22 @@
-//! The HTTP seam: one `ureq::Agent` per client, headers, timeouts, retries, limits, redirects.
+//! The HTTP seam: one `ureq::Agent` per client, headers, deadlines, retries, limits, redirects,
+//! proxies.
 //!
 //! This is the only file that names ureq, so the HTTP stack can change without touching the API.
+#![deny(clippy::arithmetic_side_effects)]
 
-use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
 use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind};
+use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::ApiKey;
-use ureq::http::{HeaderName, HeaderValue};
+use ureq::http::{HeaderName, HeaderValue, Uri};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
-/// Longest server-requested wait we honour; beyond it the error is returned with the hint.
-const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
-const BACKOFF_START: Duration = Duration::from_millis(800);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How much of an error body we read for its message.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 const ERROR_MESSAGE_LIMIT: usize = 2048;
@@ -74,18 +75,19 @@ impl Transport {
         key: &ApiKey,
         deployment: Option<&str>,
     ) -> Result<Self> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
+        // One deadline for the whole attempt (head and body); streams replace it per request.
+        // The connect timeout bounds the connection inside it.
+        let config_ureq = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            .proxy(proxy)
             .timeout_connect(Some(config.connect_timeout))
-            .timeout_send_request(Some(config.timeout))
-            .timeout_send_body(Some(config.timeout))
-            .timeout_recv_response(Some(config.timeout))
-            .timeout_recv_body(Some(config.timeout))
+            .timeout_global(Some(config.timeout))
             .user_agent(USER_AGENT)
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(config_ureq, DefaultConnector::default(), Resolver);
         let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
         if config.api_type == crate::ApiType::Serverless {
             fixed.push(("api-key", key.expose().to_owned(), true));
@@ -124,18 +126,23 @@ impl Transport {
         })
     }
 
-    /// Posts and reads the whole body, retrying per reliability.md.
+    /// Posts and reads the whole body, retrying per reliability.md. A body of exactly
+    /// `max_response_bytes` is accepted, one byte more is an error.
     pub fn post(&self, out: &Outgoing<'_>) -> Result<Reply> {
         let timeout = out.timeout.unwrap_or(self.timeout);
-        self.with_retries(out, false, |response| {
+        let max = self.max_response_bytes;
+        self.with_retries(out, false, |mut response, attempts| {
             let request_id = request_id(&response);
-            let mut response = response;
+            // ureq's limit refuses a body that merely reaches it, so read one byte past ours.
             let body = response
                 .body_mut()
                 .with_config()
-                .limit(self.max_response_bytes)
+                .limit(max.saturating_add(1))
                 .read_to_vec()
-                .map_err(|e| self.transport_error(e, 1, timeout))?;
+                .map_err(|e| self.transport_error(e, attempts, timeout, true))?;
+            if u64::try_from(body.len()).map_or(true, |len| len > max) {
+                return Err(self.too_large(attempts));
+            }
             Ok(Reply { body, request_id })
         })
     }
@@ -151,9 +158,10 @@ impl Transport {
         Ok((value, reply.request_id))
     }
 
-    /// Posts and hands back the body unread. `timeout` bounds each read, not the whole stream.
+    /// Posts and hands back the body unread. `timeout` bounds the wait for the response head,
+    /// then each read (the stream's own per-chunk deadline), never the whole stream.
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
-        self.with_retries(out, true, |response| {
+        self.with_retries(out, true, |response, _| {
             let request_id = request_id(&response);
             Ok(StreamReply {
                 body: Box::new(StreamBody(response.into_body().into_reader())),
@@ -162,23 +170,23 @@ impl Transport {
         })
     }
 
+    /// Runs attempts until one answers below 400 (handed to `on_success` with the attempt
+    /// count) or the retry rules say stop. Same-origin redirects are not attempts.
     fn with_retries<T>(
         &self,
         out: &Outgoing<'_>,
         streaming: bool,
-        on_success: impl Fn(ureq::http::Response<ureq::Body>) -> Result<T>,
+        on_success: impl Fn(ureq::http::Response<ureq::Body>, u32) -> Result<T>,
     ) -> Result<T> {
         let timeout = out.timeout.unwrap_or(self.timeout);
-        let mut attempts = 0;
-        let mut redirects = 0;
+        let mut attempts: u32 = 1;
+        let mut redirects: u32 = 0;
         let mut url = self.url.normalized.clone();
         loop {
-            attempts += 1;
-            let retries_left = attempts <= self.max_retries;
             let response = match self.send(&url, out, timeout, streaming) {
                 Ok(response) => response,
                 Err(e) => {
-                    let error = self.transport_error(e, attempts, timeout);
+                    let error = self.transport_error(e, attempts, timeout, false);
                     let retryable = matches!(
                         &error,
                         Error::Transport(t) if matches!(
@@ -186,8 +194,9 @@ impl Transport {
                             TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout | TransportErrorKind::Reset
                         )
                     );
-                    if retryable && retries_left {
-                        std::thread::sleep(backoff(attempts));
+                    if retryable && attempts <= self.max_retries {
+                        std::thread::sleep(retry::backoff(attempts));
+                        attempts = attempts.saturating_add(1);
                         continue;
                     }
                     return Err(error);
@@ -196,7 +205,7 @@ impl Transport {
             let status = response.status().as_u16();
             if (300..400).contains(&status) {
                 url = self.redirect_target(&response, attempts)?;
-                redirects += 1;
+                redirects = redirects.saturating_add(1);
                 if redirects > MAX_SAME_HOST_REDIRECTS {
                     return Err(self.error(
                         TransportErrorKind::Redirect,
@@ -204,28 +213,28 @@ impl Transport {
                         attempts,
                     ));
                 }
-                attempts -= 1;
                 continue;
             }
             if status < 400 {
-                return on_success(response);
+                return on_success(response, attempts);
             }
-            let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
-            let wait = server_wait(&response);
+            let asked = RetryHeaders {
+                retry_after_ms: header(&response, "retry-after-ms"),
+                x_ms_retry_after_ms: header(&response, "x-ms-retry-after-ms"),
+                retry_after: header(&response, "retry-after"),
+            };
+            let next = retry::after_status(status, attempts, self.max_retries, asked, SystemTime::now());
             let mut error = http_error(response, attempts);
             error.message = error.message.map(|m| self.scrub(m));
-            if retryable && retries_left {
-                match wait {
-                    Some(wait) if wait > MAX_SERVER_WAIT => {
-                        error.retry_after = Some(wait);
-                        return Err(Error::Http(Box::new(error)));
-                    }
-                    Some(wait) => std::thread::sleep(wait),
-                    None => std::thread::sleep(backoff(attempts)),
+            match next {
+                Next::Wait(wait) => std::thread::sleep(wait),
+                Next::TooLong(wait) => {
+                    error.retry_after = Some(wait);
+                    return Err(Error::Http(Box::new(error)));
                 }
-                continue;
+                Next::GiveUp => return Err(Error::Http(Box::new(error))),
             }
-            return Err(Error::Http(Box::new(error)));
+            attempts = attempts.saturating_add(1);
         }
     }
 
@@ -244,25 +253,21 @@ impl Transport {
         for (name, value) in &self.headers {
             request = request.header(name.clone(), value.clone());
         }
-        // The deadline is set per phase, not as ureq's global timeout: a global or per-call
-        // timeout makes ureq resolve the host on a new thread for every request, which halved
-        // throughput against a fast endpoint (examples/bench.rs).
         if streaming {
+            // The head within the timeout, then each read within it: a stream may run long.
             request
                 .config()
-                .timeout_recv_body(None)
-                .timeout_per_read(Some(timeout))
+                .timeout_global(None)
+                .timeout_send_request(Some(timeout))
+                .timeout_send_body(Some(timeout))
                 .timeout_recv_response(Some(timeout))
+                .timeout_per_read(Some(timeout))
                 .build()
                 .send(out.body)
         } else if timeout != self.timeout {
-            let phase = Some(timeout);
             request
                 .config()
-                .timeout_send_request(phase)
-                .timeout_send_body(phase)
-                .timeout_recv_response(phase)
-                .timeout_recv_body(phase)
+                .timeout_global(Some(timeout))
                 .build()
                 .send(out.body)
         } else {
@@ -333,47 +338,58 @@ impl Transport {
         }))
     }
 
-    fn transport_error(&self, e: ureq::Error, attempts: u32, timeout: Duration) -> Error {
+    /// The body went past `max_response_bytes`: the model answered, but not within the limit.
+    fn too_large(&self, attempts: u32) -> Error {
+        let detail = format!(
+            "body is over the {}-byte limit (max_response_bytes); not truncated",
+            self.max_response_bytes
+        );
+        let mut error = self.error(TransportErrorKind::TooLarge, detail, attempts);
+        if let Error::Transport(t) = &mut error {
+            t.may_have_run = true;
+        }
+        error
+    }
+
+    /// `after_head`: the response head had arrived, so whatever broke, the model ran.
+    fn transport_error(&self, e: ureq::Error, attempts: u32, timeout: Duration, after_head: bool) -> Error {
         use std::io::ErrorKind as Io;
-        let (kind, detail, may_have_run) = match e {
+        let timed_out = || {
+            (
+                TransportErrorKind::Timeout,
+                format!("no complete response within {:.1} s", timeout.as_secs_f64()),
+            )
+        };
+        let (kind, detail) = match e {
             ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => (
                 TransportErrorKind::ConnectTimeout,
                 "no connection within the connect timeout".to_owned(),
-                false,
             ),
-            ureq::Error::Timeout(_) => (
-                TransportErrorKind::Timeout,
-                format!("no complete response within {:.1} s", timeout.as_secs_f64()),
-                true,
-            ),
-            ureq::Error::BodyExceedsLimit(limit) => (
-                TransportErrorKind::TooLarge,
-                format!("body is over the {limit}-byte limit (max_response_bytes); not truncated"),
-                false,
-            ),
+            ureq::Error::Timeout(_) => timed_out(),
+            ureq::Error::BodyExceedsLimit(_) => return self.too_large(attempts),
             ureq::Error::Io(io) => match io.kind() {
                 Io::ConnectionRefused | Io::AddrNotAvailable | Io::NotConnected => {
-                    (TransportErrorKind::Connect, io.to_string(), false)
+                    (TransportErrorKind::Connect, io.to_string())
                 }
                 Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
-                    (TransportErrorKind::Reset, io.to_string(), false)
+                    (TransportErrorKind::Reset, io.to_string())
                 }
-                Io::TimedOut | Io::WouldBlock => (
-                    TransportErrorKind::Timeout,
-                    format!("no complete response within {:.1} s", timeout.as_secs_f64()),
-                    true,
-                ),
-                _ => (TransportErrorKind::Other, io.to_string(), false),
+                Io::TimedOut | Io::WouldBlock => timed_out(),
+                _ => (TransportErrorKind::Other, io.to_string()),
             },
-            ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned(), false),
-            ureq::Error::ConnectionFailed => {
-                (TransportErrorKind::Connect, "connection failed".to_owned(), false)
-            }
-            ureq::Error::Tls(msg) => (TransportErrorKind::Connect, format!("TLS: {msg}"), false),
-            ureq::Error::Rustls(e) => (TransportErrorKind::Connect, format!("TLS: {e}"), false),
+            ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned()),
+            ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, "connection failed".to_owned()),
+            ureq::Error::ConnectProxyFailed(why) => (
+                TransportErrorKind::Connect,
+                format!("proxy refused the tunnel: {why}"),
+            ),
+            ureq::Error::Tls(msg) => (TransportErrorKind::Connect, format!("TLS: {msg}")),
+            ureq::Error::Rustls(e) => (TransportErrorKind::Connect, format!("TLS: {e}")),
             // Remaining variants are protocol or header problems; their text names no secret.
-            other => (TransportErrorKind::Other, other.to_string(), false),
+            other => (TransportErrorKind::Other, other.to_string()),
         };
+        // A timeout once the body is out may have reached the model (never retried).
+        let may_have_run = after_head || kind == TransportErrorKind::Timeout;
         Error::Transport(Box::new(TransportError {
             kind,
             host: self.url.host.clone(),
@@ -452,91 +468,250 @@ fn service_message(body: &[u8]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// The wait a 429/503 asks for: `retry-after-ms`, `x-ms-retry-after-ms`, then `retry-after`.
-fn server_wait(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
-    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
-        if let Some(ms) = header(response, name).and_then(|v| v.parse::<f64>().ok()) {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms / 1000.0));
+/// Resolves IP literals and `localhost` on the calling thread; other names go to ureq's own
+/// resolver, which honours the deadline by resolving on a thread of its own. ureq's resolver
+/// alone spawns that thread for every request once any deadline is set, even for 127.0.0.1 and
+/// even when a pooled connection is reused, which cost ~40% of requests/s (examples/bench.rs).
+#[derive(Debug)]
+struct Resolver;
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().or(match uri.scheme_str() {
+            Some("http") => Some(80),
+            Some("https") => Some(443),
+            _ => None,
+        });
+        let local: Vec<SocketAddr> = match (host.parse::<IpAddr>(), port) {
+            (Ok(ip), Some(port)) => vec![SocketAddr::new(ip, port)],
+            (_, Some(port)) if host.eq_ignore_ascii_case("localhost") => {
+                (host, port).to_socket_addrs()?.collect()
+            }
+            _ => return DefaultResolver::default().resolve(uri, config, timeout),
+        };
+        let mut out = self.empty();
+        for addr in config.ip_family().keep_wanted(local.into_iter()) {
+            if out.try_push(addr).is_err() {
+                break;
             }
         }
+        if out.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
     }
-    let value = header(response, "retry-after")?;
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
-/// Exponential backoff from 0.8 s, doubling to 30 s, with jitter in the upper half.
-fn backoff(attempt: u32) -> Duration {
-    let base = BACKOFF_START
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(BACKOFF_MAX);
-    // RandomState is seeded randomly per instance: jitter without a rand dependency.
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
-    base.mul_f64(fraction)
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After` uses.
-fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut parts = value.split_whitespace().skip(1);
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
+/// The proxy for an endpoint (reliability.md, Secrets): never for a loopback host; otherwise the
+/// usual env vars for its scheme unless `NO_PROXY` names the host. A proxy that would see the key
+/// in clear (plain http) is a config error. ureq's own env lookup is not used: it proxies
+/// loopback and takes `ALL_PROXY` before the scheme's variable.
+fn proxy_for(url: &ParsedUrl, env: impl Fn(&str) -> Option<String>) -> Result<Option<ureq::Proxy>> {
+    if url.is_loopback() {
+        return Ok(None);
+    }
+    let vars = if url.scheme == "https" {
+        ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+    } else {
+        ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
     };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
+    let found = vars
+        .into_iter()
+        .find_map(|var| env(var).filter(|v| !v.trim().is_empty()).map(|v| (var, v)));
+    let Some((var, value)) = found else {
+        return Ok(None);
+    };
+    let no_proxy = env("no_proxy").or_else(|| env("NO_PROXY")).unwrap_or_default();
+    if no_proxy_matches(&no_proxy, &url.host) {
+        return Ok(None);
+    }
+    if url.scheme != "https" {
+        let host = &url.host;
+        return Err(Error::config(
+            "endpoint_url",
+            Source::Env(var),
+            format!(
+                "plain http to {host} would go through the proxy set in {var}, key in clear; \
+                 use an https endpoint, or add {host} to NO_PROXY to connect directly"
+            ),
+        ));
+    }
+    // The value may hold proxy credentials: it is not repeated.
+    ureq::Proxy::new(value.trim()).map(Some).map_err(|_| {
+        Error::config(
+            "proxy",
+            Source::Env(var),
+            format!("{var} is not a proxy URL (expected http://host:port); fix or unset it"),
+        )
+    })
+}
+
+/// `NO_PROXY` as curl reads it: comma-separated; `*` for all; a name matches itself and its
+/// subdomains (a leading `.` or `*.` is optional); IP literals and CIDR ranges.
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            if let Some((net, bits)) = entry.split_once('/') {
+                return in_cidr(&host, net, bits);
+            }
+            let entry = entry
+                .trim_start_matches('*')
+                .trim_start_matches('.')
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            host == entry || host.strip_suffix(&entry).is_some_and(|rest| rest.ends_with('.'))
+        })
+}
+
+fn in_cidr(host: &str, net: &str, bits: &str) -> bool {
+    let (Ok(host), Ok(net), Ok(bits)) = (host.parse::<IpAddr>(), net.parse::<IpAddr>(), bits.parse::<u32>())
+    else {
+        return false;
+    };
+    let (host, net, width) = match (host, net) {
+        (IpAddr::V4(h), IpAddr::V4(n)) => (u128::from(u32::from(h)), u128::from(u32::from(n)), 32u32),
+        (IpAddr::V6(h), IpAddr::V6(n)) => (u128::from(h), u128::from(n), 128),
+        _ => return false,
+    };
+    // A shift by the whole width (a /0) is `None` on both sides: everything matches.
+    width
+        .checked_sub(bits)
+        .is_some_and(|shift| host.checked_shr(shift) == net.checked_shr(shift))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn url(text: &str) -> ParsedUrl {
+        parse_url(text).unwrap()
+    }
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    const ALL: &[(&str, &str)] = &[
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ("ALL_PROXY", "http://127.0.0.1:9"),
+    ];
+
     #[test]
-    fn http_date_parses() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
-        assert!(parse_http_date("yesterday").is_none());
+    fn loopback_is_never_proxied() {
+        for endpoint in [
+            "http://127.0.0.1:5000/score",
+            "http://localhost/score",
+            "https://[::1]:8443/score",
+            "http://127.9.9.9/score",
+        ] {
+            assert!(
+                proxy_for(&url(endpoint), env(ALL)).unwrap().is_none(),
+                "{endpoint}"
+            );
+        }
     }
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        for _ in 0..50 {
-            let first = backoff(1);
-            assert!(
-                first >= Duration::from_millis(400) && first <= BACKOFF_START,
-                "{first:?}"
-            );
-            assert!(backoff(20) <= BACKOFF_MAX && backoff(20) >= BACKOFF_MAX / 2);
+    fn https_takes_its_own_variable_then_all_proxy() {
+        let remote = url("https://my-endpoint.example.invalid/score");
+        let proxy = proxy_for(
+            &remote,
+            env(&[
+                ("HTTPS_PROXY", "http://10.0.0.1:3128"),
+                ("ALL_PROXY", "http://10.0.0.2:1"),
+            ]),
+        );
+        assert_eq!(proxy.unwrap().unwrap().host(), "10.0.0.1");
+        let proxy = proxy_for(
+            &remote,
+            env(&[
+                ("HTTP_PROXY", "http://10.0.0.1:3128"),
+                ("all_proxy", "http://10.0.0.2:1"),
+            ]),
+        );
+        assert_eq!(proxy.unwrap().unwrap().host(), "10.0.0.2");
+        assert!(proxy_for(&remote, env(&[("HTTP_PROXY", "http://10.0.0.1:3128")]))
+            .unwrap()
+            .is_none());
+        assert!(proxy_for(&remote, env(&[("HTTPS_PROXY", " ")]))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn plain_http_through_a_proxy_is_refused() {
+        let err = proxy_for(&url("http://scoring.internal:8080/score"), env(ALL)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid `endpoint_url` (env var HTTP_PROXY): plain http to scoring.internal would go \
+             through the proxy set in HTTP_PROXY, key in clear; use an https endpoint, or add \
+             scoring.internal to NO_PROXY to connect directly"
+        );
+        let direct = [("HTTP_PROXY", "http://127.0.0.1:9"), ("NO_PROXY", "internal")];
+        assert!(
+            proxy_for(&url("http://scoring.internal:8080/score"), env(&direct))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_bad_proxy_url_names_the_variable_not_the_value() {
+        let err = proxy_for(
+            &url("https://e.example/score"),
+            env(&[("HTTPS_PROXY", "ftp://user:pw@x")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid `proxy` (env var HTTPS_PROXY): HTTPS_PROXY is not a proxy URL (expected http://host:port); fix or unset it"
+        );
+    }
+
+    #[test]
+    fn no_proxy_entries() {
+        let cases = [
+            ("example.com", "example.com", true),
+            ("example.com", "api.example.com", true),
+            (".example.com", "api.example.com", true),
+            ("*.example.com", "api.example.com", true),
+            ("example.com", "badexample.com", false),
+            ("EXAMPLE.com", "Example.COM", true),
+            ("other, example.com ", "example.com", true),
+            ("*", "anything.at.all", true),
+            ("10.0.0.0/8", "10.1.2.3", true),
+            ("10.0.0.0/8", "11.1.2.3", false),
+            ("0.0.0.0/0", "11.1.2.3", true),
+            ("10.0.0.0/40", "10.1.2.3", false),
+            ("fd00::/8", "[fd12::1]", true),
+            ("::1", "[::1]", true),
+            ("", "example.com", false),
+        ];
+        for (list, host, expected) in cases {
+            assert_eq!(no_proxy_matches(list, host), expected, "{list:?} vs {host}");
         }
-        assert!(backoff(3) > Duration::from_millis(1600));
     }
 
     #[test]
