@@ -13,7 +13,7 @@ use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, ContentFormatter, Gpt
 
 const KEY: &str = "bench-key";
 const REQUESTS: usize = 3000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = LocalEndpoint::start()?;
