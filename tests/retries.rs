@@ -429,3 +429,21 @@ fn a_reset_before_any_response_is_retried() -> Result<()> {
     assert_eq!(server.hits(), 2);
     Ok(())
 }
+
+#[test]
+fn a_declared_length_over_the_limit_is_refused_before_reading() -> Result<()> {
+    let script = vec![
+        Act::send(head(200, &[("content-length", "99999999999999999")])),
+        Act::Hold,
+    ];
+    let server = FaultServer::start(vec![script]);
+    let start = Instant::now();
+    let err = limited(&server, 1024)?.invoke("x").unwrap_err();
+    // The default 50 s timeout is never reached: nothing is read.
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    let Error::Transport(t) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((t.kind, t.may_have_run), (TransportErrorKind::TooLarge, true));
+    Ok(())
+}
