@@ -30,6 +30,8 @@ const MAX_SAME_HOST_REDIRECTS: u32 = 5;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     url: ParsedUrl,
+    /// `url` parsed once for ureq.
+    uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
     key: ApiKey,
     max_retries: u32,
@@ -79,6 +81,8 @@ impl Transport {
         deployment: Option<&str>,
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
+        let uri = Uri::try_from(url.normalized.as_str())
+            .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
         // The connect timeout bounds the connection inside it.
         let config_ureq = ureq::Agent::config_builder()
@@ -122,6 +126,7 @@ impl Transport {
         Ok(Transport {
             agent,
             url,
+            uri,
             headers,
             key: key.clone(),
             max_retries: config.max_retries,
@@ -138,8 +143,11 @@ impl Transport {
         self.with_retries(out, false, |mut response, attempts| {
             let request_id = request_id(&response);
             // A declared length over the limit is refused before reading anything.
-            let declared = header(&response, "content-length").and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|length| length > max) {
+            if response
+                .body()
+                .content_length()
+                .is_some_and(|length| length > max)
+            {
                 return Err(self.too_large(attempts));
             }
             // ureq's limit refuses a body that merely reaches it, so read one byte past ours.
@@ -190,9 +198,9 @@ impl Transport {
         let timeout = out.timeout.unwrap_or(self.timeout);
         let mut attempts: u32 = 1;
         let mut redirects: u32 = 0;
-        let mut url = self.url.normalized.clone();
+        let mut uri = self.uri.clone();
         loop {
-            let response = match self.send(&url, out, timeout, streaming) {
+            let response = match self.send(&uri, out, timeout, streaming) {
                 Ok(response) => response,
                 Err(e) => {
                     let error = self.transport_error(e, attempts, timeout, false);
@@ -213,7 +221,7 @@ impl Transport {
             };
             let status = response.status().as_u16();
             if (300..400).contains(&status) {
-                url = self.redirect_target(&response, attempts)?;
+                uri = self.redirect_target(&response, attempts)?;
                 redirects = redirects.saturating_add(1);
                 if redirects > MAX_SAME_HOST_REDIRECTS {
                     return Err(self.error(
@@ -249,14 +257,14 @@ impl Transport {
 
     fn send(
         &self,
-        url: &str,
+        uri: &Uri,
         out: &Outgoing<'_>,
         timeout: Duration,
         streaming: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self
             .agent
-            .post(url)
+            .post(uri.clone())
             .header("Content-Type", out.content_type)
             .header("Accept", out.accept);
         for (name, value) in &self.headers {
@@ -285,7 +293,7 @@ impl Transport {
     }
 
     /// Same-origin redirects are followed (the key stays with its host); others are an error.
-    fn redirect_target(&self, response: &ureq::http::Response<ureq::Body>, attempts: u32) -> Result<String> {
+    fn redirect_target(&self, response: &ureq::http::Response<ureq::Body>, attempts: u32) -> Result<Uri> {
         let location = response
             .headers()
             .get("location")
@@ -297,20 +305,21 @@ impl Transport {
         } else {
             location.to_owned()
         };
-        match parse_url(&target) {
-            Ok(parsed) if parsed.origin() == self.url.origin() => Ok(parsed.normalized),
-            _ => Err(self.error(
-                TransportErrorKind::Redirect,
-                format!(
-                    "HTTP {} to another host ({}); the key is not sent there: configure the final URL",
-                    response.status().as_u16(),
-                    parse_url(&target)
-                        .map(|p| p.host)
-                        .unwrap_or_else(|_| "an unparsable location".into())
-                ),
-                attempts,
-            )),
+        let parsed = parse_url(&target).ok();
+        if let Some(parsed) = parsed.as_ref().filter(|p| p.origin() == self.url.origin()) {
+            if let Ok(uri) = Uri::try_from(parsed.normalized.as_str()) {
+                return Ok(uri);
+            }
         }
+        let host = parsed.map_or_else(|| "an unparsable location".to_owned(), |p| p.host);
+        Err(self.error(
+            TransportErrorKind::Redirect,
+            format!(
+                "HTTP {} to another host ({host}); the key is not sent there: configure the final URL",
+                response.status().as_u16(),
+            ),
+            attempts,
+        ))
     }
 
     /// Removes the key from text the server sent back (a gateway may echo request headers).
