@@ -18,6 +18,7 @@ use ureq::unversioned::transport::time::Duration as IoDuration;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport as Io,
 };
+use ureq::ProxyProtocol;
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
 /// How much of an error body we read for its message.
@@ -634,13 +635,20 @@ fn proxy_for(url: &ParsedUrl, env: impl Fn(&str) -> Option<String>) -> Result<Op
         ));
     }
     // The value may hold proxy credentials: it is not repeated.
-    ureq::Proxy::new(value.trim()).map(Some).map_err(|_| {
-        Error::config(
+    // Only HTTP CONNECT proxies: this build has no SOCKS support (ureq would panic on one).
+    match ureq::Proxy::new(value.trim()) {
+        Ok(proxy) if matches!(proxy.protocol(), ProxyProtocol::Http | ProxyProtocol::Https) => {
+            Ok(Some(proxy))
+        }
+        _ => Err(Error::config(
             "proxy",
             Source::Env(var),
-            format!("{var} is not a proxy URL (expected http://host:port); fix or unset it"),
-        )
-    })
+            format!(
+                "{var} is not an http(s) proxy URL (expected http://host:port; SOCKS is not supported); \
+                 fix or unset it"
+            ),
+        )),
+    }
 }
 
 /// `NO_PROXY` as curl reads it: comma-separated; `*` for all; a name matches itself and its
@@ -776,7 +784,18 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid `proxy` (env var HTTPS_PROXY): HTTPS_PROXY is not a proxy URL (expected http://host:port); fix or unset it"
+            "invalid `proxy` (env var HTTPS_PROXY): HTTPS_PROXY is not an http(s) proxy URL (expected \
+             http://host:port; SOCKS is not supported); fix or unset it"
+        );
+        let err = proxy_for(
+            &url("https://e.example/score"),
+            env(&[("ALL_PROXY", "socks5://127.0.0.1:1080")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid `proxy` (env var ALL_PROXY): ALL_PROXY is not an http(s) proxy URL"),
+            "{err}"
         );
     }
 
