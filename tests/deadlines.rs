@@ -153,3 +153,40 @@ fn a_stream_may_last_longer_than_the_timeout() -> Result<()> {
     assert!(start.elapsed() >= t * 2, "{:?}", start.elapsed());
     Ok(())
 }
+
+#[test]
+fn a_connection_that_never_opens_is_a_connect_timeout_within_the_timeout() -> Result<()> {
+    // A listener whose accept queue is full drops new SYNs: connecting hangs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let mut queued = Vec::new();
+    for _ in 0..1024 {
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(50)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => break, // the queue is full
+        }
+    }
+    let t = Duration::from_secs(1);
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(format!("http://{address}/score"))
+        .api_key(KEY)
+        .timeout(t)
+        .connect_timeout(Duration::from_secs(10))
+        .max_retries(0)
+        .build()?;
+    let start = Instant::now();
+    let err = llm.invoke("x").expect_err("nothing accepts");
+    let elapsed = start.elapsed();
+    let Error::Transport(e) = &err else {
+        panic!("{err:?}")
+    };
+    // Nothing was sent: not the "may have run" timeout.
+    assert_eq!(
+        (e.kind, e.may_have_run),
+        (TransportErrorKind::ConnectTimeout, false),
+        "{err}"
+    );
+    assert!(elapsed <= t * 2, "{elapsed:?}");
+    drop(listener);
+    Ok(())
+}
