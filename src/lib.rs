@@ -29,6 +29,7 @@ pub mod local;
 mod message;
 mod options;
 mod registry;
+mod retry;
 mod secret;
 mod stream;
 mod transport;

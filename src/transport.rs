@@ -1,21 +1,27 @@
-//! The HTTP seam: one `ureq::Agent` per client, headers, timeouts, retries, limits, redirects.
+//! The HTTP seam: one `ureq::Agent` per client, headers, deadlines, retries, limits, redirects,
+//! proxies.
 //!
-//! This is the only file that names ureq, so the HTTP stack can change without touching the API.
+//! This module (with `transport/connect.rs` and `transport/proxy.rs`) is the only place that
+//! names ureq, so the HTTP stack can change without touching the API.
+#![deny(clippy::arithmetic_side_effects)]
 
-use std::hash::{BuildHasher, Hasher};
+mod connect;
+mod proxy;
+
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
 use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
-use ureq::http::{HeaderName, HeaderValue};
+use ureq::http::{HeaderName, HeaderValue, Uri};
+use ureq::unversioned::transport::{Connector, DefaultConnector};
+
+use connect::{CoarseTimeouts, Resolver};
+use proxy::proxy_for;
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
-/// Longest server-requested wait we honour; beyond it the error is returned with the hint.
-const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
-const BACKOFF_START: Duration = Duration::from_millis(800);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How much of an error body we read for its message.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 const ERROR_MESSAGE_LIMIT: usize = 2048;
@@ -26,6 +32,8 @@ const MAX_SAME_HOST_REDIRECTS: u32 = 5;
 pub(crate) struct Transport {
     agent: ureq::Agent,
     url: ParsedUrl,
+    /// `url` parsed once for ureq.
+    uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
     scrubber: Scrubber,
     max_retries: u32,
@@ -74,18 +82,22 @@ impl Transport {
         key: &ApiKey,
         deployment: Option<&str>,
     ) -> Result<Self> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
+        let uri = Uri::try_from(url.normalized.as_str())
+            .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
+        // One deadline for the whole attempt (head and body); streams replace it per request.
+        // The connect timeout bounds the connection inside it.
+        let config_ureq = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            .proxy(proxy)
             .timeout_connect(Some(config.connect_timeout))
-            .timeout_send_request(Some(config.timeout))
-            .timeout_send_body(Some(config.timeout))
-            .timeout_recv_response(Some(config.timeout))
-            .timeout_recv_body(Some(config.timeout))
+            .timeout_global(Some(config.timeout))
             .user_agent(USER_AGENT)
-            .build()
-            .into();
+            .build();
+        let connector = DefaultConnector::default().chain(CoarseTimeouts);
+        let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
         let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
         if config.api_type == crate::ApiType::Serverless {
             fixed.push(("api-key", key.expose().to_owned(), true));
@@ -116,6 +128,7 @@ impl Transport {
         Ok(Transport {
             agent,
             url,
+            uri,
             headers,
             scrubber: Scrubber::new(key),
             max_retries: config.max_retries,
@@ -124,18 +137,31 @@ impl Transport {
         })
     }
 
-    /// Posts and reads the whole body, retrying per reliability.md.
+    /// Posts and reads the whole body, retrying per reliability.md. A body of exactly
+    /// `max_response_bytes` is accepted, one byte more is an error.
     pub fn post(&self, out: &Outgoing<'_>) -> Result<Reply> {
         let timeout = out.timeout.unwrap_or(self.timeout);
-        self.with_retries(out, false, |response| {
+        let max = self.max_response_bytes;
+        self.with_retries(out, false, |mut response, attempts| {
             let request_id = self.request_id(&response);
-            let mut response = response;
+            // A declared length over the limit is refused before reading anything.
+            if response
+                .body()
+                .content_length()
+                .is_some_and(|length| length > max)
+            {
+                return Err(self.too_large(attempts));
+            }
+            // ureq's limit refuses a body that merely reaches it, so read one byte past ours.
             let body = response
                 .body_mut()
                 .with_config()
-                .limit(self.max_response_bytes)
+                .limit(max.saturating_add(1))
                 .read_to_vec()
-                .map_err(|e| self.transport_error(e, 1, timeout))?;
+                .map_err(|e| self.transport_error(e, attempts, timeout, true))?;
+            if u64::try_from(body.len()).map_or(true, |len| len > max) {
+                return Err(self.too_large(attempts));
+            }
             Ok(Reply { body, request_id })
         })
     }
@@ -151,9 +177,10 @@ impl Transport {
         Ok((value, reply.request_id))
     }
 
-    /// Posts and hands back the body unread. `timeout` bounds each read, not the whole stream.
+    /// Posts and hands back the body unread. `timeout` bounds the wait for the response head,
+    /// then each read (the stream's own per-chunk deadline), never the whole stream.
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
-        self.with_retries(out, true, |response| {
+        self.with_retries(out, true, |response, _| {
             let request_id = self.request_id(&response);
             Ok(StreamReply {
                 body: Box::new(StreamBody(response.into_body().into_reader())),
@@ -162,23 +189,23 @@ impl Transport {
         })
     }
 
+    /// Runs attempts until one answers below 400 (handed to `on_success` with the attempt
+    /// count) or the retry rules say stop. Same-origin redirects are not attempts.
     fn with_retries<T>(
         &self,
         out: &Outgoing<'_>,
         streaming: bool,
-        on_success: impl Fn(ureq::http::Response<ureq::Body>) -> Result<T>,
+        on_success: impl Fn(ureq::http::Response<ureq::Body>, u32) -> Result<T>,
     ) -> Result<T> {
         let timeout = out.timeout.unwrap_or(self.timeout);
-        let mut attempts = 0;
-        let mut redirects = 0;
-        let mut url = self.url.normalized.clone();
+        let mut attempts: u32 = 1;
+        let mut redirects: u32 = 0;
+        let mut uri = self.uri.clone();
         loop {
-            attempts += 1;
-            let retries_left = attempts <= self.max_retries;
-            let response = match self.send(&url, out, timeout, streaming) {
+            let response = match self.send(&uri, out, timeout, streaming) {
                 Ok(response) => response,
                 Err(e) => {
-                    let error = self.transport_error(e, attempts, timeout);
+                    let error = self.transport_error(e, attempts, timeout, false);
                     let retryable = matches!(
                         &error,
                         Error::Transport(t) if matches!(
@@ -186,8 +213,9 @@ impl Transport {
                             TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout | TransportErrorKind::Reset
                         )
                     );
-                    if retryable && retries_left {
-                        std::thread::sleep(backoff(attempts));
+                    if retryable && attempts <= self.max_retries {
+                        std::thread::sleep(retry::backoff(attempts));
+                        attempts = attempts.saturating_add(1);
                         continue;
                     }
                     return Err(error);
@@ -195,8 +223,8 @@ impl Transport {
             };
             let status = response.status().as_u16();
             if (300..400).contains(&status) {
-                url = self.redirect_target(&response, attempts)?;
-                redirects += 1;
+                uri = self.redirect_target(&response, attempts)?;
+                redirects = redirects.saturating_add(1);
                 if redirects > MAX_SAME_HOST_REDIRECTS {
                     return Err(self.error(
                         TransportErrorKind::Redirect,
@@ -204,64 +232,60 @@ impl Transport {
                         attempts,
                     ));
                 }
-                attempts -= 1;
                 continue;
             }
             if status < 400 {
-                return on_success(response);
+                return on_success(response, attempts);
             }
-            let retryable = matches!(status, 408 | 429 | 500 | 502 | 503 | 504);
-            let wait = server_wait(&response);
+            let asked = RetryHeaders {
+                retry_after_ms: header(&response, "retry-after-ms"),
+                x_ms_retry_after_ms: header(&response, "x-ms-retry-after-ms"),
+                retry_after: header(&response, "retry-after"),
+            };
+            let next = retry::after_status(status, attempts, self.max_retries, asked, SystemTime::now());
             let mut error = self.http_error(response, attempts);
-            if retryable && retries_left {
-                match wait {
-                    Some(wait) if wait > MAX_SERVER_WAIT => {
-                        error.retry_after = Some(wait);
-                        return Err(Error::Http(Box::new(error)));
-                    }
-                    Some(wait) => std::thread::sleep(wait),
-                    None => std::thread::sleep(backoff(attempts)),
+            match next {
+                Next::Wait(wait) => std::thread::sleep(wait),
+                Next::TooLong(wait) => {
+                    error.retry_after = Some(wait);
+                    return Err(Error::Http(Box::new(error)));
                 }
-                continue;
+                Next::GiveUp => return Err(Error::Http(Box::new(error))),
             }
-            return Err(Error::Http(Box::new(error)));
+            attempts = attempts.saturating_add(1);
         }
     }
 
     fn send(
         &self,
-        url: &str,
+        uri: &Uri,
         out: &Outgoing<'_>,
         timeout: Duration,
         streaming: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self
             .agent
-            .post(url)
+            .post(uri.clone())
             .header("Content-Type", out.content_type)
             .header("Accept", out.accept);
         for (name, value) in &self.headers {
             request = request.header(name.clone(), value.clone());
         }
-        // The deadline is set per phase, not as ureq's global timeout: a global or per-call
-        // timeout makes ureq resolve the host on a new thread for every request, which halved
-        // throughput against a fast endpoint (examples/bench.rs).
         if streaming {
+            // The head within the timeout, then each read within it: a stream may run long.
             request
                 .config()
-                .timeout_recv_body(None)
-                .timeout_per_read(Some(timeout))
+                .timeout_global(None)
+                .timeout_send_request(Some(timeout))
+                .timeout_send_body(Some(timeout))
                 .timeout_recv_response(Some(timeout))
+                .timeout_per_read(Some(timeout))
                 .build()
                 .send(out.body)
         } else if timeout != self.timeout {
-            let phase = Some(timeout);
             request
                 .config()
-                .timeout_send_request(phase)
-                .timeout_send_body(phase)
-                .timeout_recv_response(phase)
-                .timeout_recv_body(phase)
+                .timeout_global(Some(timeout))
                 .build()
                 .send(out.body)
         } else {
@@ -270,7 +294,7 @@ impl Transport {
     }
 
     /// Same-origin redirects are followed (the key stays with its host); others are an error.
-    fn redirect_target(&self, response: &ureq::http::Response<ureq::Body>, attempts: u32) -> Result<String> {
+    fn redirect_target(&self, response: &ureq::http::Response<ureq::Body>, attempts: u32) -> Result<Uri> {
         let location = response
             .headers()
             .get("location")
@@ -282,20 +306,30 @@ impl Transport {
         } else {
             location.to_owned()
         };
-        match parse_url(&target) {
-            Ok(parsed) if parsed.origin() == self.url.origin() => Ok(parsed.normalized),
-            _ => Err(self.error(
-                TransportErrorKind::Redirect,
-                format!(
-                    "HTTP {} to another host ({}); the key is not sent there: configure the final URL",
-                    response.status().as_u16(),
-                    parse_url(&target)
-                        .map(|p| p.host)
-                        .unwrap_or_else(|_| "an unparsable location".into())
-                ),
-                attempts,
-            )),
+        let parsed = parse_url(&target).ok();
+        if let Some(parsed) = parsed.as_ref().filter(|p| p.origin() == self.url.origin()) {
+            if let Ok(uri) = Uri::try_from(parsed.normalized.as_str()) {
+                return Ok(uri);
+            }
         }
+        // Named as the server wrote it (parsing lowercases hosts), then scrubbed: a key is a
+        // valid host label, so a hostile Location can carry one.
+        let host = match parsed {
+            Some(_) => {
+                let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                self.scrubber.cut(authority, 255)
+            }
+            None => "an unparsable location".to_owned(),
+        };
+        Err(self.error(
+            TransportErrorKind::Redirect,
+            format!(
+                "HTTP {} to another host ({host}); the key is not sent there: configure the final URL",
+                response.status().as_u16(),
+            ),
+            attempts,
+        ))
     }
 
     /// The scrubber for this client's key, for errors built from server text elsewhere.
@@ -332,47 +366,58 @@ impl Transport {
         }))
     }
 
-    fn transport_error(&self, e: ureq::Error, attempts: u32, timeout: Duration) -> Error {
+    /// The body went past `max_response_bytes`: the model answered, but not within the limit.
+    fn too_large(&self, attempts: u32) -> Error {
+        let detail = format!(
+            "body is over the {}-byte limit (max_response_bytes); not truncated",
+            self.max_response_bytes
+        );
+        let mut error = self.error(TransportErrorKind::TooLarge, detail, attempts);
+        if let Error::Transport(t) = &mut error {
+            t.may_have_run = true;
+        }
+        error
+    }
+
+    /// `after_head`: the response head had arrived, so whatever broke, the model ran.
+    fn transport_error(&self, e: ureq::Error, attempts: u32, timeout: Duration, after_head: bool) -> Error {
         use std::io::ErrorKind as Io;
-        let (kind, detail, may_have_run) = match e {
+        let timed_out = || {
+            (
+                TransportErrorKind::Timeout,
+                format!("no complete response within {:.1} s", timeout.as_secs_f64()),
+            )
+        };
+        let (kind, detail) = match e {
             ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => (
                 TransportErrorKind::ConnectTimeout,
                 "no connection within the connect timeout".to_owned(),
-                false,
             ),
-            ureq::Error::Timeout(_) => (
-                TransportErrorKind::Timeout,
-                format!("no complete response within {:.1} s", timeout.as_secs_f64()),
-                true,
-            ),
-            ureq::Error::BodyExceedsLimit(limit) => (
-                TransportErrorKind::TooLarge,
-                format!("body is over the {limit}-byte limit (max_response_bytes); not truncated"),
-                false,
-            ),
+            ureq::Error::Timeout(_) => timed_out(),
+            ureq::Error::BodyExceedsLimit(_) => return self.too_large(attempts),
             ureq::Error::Io(io) => match io.kind() {
                 Io::ConnectionRefused | Io::AddrNotAvailable | Io::NotConnected => {
-                    (TransportErrorKind::Connect, io.to_string(), false)
+                    (TransportErrorKind::Connect, io.to_string())
                 }
                 Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
-                    (TransportErrorKind::Reset, io.to_string(), false)
+                    (TransportErrorKind::Reset, io.to_string())
                 }
-                Io::TimedOut | Io::WouldBlock => (
-                    TransportErrorKind::Timeout,
-                    format!("no complete response within {:.1} s", timeout.as_secs_f64()),
-                    true,
-                ),
-                _ => (TransportErrorKind::Other, io.to_string(), false),
+                Io::TimedOut | Io::WouldBlock => timed_out(),
+                _ => (TransportErrorKind::Other, io.to_string()),
             },
-            ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned(), false),
-            ureq::Error::ConnectionFailed => {
-                (TransportErrorKind::Connect, "connection failed".to_owned(), false)
-            }
-            ureq::Error::Tls(msg) => (TransportErrorKind::Connect, format!("TLS: {msg}"), false),
-            ureq::Error::Rustls(e) => (TransportErrorKind::Connect, format!("TLS: {e}"), false),
+            ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned()),
+            ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, "connection failed".to_owned()),
+            ureq::Error::ConnectProxyFailed(why) => (
+                TransportErrorKind::Connect,
+                format!("proxy refused the tunnel: {why}"),
+            ),
+            ureq::Error::Tls(msg) => (TransportErrorKind::Connect, format!("TLS: {msg}")),
+            ureq::Error::Rustls(e) => (TransportErrorKind::Connect, format!("TLS: {e}")),
             // Remaining variants are protocol or header problems; their text names no secret.
-            other => (TransportErrorKind::Other, other.to_string(), false),
+            other => (TransportErrorKind::Other, other.to_string()),
         };
+        // A timeout once the body is out may have reached the model (never retried).
+        let may_have_run = after_head || kind == TransportErrorKind::Timeout;
         Error::Transport(Box::new(TransportError {
             kind,
             host: self.url.host.clone(),
@@ -461,92 +506,9 @@ fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// The wait a 429/503 asks for: `retry-after-ms`, `x-ms-retry-after-ms`, then `retry-after`.
-fn server_wait(response: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
-    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
-        if let Some(ms) = header(response, name).and_then(|v| v.parse::<f64>().ok()) {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms / 1000.0));
-            }
-        }
-    }
-    let value = header(response, "retry-after")?;
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
-}
-
-/// Exponential backoff from 0.8 s, doubling to 30 s, with jitter in the upper half.
-fn backoff(attempt: u32) -> Duration {
-    let base = BACKOFF_START
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(BACKOFF_MAX);
-    // RandomState is seeded randomly per instance: jitter without a rand dependency.
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
-    base.mul_f64(fraction)
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After` uses.
-fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let mut parts = value.split_whitespace().skip(1);
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_date_parses() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
-        assert!(parse_http_date("yesterday").is_none());
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        for _ in 0..50 {
-            let first = backoff(1);
-            assert!(
-                first >= Duration::from_millis(400) && first <= BACKOFF_START,
-                "{first:?}"
-            );
-            assert!(backoff(20) <= BACKOFF_MAX && backoff(20) >= BACKOFF_MAX / 2);
-        }
-        assert!(backoff(3) > Duration::from_millis(1600));
-    }
 
     fn message(body: &[u8]) -> Option<String> {
         service_message(&Scrubber::new(&ApiKey::new("sk-unit-SECRET-1234")), body)

@@ -1,6 +1,7 @@
 //! `load(save(c)) == c` for every built-in configuration and user formatters, in JSON and YAML;
 //! what the saved files hold (and never hold); user `_type`s.
 
+mod common;
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 
@@ -755,9 +756,17 @@ fn allow_insecure_http_comes_only_from_the_loader() -> Result<()> {
     let err = message(Registry::new().load_with(&path, &env));
     assert!(err.starts_with("invalid `endpoint_url` (file `"), "{err}");
     assert!(err.contains("plain http sends the key in clear text"), "{err}");
-    let llm = Registry::new()
-        .load_with(&path, &env.allow_insecure_http(true))?
-        .into_completion()?;
+    let loaded = Registry::new().load_with(&path, &env.allow_insecure_http(true));
+    // With a proxy in the environment the opt-in is not enough: the key would cross it in clear.
+    if let Some(var) = common::http_proxy_in_env("gateway.internal") {
+        let err = message(loaded);
+        assert!(
+            err.contains(&format!("the proxy set in {var}, key in clear")),
+            "{err}"
+        );
+        return Ok(());
+    }
+    let llm = loaded?.into_completion()?;
     assert!(llm.config().allow_insecure_http);
     assert!(!llm.to_config_map().contains_key("allow_insecure_http"));
     Ok(())

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use azureml_endpoint::{
     AzureMlOnlineEndpoint, CallOptions, Error, Gpt2ContentFormatter, Result, TransportErrorKind,
 };
+use common::fault::{head, response, Act, FaultServer};
 use common::{Reply, ScriptServer, KEY};
 
 const OK: &str = r#"[{"0": "done"}]"#;
@@ -230,5 +231,219 @@ fn same_host_redirects_are_followed() -> Result<()> {
     ]);
     assert_eq!(client(&server, 0)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
+    Ok(())
+}
+
+fn fault_client(server: &FaultServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
+    AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .formatter(Gpt2ContentFormatter)
+        .max_retries(retries)
+        .build()
+}
+
+#[test]
+fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
+    let cases = [
+        ("retry-after-ms", "1e30"),
+        ("x-ms-retry-after-ms", "1e30"),
+        ("retry-after-ms", "inf"),
+        ("x-ms-retry-after-ms", "1e308"),
+        ("retry-after", "99999999999999999999999999"),
+        ("retry-after", "Fri, 01 Jan 99999 00:00:00 GMT"),
+        ("retry-after", "Mon, 01 Jan 2024 99999999:00:00 GMT"),
+        ("retry-after", "Mon, 01 Jan 99999999999999999 00:00:00 GMT"),
+    ];
+    for (name, value) in cases {
+        let server = FaultServer::start(vec![
+            response(429, &[(name, value)], "slow down"),
+            response(200, &[], OK),
+        ]);
+        let start = Instant::now();
+        let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+        // Quick: nothing is waited for (2x a generous bound for a shared machine).
+        assert!(start.elapsed() < Duration::from_secs(4), "{name}: {value}");
+        let Error::Http(http) = &err else {
+            panic!("{name}: {value}: {err:?}")
+        };
+        assert_eq!((http.status, http.attempts), (429, 1), "{name}: {value}");
+        let hint = http.retry_after.expect("the hint is kept");
+        assert!(hint > Duration::from_secs(60), "{name}: {value}: {hint:?}");
+        assert!(
+            err.to_string().contains(&format!(
+                "; server asked to retry after {} s, longer than the 60 s we wait",
+                hint.as_secs()
+            )),
+            "{err}"
+        );
+        assert_eq!(server.hits(), 1, "{name}: {value}");
+    }
+    Ok(())
+}
+
+#[test]
+fn saturated_waits_say_so_exactly() -> Result<()> {
+    let server = FaultServer::start(vec![response(503, &[("retry-after-ms", "1e30")], "")]);
+    let err = fault_client(&server, 1)?.invoke("x").unwrap_err();
+    let Error::Http(http) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(http.retry_after, Some(Duration::MAX));
+    Ok(())
+}
+
+#[test]
+fn unreadable_waits_are_ignored_for_backoff() -> Result<()> {
+    for (name, value) in [
+        ("retry-after-ms", "-1"),
+        ("x-ms-retry-after-ms", "NaN"),
+        ("retry-after", "-5"),
+        ("retry-after", "soon"),
+        ("retry-after", "Mon, 01 Foo 2024 00:00:00 GMT"),
+    ] {
+        let server = FaultServer::start(vec![response(429, &[(name, value)], ""), response(200, &[], OK)]);
+        let start = Instant::now();
+        assert_eq!(
+            fault_client(&server, 3)?.invoke("x")?.text,
+            "done",
+            "{name}: {value}"
+        );
+        // The first backoff is 0.4 to 0.8 s.
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_secs(4),
+            "{name}: {value}: {waited:?}"
+        );
+        assert_eq!(server.hits(), 2);
+    }
+    Ok(())
+}
+
+#[test]
+fn past_and_zero_waits_retry_at_once() -> Result<()> {
+    for (name, value) in [
+        ("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("retry-after", "0"),
+        ("retry-after-ms", "0.5"),
+    ] {
+        let server = FaultServer::start(vec![response(503, &[(name, value)], ""), response(200, &[], OK)]);
+        let start = Instant::now();
+        assert_eq!(fault_client(&server, 3)?.invoke("x")?.text, "done");
+        assert!(
+            start.elapsed() < Duration::from_millis(400),
+            "{name}: {value}: {:?}",
+            start.elapsed()
+        );
+    }
+    Ok(())
+}
+
+fn limited(server: &FaultServer, limit: u64) -> Result<AzureMlOnlineEndpoint> {
+    AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/score"))
+        .api_key(KEY)
+        .formatter(Gpt2ContentFormatter)
+        .max_response_bytes(limit)
+        .build()
+}
+
+#[test]
+fn a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not() -> Result<()> {
+    let limit = OK.len() as u64;
+    let over = format!("{OK} ");
+    // With a content-length, and ended by closing the connection.
+    let exact = [response(200, &[], OK), vec![Act::send(head(200, &[]) + OK)]];
+    for script in exact {
+        let server = FaultServer::start(vec![script]);
+        assert_eq!(limited(&server, limit)?.invoke("x")?.text, "done");
+    }
+    let over = [response(200, &[], &over), vec![Act::send(head(200, &[]) + &over)]];
+    for script in over {
+        let server = FaultServer::start(vec![script]);
+        let err = limited(&server, limit)?.invoke("x").unwrap_err();
+        let Error::Transport(t) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (t.kind, t.attempts, t.may_have_run),
+            (TransportErrorKind::TooLarge, 1, true)
+        );
+        assert_eq!(
+            t.detail,
+            format!("body is over the {limit}-byte limit (max_response_bytes); not truncated")
+        );
+        assert_eq!(server.hits(), 1, "the model answered: not retried");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_cut_body_after_two_503s_counts_three_attempts_and_says_the_model_ran() -> Result<()> {
+    let cut = vec![Act::send(head(200, &[("content-length", "100")]) + &OK[..6])];
+    let busy = || response(503, &[("retry-after-ms", "1")], "busy");
+    let server = FaultServer::start(vec![busy(), busy(), cut]);
+    let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+    let Error::Transport(t) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (t.kind, t.attempts, t.may_have_run),
+        (TransportErrorKind::Reset, 3, true),
+        "{err}"
+    );
+    assert_eq!(server.hits(), 3, "a body cut after the head is not retried");
+    assert!(
+        err.to_string()
+            .ends_with("; after 3 attempts; the model may have run (not retried)"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_reset_body_says_the_model_ran() -> Result<()> {
+    let script = vec![
+        Act::send(head(200, &[("content-length", "100")]) + &OK[..6]),
+        Act::Wait(Duration::from_millis(100)),
+        Act::Reset,
+    ];
+    let server = FaultServer::start(vec![script]);
+    let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+    let Error::Transport(t) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (t.kind, t.attempts, t.may_have_run),
+        (TransportErrorKind::Reset, 1, true),
+        "{err}"
+    );
+    assert_eq!(server.hits(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_reset_before_any_response_is_retried() -> Result<()> {
+    let server = FaultServer::start(vec![vec![Act::Reset], response(200, &[], OK)]);
+    assert_eq!(fault_client(&server, 3)?.invoke("x")?.text, "done");
+    assert_eq!(server.hits(), 2);
+    Ok(())
+}
+
+#[test]
+fn a_declared_length_over_the_limit_is_refused_before_reading() -> Result<()> {
+    let script = vec![
+        Act::send(head(200, &[("content-length", "99999999999999999")])),
+        Act::Hold,
+    ];
+    let server = FaultServer::start(vec![script]);
+    let start = Instant::now();
+    let err = limited(&server, 1024)?.invoke("x").unwrap_err();
+    // The default 50 s timeout is never reached: nothing is read.
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    let Error::Transport(t) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((t.kind, t.may_have_run), (TransportErrorKind::TooLarge, true));
     Ok(())
 }

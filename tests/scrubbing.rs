@@ -239,6 +239,26 @@ fn header_values_echoing_the_key_are_scrubbed() -> TestResult {
 }
 
 #[test]
+fn a_redirect_to_a_host_named_after_the_key_is_scrubbed() -> TestResult {
+    // A key is a valid host label, so a hostile Location can carry it into the redirect error.
+    let location = format!("https://{KEY}.evil.example/score");
+    let server = FaultServer::start(vec![response(307, &[("location", &location)], "")]);
+    let error = dedicated(&server)?
+        .invoke("hi")
+        .err()
+        .ok_or("the call succeeded")?;
+    match &error {
+        Error::Transport(e) => assert_eq!(
+            e.detail,
+            "HTTP 307 to another host (***.evil.example); the key is not sent there: configure the final URL"
+        ),
+        other => panic!("expected a redirect error, got {other:?}"),
+    }
+    assert_error_clean(&error);
+    Ok(())
+}
+
+#[test]
 fn a_huge_error_body_still_gives_its_first_bytes() -> TestResult {
     let size = 10 * 1024 * 1024;
     let raw = format!("Internal error: {}", "x".repeat(size));

@@ -139,7 +139,17 @@ fn insecure_http_needs_an_explicit_opt_in() {
         .api_key(KEY)
         .allow_insecure_http(true)
         .build();
-    assert!(built.is_ok());
+    // With a proxy in the environment the opt-in is not enough: the key would cross it in clear.
+    match common::http_proxy_in_env("example.com") {
+        None => assert!(built.is_ok(), "{built:?}"),
+        Some(var) => {
+            let message = config_error(built).2;
+            assert!(
+                message.contains(&format!("the proxy set in {var}, key in clear")),
+                "{message}"
+            );
+        }
+    }
 }
 
 #[test]

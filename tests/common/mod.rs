@@ -14,6 +14,21 @@ pub mod fault;
 /// A key that must never show up in any output.
 pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";
 
+/// The env var whose proxy a plain-http request to `host` would take (the transport's rule),
+/// for tests whose expected outcome depends on the machine's proxy settings.
+pub fn http_proxy_in_env(host: &str) -> Option<&'static str> {
+    let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
+    let no_proxy = std::env::var("no_proxy")
+        .or_else(|_| std::env::var("NO_PROXY"))
+        .unwrap_or_default();
+    if no_proxy.split(',').map(str::trim).any(|e| e == "*" || e == host) {
+        return None;
+    }
+    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .into_iter()
+        .find(|var| set(var))
+}
+
 /// A prompt with every character that Python's hand escaping used to corrupt.
 pub const SPECIAL: &str = "Quote \" backslash \\ newline \n tab \t nul \u{0} 中文 emoji 🦀 end";
 
