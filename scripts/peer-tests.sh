@@ -80,9 +80,15 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+# Both venvs are built at once (a cold build is mostly waiting on downloads).
 t_start=$(date +%s.%N)
-ensure_venv "$VENV" "$REQS" azureml-inference-server-http "$AZMLINFSRV_VERSION" azmlinfsrv
-(( BENCH )) || ensure_venv "$LITELLM_VENV" "$LITELLM_REQS" litellm "$LITELLM_VERSION" litellm
+ensure_venv "$VENV" "$REQS" azureml-inference-server-http "$AZMLINFSRV_VERSION" azmlinfsrv &
+venv_pid=$!
+litellm_venv_ok=0
+(( BENCH )) || ensure_venv "$LITELLM_VENV" "$LITELLM_REQS" litellm "$LITELLM_VERSION" litellm \
+    || litellm_venv_ok=$?
+wait "$venv_pid" || die "could not build $VENV (see above)"
+(( litellm_venv_ok == 0 )) || die "could not build $LITELLM_VENV (see above)"
 t_venv=$(date +%s.%N)
 
 # --- servers ---
