@@ -187,11 +187,11 @@ fn tool_call_reply_and_the_tool_round_trip() -> Result<()> {
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
         }
     }]);
-    let options = CallOptions::new().param("tools", tools.clone());
+    let options = CallOptions::new().param("tools", tools);
     let question = user("Weather in Paris?");
     let reply = chat("peer-tools").build()?.invoke_with(&question, &options)?;
     let call = ToolCall::function("call_peer_1", "get_weather", r#"{"city": "Paris"}"#);
-    assert_eq!(reply.message.tool_calls, [call.clone()]);
+    assert_eq!(reply.message.tool_calls, std::slice::from_ref(&call));
     // Unlike OpenAI and Azure (`null`, `tool_calls`), LiteLLM's mock sends `""` and `stop`.
     assert_eq!(reply.message.content.as_deref(), Some(""));
     assert_eq!(reply.finish_reason.as_deref(), Some("stop"));
