@@ -273,3 +273,35 @@ fn server_error_500_is_retried_then_surfaced() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+#[ignore = "needs the LiteLLM proxy: run scripts/peer-tests.sh"]
+fn status_529_without_a_reason_phrase_is_surfaced_not_retried() -> Result<()> {
+    let message = litellm_failure(
+        "litellm.APIError: APIError: OpenAIException - litellm.MockException: This is a mock error raised mid-stream",
+        "peer-529",
+    );
+    let err = http_error(chat("peer-529").build()?.invoke(&user("Hi")));
+    assert_eq!(
+        (err.status, err.message.as_deref(), err.attempts),
+        (529, Some(message.as_str()), 1)
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("endpoint answered HTTP 529 (server error): {message}")
+    );
+    // A stream gets it before its first chunk, without the proxy's suffix.
+    let err = http_error(chat("peer-529").build()?.stream(&user("Hi")).map(|_| ()));
+    assert_eq!(
+        (err.status, err.message.as_deref(), err.attempts),
+        (
+            529,
+            Some(
+                "litellm.APIError: APIError: OpenAIException - litellm.MockException: \
+                 This is a mock error raised mid-stream"
+            ),
+            1
+        )
+    );
+    Ok(())
+}
