@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::chunk::StreamChunk;
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{ChatCompletion, ChatMessage};
@@ -22,6 +23,7 @@ mod dolly;
 mod gpt2;
 mod hf;
 mod mistral_chat;
+pub(crate) mod openai;
 mod path;
 
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
@@ -94,6 +96,16 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     /// [`Error::Response`] when the body is not the shape this model family answers with.
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion>;
 
+    /// The chunk in one streamed event's `data` (serverless streams only), or `None` when the
+    /// event is not a chunk: the stream then ends with a service error (for `{"error": …}`) or a
+    /// bad-event error, showing the event without the key. Defaults to the OpenAI shape:
+    /// `choices[0].delta` or `choices[0].text`, with `finish_reason`, `logprobs` and `usage`.
+    /// Events whose chunk carries nothing are skipped.
+    fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        let _ = api_type;
+        openai::stream_chunk(data)
+    }
+
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
         Map::new()
@@ -137,6 +149,16 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<ChatCompletion>;
+
+    /// The chunk in one streamed event's `data` (serverless streams only), or `None` when the
+    /// event is not a chunk: the stream then ends with a service error (for `{"error": …}`) or a
+    /// bad-event error, showing the event without the key. Defaults to the OpenAI shape:
+    /// `choices[0].delta` or `choices[0].text`, with `finish_reason`, `logprobs` and `usage`.
+    /// Events whose chunk carries nothing are skipped.
+    fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        let _ = api_type;
+        openai::stream_chunk(data)
+    }
 
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
