@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig};
+use crate::config::{ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE};
-use crate::error::{Result, Source};
+use crate::error::Result;
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::options::CallOptions;
@@ -166,7 +166,7 @@ impl AzureMlChatOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         self.core.sources()
     }
 

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Formatter, Resolved};
 use crate::chunk::StreamChunk;
-use crate::config::{ApiType, ClientKind, EndpointConfig};
+use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
 use crate::config_file::ConfigFile;
-use crate::error::{Result, Source};
+use crate::error::Result;
 use crate::options::CallOptions;
 use crate::stream::CompletionStream;
 use crate::transport::Outgoing;
@@ -107,7 +107,7 @@ impl<F: ?Sized + Formatter> Core<F> {
         &self.formatter
     }
 
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         &self.resolved.sources
     }
 

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig};
+use crate::config::{ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_ENDPOINT_TYPE};
-use crate::error::{Result, Source};
+use crate::error::Result;
 use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
 use crate::options::CallOptions;
@@ -169,7 +169,7 @@ impl AzureMlOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         self.core.sources()
     }
 

@@ -12,12 +12,12 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{ApiType, WithOrigin};
+use crate::config::{ApiType, Origin, WithOrigin};
 use crate::config_file::{
     describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
     AZUREML_ENDPOINT_TYPE,
 };
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::secret::ApiKey;
@@ -211,7 +211,7 @@ impl LoadedConfig {
                 Ok(value) => Ok(*value),
                 Err(_) => Err(Error::config(
                     "_type",
-                    Source::File(self.path),
+                    Origin::File(self.path),
                     format!(
                         "the loader of `{}` built another type than `{wanted}`",
                         self.type_name
@@ -230,7 +230,7 @@ impl LoadedConfig {
         };
         Error::config(
             "_type",
-            Source::File(self.path.clone()),
+            Origin::File(self.path.clone()),
             format!("`{}` is {held}, not {wanted}; use {accessor}", self.type_name),
         )
     }
@@ -305,8 +305,8 @@ impl LoadContext<'_> {
         Ok(Builder { settings, formatter })
     }
 
-    fn file(&self) -> Source {
-        Source::File(self.path.to_path_buf())
+    fn file(&self) -> Origin {
+        Origin::File(self.path.to_path_buf())
     }
 
     /// The file's settings over the env vars, under the explicit ones; and the formatter named.
@@ -559,7 +559,7 @@ impl Registry {
         let path = path.as_ref();
         let fields = read_config(path)?;
         let registered = || self.type_names().collect::<Vec<_>>().join(", ");
-        let invalid = |message: String| Error::config("_type", Source::File(path.to_path_buf()), message);
+        let invalid = |message: String| Error::config("_type", Origin::File(path.to_path_buf()), message);
         let type_name = match fields.get("_type") {
             Some(Value::String(name)) => name,
             Some(other) => {

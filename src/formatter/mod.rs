@@ -257,7 +257,7 @@ pub(crate) fn to_body(formatter: &str, value: &impl Serialize) -> Result<Vec<u8>
     serde_json::to_vec(value).map_err(|e| {
         Error::config(
             "model_kwargs",
-            crate::error::Source::Argument,
+            crate::config::Origin::Argument,
             format!("cannot encode request for `{formatter}`: {e}"),
         )
     })
