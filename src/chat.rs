@@ -135,8 +135,8 @@ impl AzureMlChatOnlineEndpoint {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Input`] for an empty conversation, then as
-    /// [`AzureMlOnlineEndpoint::stream`].
+    /// [`Error::Input`](crate::Error::Input) for an empty conversation, then as
+    /// [`AzureMlOnlineEndpoint::stream`](crate::AzureMlOnlineEndpoint::stream).
     pub fn stream(&self, messages: &[ChatMessage]) -> Result<CompletionStream> {
         self.stream_with(messages, &CallOptions::default())
     }

@@ -137,8 +137,8 @@ impl AzureMlOnlineEndpoint {
     /// ```
     ///
     /// # Errors
-    /// Before the first chunk, as [`invoke`](Self::invoke): [`Error::Http`] for an error status
-    /// (after retries), [`Error::Transport`] when no response came. Failures part-way come
+    /// Before the first chunk, as [`invoke`](Self::invoke): [`Error::Http`](crate::Error::Http) for an error status
+    /// (after retries), [`Error::Transport`](crate::Error::Transport) when no response came. Failures part-way come
     /// from the iterator, see [`CompletionStream`].
     pub fn stream(&self, prompt: &str) -> Result<CompletionStream> {
         self.stream_with(prompt, &CallOptions::default())
