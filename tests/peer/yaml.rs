@@ -134,9 +134,14 @@ fn python_reads_rust_written_yaml_as_the_json_save() {
         .model_kwargs(kwargs())
         .build()
         .expect("a valid client");
-    let saves: [(&str, &dyn Fn(&Path) -> azureml_endpoint::Result<()>); 2] =
-        [("llm", &|p| llm.save(p)), ("chat", &|p| chat.save(p))];
-    for (name, save) in saves {
+    for name in ["llm", "chat"] {
+        let save = |path: &Path| {
+            if name == "llm" {
+                llm.save(path)
+            } else {
+                chat.save(path)
+            }
+        };
         let (yaml, json_path) = (dir.join(format!("{name}.yaml")), dir.join(format!("{name}.json")));
         save(&yaml).expect("save YAML");
         save(&json_path).expect("save JSON");
