@@ -10,6 +10,7 @@ use crate::chunk::StreamChunk;
 use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
 use crate::config_file::ConfigFile;
 use crate::error::Result;
+use crate::formatter::stream_chunk_shape;
 use crate::options::CallOptions;
 use crate::stream::CompletionStream;
 use crate::transport::Outgoing;
@@ -89,6 +90,7 @@ impl<F: ?Sized + Formatter> Core<F> {
             accept: EVENT_STREAM,
             timeout,
         })?;
+        let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);
         Ok(CompletionStream::events(
             reply.body,
@@ -96,6 +98,7 @@ impl<F: ?Sized + Formatter> Core<F> {
             timeout.unwrap_or(config.timeout),
             transport.scrubber().clone(),
             Box::new(move |data| parse(&formatter, data, api_type)),
+            expected,
         ))
     }
 

@@ -31,7 +31,8 @@ pub(crate) type ParseEvent = Box<dyn Fn(&[u8]) -> Option<StreamChunk> + Send>;
 ///   and without a finish reason;
 /// - [`StreamErrorKind::ServiceError`]: an event carried `{"error": …}` (or was an
 ///   `event: error`);
-/// - [`StreamErrorKind::BadEvent`]: an event's data was not a JSON completion chunk;
+/// - [`StreamErrorKind::BadEvent`]: an event's data was not a chunk the formatter reads (see
+///   [`ContentFormatter::parse_stream_event`](crate::ContentFormatter::parse_stream_event));
 /// - [`StreamErrorKind::EventTooLarge`]: one event was over 1 MiB;
 /// - [`StreamErrorKind::Timeout`]: no next chunk within the timeout (the client's, or the
 ///   call's). Only a yielded chunk restarts that wait: comments (`: keep-alive`), blank `data:`
@@ -59,6 +60,8 @@ enum State {
 struct Events {
     reader: SseReader,
     parse: ParseEvent,
+    /// What a chunk looks like, for the error an event that is not one gives.
+    expected: String,
     /// A chunk with a finish reason was yielded: the answer is whole even without `[DONE]`.
     finished: bool,
 }
@@ -84,18 +87,21 @@ impl CompletionStream {
         self.request_id.as_deref()
     }
 
-    /// A stream over an SSE `body`, each event read by `parse`; `timeout` bounds the wait for
-    /// each next chunk, and `scrubber` removes the key from what error events show.
+    /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
+    /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
+    /// error events show.
     pub(crate) fn events(
         body: Box<dyn Read + Send>,
         request_id: Option<String>,
         timeout: Duration,
         scrubber: Scrubber,
         parse: ParseEvent,
+        expected: String,
     ) -> Self {
         let events = Events {
             reader: SseReader::new(body, timeout),
             parse,
+            expected,
             finished: false,
         };
         CompletionStream {
@@ -125,6 +131,7 @@ impl CompletionStream {
         let Events {
             reader,
             parse,
+            expected,
             finished,
         } = events;
         loop {
@@ -162,7 +169,7 @@ impl CompletionStream {
                 continue;
             }
             if event.is_error {
-                return Some(Err(event_error(data, true, scrubber)));
+                return Some(Err(event_error(data, true, expected, scrubber)));
             }
             match parse(data) {
                 Some(chunk) if chunk.is_empty() => continue,
@@ -171,7 +178,7 @@ impl CompletionStream {
                     reader.restart_deadline();
                     return Some(Ok(chunk));
                 }
-                None => return Some(Err(event_error(data, false, scrubber))),
+                None => return Some(Err(event_error(data, false, expected, scrubber))),
             }
         }
     }
@@ -203,7 +210,7 @@ impl FusedIterator for CompletionStream {}
 
 /// The error an event that is not a chunk stands for. The only way event text reaches an error:
 /// the key is removed from the whole event first, then what is shown is cut.
-fn event_error(data: &[u8], is_error_event: bool, scrubber: &Scrubber) -> Error {
+fn event_error(data: &[u8], is_error_event: bool, expected: &str, scrubber: &Scrubber) -> Error {
     let data = scrubber.scrub_bytes(data);
     let excerpt = |max| crate::error::excerpt(&data, max);
     match serde_json::from_slice::<Value>(&data) {
@@ -213,11 +220,7 @@ fn event_error(data: &[u8], is_error_event: bool, scrubber: &Scrubber) -> Error 
         Err(_) if is_error_event => service_error_text(&excerpt(500)),
         Ok(_) => Error::stream(
             StreamErrorKind::BadEvent,
-            format!(
-                "an event is not a completion chunk (expected choices[0].delta or \
-                 choices[0].text, and usage): {:?}",
-                excerpt(EXCERPT_CHARS)
-            ),
+            format!("an event is not {expected}: {:?}", excerpt(EXCERPT_CHARS)),
         ),
         Err(e) => Error::stream(
             StreamErrorKind::BadEvent,
@@ -311,7 +314,8 @@ mod tests {
 
     fn openai_stream(body: Box<dyn Read + Send>, timeout: Duration) -> CompletionStream {
         let parse = Box::new(crate::formatter::openai::stream_chunk);
-        CompletionStream::events(body, None, timeout, Scrubber::default(), parse)
+        let expected = crate::formatter::stream_chunk_shape("gpt2");
+        CompletionStream::events(body, None, timeout, Scrubber::default(), parse, expected)
     }
 
     fn stream_of(body: &[u8], step: usize) -> CompletionStream {

@@ -89,7 +89,14 @@ fn an_event_the_custom_formatter_rejects_is_a_bad_event() {
         Some(Some("a".to_owned()))
     );
     match stream.next() {
-        Some(Err(Error::Stream(e))) => assert_eq!(e.kind, StreamErrorKind::BadEvent),
+        Some(Err(Error::Stream(e))) => {
+            assert_eq!(e.kind, StreamErrorKind::BadEvent);
+            // The error names the formatter's shape, not the OpenAI one it does not read.
+            assert_eq!(
+                e.to_string(),
+                r#"stream failed: an event is not a chunk formatter `tokens` reads: "{\"choices\": [{\"text\": \"b\"}]}""#
+            );
+        }
         other => panic!("expected a bad event, got {other:?}"),
     }
     assert!(stream.next().is_none());

@@ -208,6 +208,16 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
 /// The tags [`chat_formatter`] knows, for error messages.
 pub(crate) const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
 
+/// What a streamed chunk of formatter `tag` looks like, for the error an event that is not one
+/// gives: the OpenAI shape for the built-ins, the formatter's own for a user's.
+pub(crate) fn stream_chunk_shape(tag: &str) -> String {
+    if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
+        openai::CHUNK_SHAPE.to_owned()
+    } else {
+        format!("a chunk formatter `{tag}` reads")
+    }
+}
+
 /// Parses a response body as JSON, or gives the response error for `formatter`.
 ///
 /// # Errors

@@ -7,6 +7,10 @@ use serde_json::Value;
 use crate::chunk::{StreamChunk, ToolCallDelta};
 use crate::message::{Role, Usage};
 
+/// What [`stream_chunk`] reads, for errors.
+pub(crate) const CHUNK_SHAPE: &str =
+    "a completion chunk (expected choices[0].delta or choices[0].text, and usage)";
+
 /// The event as the service wrote it; every field optional so that odd-but-valid events pass.
 #[derive(Deserialize)]
 struct WireChunk {
