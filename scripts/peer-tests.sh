@@ -219,6 +219,7 @@ only_loopback() {
 wait_healthy azmlinfsrv "$SERVER_PID" "http://127.0.0.1:$PORT/" "$LOG"
 only_loopback azmlinfsrv "$PORT"
 export AZUREML_PEER_URL="http://127.0.0.1:$PORT/score"
+export AZUREML_PEER_PYTHON="$VENV/bin/python"   # has PyYAML, for tests/peer/yaml.rs
 export PEER_SERVER="$WORKERS $WORKER_CLASS workers x $THREADS threads"
 if [[ -n "$LITELLM_PID" ]]; then
     wait_healthy litellm "$LITELLM_PID" "http://127.0.0.1:$LITELLM_PORT/health/liveliness" "$LITELLM_LOG"

@@ -11,8 +11,8 @@ mod proxy;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use crate::config::{parse_url, EndpointConfig, ParsedUrl};
-use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
+use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue, Uri};
@@ -84,7 +84,7 @@ impl Transport {
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
         let uri = Uri::try_from(url.normalized.as_str())
-            .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
+            .map_err(|e| Error::config("endpoint_url", Origin::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
         // The connect timeout bounds the connection inside it.
         let config_ureq = ureq::Agent::config_builder()
@@ -99,7 +99,7 @@ impl Transport {
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
         let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
-        if config.api_type == crate::ApiType::Serverless {
+        if config.api_type == crate::config::ApiType::Serverless {
             fixed.push(("api-key", key.expose().to_owned(), true));
         }
         if let Some(name) = deployment {
@@ -116,7 +116,7 @@ impl Transport {
             let bad = || {
                 Error::config(
                     "extra_headers",
-                    Source::Argument,
+                    Origin::Argument,
                     format!("{name:?} is not a valid header"),
                 )
             };
