@@ -71,8 +71,9 @@ ensure_venv() {
     say "creating $venv ($package $version)"
     rm -rf "$venv"
     mkdir -p "$ROOT/target"
-    "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+    "$PYTHON" -m venv "$venv" || die "cannot create $venv with $PYTHON"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$reqs" \
+        || die "pip could not install $reqs into $venv"
     local extra
     extra="$(comm -13 <(grep -v '^#' "$reqs" | tr 'A-Z_' 'a-z-' | sort) \
         <("$venv/bin/python" -m pip freeze --disable-pip-version-check | tr 'A-Z_' 'a-z-' | sort))"
@@ -80,15 +81,18 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
-# Both venvs are built at once (a cold build is mostly waiting on downloads).
+# Both venvs are built at once (a cold build is mostly waiting on downloads), each in a
+# background subshell, where `set -e` still holds and `die` ends only that subshell.
 t_start=$(date +%s.%N)
 ensure_venv "$VENV" "$REQS" azureml-inference-server-http "$AZMLINFSRV_VERSION" azmlinfsrv &
 venv_pid=$!
-litellm_venv_ok=0
-(( BENCH )) || ensure_venv "$LITELLM_VENV" "$LITELLM_REQS" litellm "$LITELLM_VERSION" litellm \
-    || litellm_venv_ok=$?
+litellm_venv_pid=""
+if (( ! BENCH )); then
+    ensure_venv "$LITELLM_VENV" "$LITELLM_REQS" litellm "$LITELLM_VERSION" litellm &
+    litellm_venv_pid=$!
+fi
 wait "$venv_pid" || die "could not build $VENV (see above)"
-(( litellm_venv_ok == 0 )) || die "could not build $LITELLM_VENV (see above)"
+[[ -z "$litellm_venv_pid" ]] || wait "$litellm_venv_pid" || die "could not build $LITELLM_VENV (see above)"
 t_venv=$(date +%s.%N)
 
 # --- servers ---
