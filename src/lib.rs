@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+mod base64;
 mod batch;
 mod builder;
 mod chat;
