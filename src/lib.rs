@@ -21,6 +21,7 @@ mod chat;
 mod client;
 mod config;
 mod config_file;
+mod content;
 pub mod credential;
 mod error;
 pub mod formatter;
@@ -47,6 +48,7 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
