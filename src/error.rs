@@ -42,6 +42,9 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error(transparent)]
     Io(Box<IoError>),
+    /// A reply read with [`ChatCompletion::json`](crate::ChatCompletion::json) is not that JSON.
+    #[error(transparent)]
+    ReplyJson(Box<crate::structured::ReplyJsonError>),
 }
 
 /// A file that could not be read or written.

@@ -34,6 +34,7 @@ mod registry;
 mod retry;
 mod secret;
 mod stream;
+mod structured;
 mod transport;
 mod yaml;
 
@@ -67,3 +68,4 @@ pub use registry::{
 };
 pub use secret::ApiKey;
 pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};
+pub use structured::{ReplyJsonError, ResponseFormat};

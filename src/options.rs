@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::config::check_timeout;
 use crate::error::{Error, Result};
+use crate::structured::ResponseFormat;
 
 /// Options for one call: extra model parameters, stop words and an HTTP timeout.
 ///
@@ -41,6 +42,12 @@ impl CallOptions {
     pub fn params_from(mut self, params: Map<String, Value>) -> Self {
         self.params.extend(params);
         self
+    }
+
+    /// Asks for JSON (the `response_format` parameter); read the reply with
+    /// [`ChatCompletion::json`](crate::ChatCompletion::json).
+    pub fn response_format(self, format: ResponseFormat) -> Self {
+        self.param("response_format", format)
     }
 
     /// Stop sequences; a non-empty list is sent as the `stop` parameter.
