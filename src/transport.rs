@@ -318,7 +318,11 @@ impl Transport {
             Some(_) => {
                 let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                self.scrubber.cut(authority, 255)
+                let host = match authority.find(']') {
+                    Some(end) => authority.get(..=end).unwrap_or(authority),
+                    None => authority.split(':').next().unwrap_or(authority),
+                };
+                self.scrubber.cut(host, 255)
             }
             None => "an unparsable location".to_owned(),
         };
