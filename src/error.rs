@@ -42,7 +42,8 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error(transparent)]
     Io(Box<IoError>),
-    /// A reply read with [`ChatCompletion::json`](crate::ChatCompletion::json) is not that JSON.
+    /// A reply read with [`ChatCompletion::json`](crate::ChatCompletion::json), or tool call
+    /// arguments read with [`ToolCall::arguments`](crate::ToolCall::arguments), are not that JSON.
     #[error(transparent)]
     ReplyJson(Box<crate::structured::ReplyJsonError>),
 }

@@ -35,6 +35,8 @@ mod retry;
 mod secret;
 mod stream;
 mod structured;
+mod tool_stream;
+mod tools;
 mod transport;
 mod yaml;
 
@@ -69,3 +71,5 @@ pub use registry::{
 pub use secret::ApiKey;
 pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};
 pub use structured::{ReplyJsonError, ResponseFormat};
+pub use tool_stream::ToolCalls;
+pub use tools::{Tool, ToolChoice};

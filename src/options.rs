@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::config::check_timeout;
 use crate::error::{Error, Result};
 use crate::structured::ResponseFormat;
+use crate::tools::{Tool, ToolChoice};
 
 /// Options for one call: extra model parameters, stop words and an HTTP timeout.
 ///
@@ -48,6 +49,18 @@ impl CallOptions {
     /// [`ChatCompletion::json`](crate::ChatCompletion::json).
     pub fn response_format(self, format: ResponseFormat) -> Self {
         self.param("response_format", format)
+    }
+
+    /// Functions the model may call (the `tools` parameter); its calls come back in the reply's
+    /// [`tool_calls`](crate::ChatMessage::tool_calls).
+    pub fn tools(self, tools: impl IntoIterator<Item = Tool>) -> Self {
+        let tools: Vec<Value> = tools.into_iter().map(Value::from).collect();
+        self.param("tools", tools)
+    }
+
+    /// Whether and which tool the model must call (the `tool_choice` parameter).
+    pub fn tool_choice(self, choice: ToolChoice) -> Self {
+        self.param("tool_choice", choice)
     }
 
     /// Stop sequences; a non-empty list is sent as the `stop` parameter.

@@ -74,24 +74,31 @@ impl From<ResponseFormat> for Value {
 
 /// A reply that is not the JSON the caller asked for.
 #[derive(Debug, thiserror::Error)]
-#[error("the reply is not the expected JSON: {reason}; the reply begins: {excerpt:?}")]
+#[error("cannot read {what} as the expected JSON: {reason}; it starts: {excerpt:?}")]
 #[non_exhaustive]
 pub struct ReplyJsonError {
+    /// What was read: "the reply", or a tool call's arguments.
+    pub what: String,
     /// What `serde_json` said (with line and column in the reply).
     pub reason: String,
     /// The reply's first ~200 characters.
     pub excerpt: String,
 }
 
-/// `text` read as a `T`; a reply fenced as a Markdown code block (```` ```json … ``` ````), as
-/// models often write, is read inside the fence.
-fn parse<T: DeserializeOwned>(text: &str) -> Result<T> {
+/// `text` (`what`) read as a `T`; a text fenced as a Markdown code block
+/// (```` ```json … ``` ````), as models often write, is read inside the fence.
+pub(crate) fn parse<T: DeserializeOwned>(text: &str, what: impl FnOnce() -> String) -> Result<T> {
     serde_json::from_str(unfenced(text)).map_err(|e| {
         Error::ReplyJson(Box::new(ReplyJsonError {
+            what: what(),
             reason: e.to_string(),
             excerpt: excerpt(text.as_bytes(), EXCERPT_CHARS),
         }))
     })
+}
+
+fn the_reply() -> String {
+    "the reply".to_owned()
 }
 
 fn unfenced(text: &str) -> &str {
@@ -119,17 +126,20 @@ impl ChatCompletion {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let message = &self.message;
         if message.parts.is_empty() {
-            return parse(message.text());
+            return parse(message.text(), the_reply);
         }
         let parts = message.parts.iter().filter_map(ContentPart::as_text);
-        parse(&std::iter::once(message.text()).chain(parts).collect::<String>())
+        parse(
+            &std::iter::once(message.text()).chain(parts).collect::<String>(),
+            the_reply,
+        )
     }
 }
 
 impl Completion {
     /// The generated text read as JSON into `T`, as [`ChatCompletion::json`].
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        parse(&self.text)
+        parse(&self.text, the_reply)
     }
 }
 

@@ -93,21 +93,21 @@ fn a_reply_that_is_not_the_json_shows_why_and_how_it_begins() -> TestResult {
     assert!(matches!(error, Error::ReplyJson(_)), "{error:?}");
     assert_eq!(
         error.to_string(),
-        "the reply is not the expected JSON: expected value at line 1 column 1; the reply begins: \
+        "cannot read the reply as the expected JSON: expected value at line 1 column 1; it starts: \
          \"Sure! Here is the JSON: {\\\"city\\\": \\\"Paris\\\"}\""
     );
     let reply = ChatCompletion::new(ChatMessage::assistant(r#"{"city": 5, "population": 1}"#));
     assert_eq!(
         reply.json::<Place>().unwrap_err().to_string(),
-        "the reply is not the expected JSON: invalid type: integer `5`, expected a string at line 1 \
-         column 10; the reply begins: \"{\\\"city\\\": 5, \\\"population\\\": 1}\""
+        "cannot read the reply as the expected JSON: invalid type: integer `5`, expected a string at line 1 \
+         column 10; it starts: \"{\\\"city\\\": 5, \\\"population\\\": 1}\""
     );
     let long = Completion::new(format!("{{\"city\": \"{}", "x".repeat(300)));
     assert_eq!(
         long.json::<Place>().unwrap_err().to_string(),
         format!(
-            "the reply is not the expected JSON: EOF while parsing a string at line 1 column 310; \
-             the reply begins: \"{{\\\"city\\\": \\\"{}…\"",
+            "cannot read the reply as the expected JSON: EOF while parsing a string at line 1 column 310; \
+             it starts: \"{{\\\"city\\\": \\\"{}…\"",
             "x".repeat(190)
         )
     );
