@@ -144,3 +144,19 @@ fn a_reply_whose_content_is_a_list_prints_its_text_parts() {
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "A cat.\n");
 }
+
+#[test]
+fn param_model_picks_the_model_on_a_many_model_gateway() {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/v1/chat/completions").json_body(json!({
+            "messages": [{"role": "user", "content": "Hi"}],
+            "model": "Mistral-large-2411"
+        }));
+        then.status(200).json_body(reply());
+    });
+    let output = chat(&server, &["--param", "model=Mistral-large-2411", "Hi"]);
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "A cat.\n");
+    mock.assert();
+}

@@ -117,3 +117,31 @@ fn streaming_on_the_deployment_route_keeps_the_api_version() -> TestResult {
     mock.assert();
     Ok(())
 }
+
+/// Gateways serving many models on one URL pick one by the body's `"model"`: it is a model
+/// parameter like any other (`model_kwargs`, saved and loaded with them; `--param model=…` in
+/// the CLI), so no separate setting is needed.
+#[test]
+fn the_model_for_a_many_model_gateway_goes_in_the_body() -> TestResult {
+    let path = "/openai/v1/chat/completions";
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path(path).json_body(json!({
+            "messages": [{"role": "user", "content": "Hi"}],
+            "model": "Phi-4",
+            "temperature": 0.2
+        }));
+        then.status(200)
+            .json_body(json!({"choices": [{"message": {"role": "assistant", "content": "Hello"}}]}));
+    });
+    let kwargs = json!({"model": "Phi-4", "temperature": 0.2});
+    let chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url(server.url(path))
+        .api_type(ApiType::Serverless)
+        .api_key(KEY)
+        .model_kwargs(kwargs.as_object().cloned().unwrap_or_default())
+        .build()?;
+    assert_eq!(chat.invoke(&[ChatMessage::user("Hi")])?.message.text(), "Hello");
+    mock.assert();
+    Ok(())
+}
