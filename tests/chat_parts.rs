@@ -266,3 +266,31 @@ fn image_file_errors_name_the_file() -> TestResult {
         .contains("is not a PNG"));
     Ok(())
 }
+
+#[test]
+fn a_streamed_call_carries_the_parts() -> TestResult {
+    let server = MockServer::start();
+    let mock = server.mock(|when, then| {
+        when.method(POST).path("/v1/chat/completions").json_body(json!({
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "low"}}
+            ]}],
+            "stream": true
+        }));
+        then.status(200).header("content-type", "text/event-stream").body(concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"A \"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"cat.\"},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: [DONE]\n\n"
+        ));
+    });
+    let message = ChatMessage::user("What is this?")
+        .with_part(ContentPart::image_url("https://example.com/cat.jpg")?.with_detail("low"));
+    let mut text = String::new();
+    for chunk in client(&server, "custom_openai_chat", ApiType::Serverless)?.stream(&[message])? {
+        text.push_str(&chunk?.text);
+    }
+    assert_eq!(text, "A cat.");
+    mock.assert();
+    Ok(())
+}
