@@ -10,8 +10,8 @@ mod common;
 
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder, AzureMlOnlineEndpoint,
-    AzureMlOnlineEndpointBuilder, CallOptions, ChatMessage, Error, HttpError, Result, Role, StreamChunk,
-    ToolCall, Usage,
+    AzureMlOnlineEndpointBuilder, CallOptions, ChatMessage, ContentPart, Error, HttpError, ResponseFormat,
+    Result, Role, StreamChunk, ToolCall, Usage,
 };
 use common::KEY;
 use serde_json::json;
@@ -303,5 +303,103 @@ fn status_529_without_a_reason_phrase_is_surfaced_not_retried() -> Result<()> {
             1
         )
     );
+    Ok(())
+}
+
+/// A 1x1 PNG, the smallest image LiteLLM's token counter reads the size of.
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00,
+    0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xfc, 0xcf, 0xc0, 0x50, 0x0f, 0x00, 0x04,
+    0x85, 0x01, 0x80, 0x84, 0xa9, 0x8c, 0x21, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+    0x60, 0x82,
+];
+/// `PNG_1X1` in base64.
+const PNG_1X1_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+/// The prompt tokens LiteLLM counts for `messages` (streamed answers are counted by its tokenizer).
+fn prompt_tokens(client: &AzureMlChatOnlineEndpoint, messages: &[ChatMessage]) -> Result<u64> {
+    let options = CallOptions::new().param("stream_options", json!({"include_usage": true}));
+    let chunks = collect(client.stream_with(messages, &options)?);
+    assert_eq!(joined(&chunks), CHAT_REPLY);
+    Ok(chunks
+        .iter()
+        .find_map(|c| c.usage)
+        .unwrap_or_else(|| panic!("no usage in {chunks:?}"))
+        .prompt_tokens)
+}
+
+#[test]
+#[ignore = "needs the LiteLLM proxy: run scripts/peer-tests.sh"]
+fn image_parts_are_read_as_images() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("peer-serverless-{}", std::process::id()));
+    let path = dir.join("pixel.png");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, PNG_1X1))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    let from_file = ContentPart::image_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let client = chat("peer-chat").build()?;
+    let question = "What is in this picture?";
+    let text_only = prompt_tokens(&client, &[ChatMessage::user(question)])?;
+    // OpenAI's image pricing, which LiteLLM applies to the decoded image: 85 tokens at low
+    // detail (LiteLLM's default), 85 + 170 per 512px tile at high detail.
+    let with = |part: ContentPart| prompt_tokens(&client, &[ChatMessage::user(question).with_part(part)]);
+    assert_eq!(with(from_file?)? - text_only, 85);
+    let data_url = ContentPart::image_url(format!("data:image/png;base64,{PNG_1X1_BASE64}"))?;
+    assert_eq!(with(data_url.clone().with_detail("high"))? - text_only, 255);
+    assert_eq!(with(data_url.clone().with_detail("low"))? - text_only, 85);
+
+    // A whole answer accepts the parts too.
+    let reply = client.invoke(&[ChatMessage::user(question).with_part(data_url)])?;
+    assert_eq!(reply.message, ChatMessage::assistant(CHAT_REPLY));
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Weather {
+    city: String,
+    celsius: f64,
+}
+
+#[test]
+#[ignore = "needs the LiteLLM proxy: run scripts/peer-tests.sh"]
+fn response_format_is_accepted_and_the_reply_read_as_json() -> Result<()> {
+    let schema = json!({
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "celsius": {"type": "number"}},
+        "required": ["city", "celsius"],
+        "additionalProperties": false
+    });
+    let formats = [
+        ResponseFormat::json_object(),
+        ResponseFormat::json_schema("weather", schema).strict(true),
+    ];
+    let question = user("The weather in Paris, as JSON.");
+    for format in formats {
+        let options = CallOptions::new().response_format(format.clone());
+        let reply = chat("peer-json").build()?.invoke_with(&question, &options)?;
+        let weather: Weather = reply.json()?;
+        assert_eq!(
+            weather,
+            Weather {
+                city: "Paris".to_owned(),
+                celsius: 21.5
+            },
+            "{format:?}"
+        );
+    }
+    // A reply that is not JSON is a typed error naming what failed, not a panic or a default.
+    let options = CallOptions::new().response_format(ResponseFormat::json_object());
+    let reply = chat("peer-chat").build()?.invoke_with(&question, &options)?;
+    match reply.json::<Weather>() {
+        Err(Error::ReplyJson(e)) => assert_eq!(
+            (e.what.as_str(), e.reason.as_str(), e.excerpt.as_str()),
+            ("the reply", "expected value at line 1 column 1", CHAT_REPLY)
+        ),
+        other => panic!("expected Error::ReplyJson, got {other:?}"),
+    }
     Ok(())
 }
