@@ -172,7 +172,8 @@ SERVER_PID=$!
 
 # LiteLLM starts without network: the model-cost map is the bundled copy, the tokenizers are
 # bundled (litellm points TIKTOKEN_CACHE_DIR at them), no database, no telemetry, and a proxy in
-# the environment is dropped so nothing could go out through it. The master key (which it
+# the environment is dropped so nothing could go out through it; provider keys are dropped too,
+# so its pass-through routes (/openai/…) cannot reach a real provider. The master key (which it
 # requires) is tests/common's KEY; tests/peer/litellm_auth.py answers any other key with 401.
 if (( ! BENCH )); then
     TEST_KEY="$(sed -n 's/^pub const KEY: &str = "\(sk-[^"]*\)";$/\1/p' "$ROOT/tests/common/mod.rs")"
@@ -181,6 +182,7 @@ if (( ! BENCH )); then
     say "starting litellm $LITELLM_VERSION on 127.0.0.1:$LITELLM_PORT, log $LITELLM_LOG"
     env -u DATABASE_URL -u LITELLM_CONFIG_BUCKET_NAME -u REDIS_HOST -u REDIS_URL \
         -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u http_proxy -u https_proxy -u all_proxy \
+        -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENAI_API_BASE -u AZURE_API_KEY -u AZURE_API_BASE \
         LITELLM_LOCAL_MODEL_COST_MAP=True \
         LITELLM_TELEMETRY=False \
         LITELLM_MASTER_KEY="$TEST_KEY" \
