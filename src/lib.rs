@@ -46,6 +46,7 @@ pub use config::{
     ENV_TIMEOUT,
 };
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+pub use credential::AuthMode;
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,

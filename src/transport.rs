@@ -5,19 +5,23 @@
 //! names ureq, so the HTTP stack can change without touching the API.
 #![deny(clippy::arithmetic_side_effects)]
 
+mod bearer;
 mod connect;
 mod proxy;
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
+use crate::credential::{AuthMode, CachedCredential, TokenCredential, TokenHttp};
 use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
+use bearer::Bearer;
 use connect::{CoarseTimeouts, Resolver};
 use proxy::proxy_for;
 
@@ -35,7 +39,10 @@ pub(crate) struct Transport {
     /// `url` parsed once for ureq.
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Scrubs the key (nothing for a client that signs in with a token: see `bearer`).
     scrubber: Scrubber,
+    /// Set when the client sends Entra tokens instead of its key.
+    bearer: Option<Bearer>,
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
@@ -51,6 +58,17 @@ pub(crate) struct Reply {
 pub(crate) struct StreamReply {
     pub body: Box<dyn Read + Send>,
     pub request_id: Option<String>,
+}
+
+/// How a client authenticates.
+pub(crate) enum Auth<'a> {
+    /// The key, as `Authorization: Bearer` (and `api-key` for serverless).
+    Key(&'a ApiKey),
+    /// A credential given in code, for this token scope.
+    Credential(Arc<dyn TokenCredential>, String),
+    /// A built-in credential with an optional client id, for this token scope; made here so its
+    /// token requests go out on this client's agent.
+    Mode(AuthMode, Option<&'a str>, String),
 }
 
 /// What one request needs besides the URL and the fixed headers.
@@ -79,7 +97,7 @@ impl Transport {
     pub fn new(
         config: &EndpointConfig,
         url: ParsedUrl,
-        key: &ApiKey,
+        auth: Auth<'_>,
         deployment: Option<&str>,
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
@@ -98,10 +116,34 @@ impl Transport {
             .build();
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
-        let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
-        if config.api_type == crate::ApiType::Serverless {
-            fixed.push(("api-key", key.expose().to_owned(), true));
-        }
+        let mut fixed = Vec::new();
+        let (scrubber, bearer) = match auth {
+            Auth::Key(key) => {
+                fixed.push(("authorization", format!("Bearer {}", key.expose()), true));
+                if config.api_type == crate::ApiType::Serverless {
+                    fixed.push(("api-key", key.expose().to_owned(), true));
+                }
+                (Scrubber::new(key), None)
+            }
+            Auth::Credential(credential, scope) => (
+                Scrubber::default(),
+                Some(Bearer::new(CachedCredential::new(credential, scope))),
+            ),
+            Auth::Mode(mode, client_id, scope) => {
+                let http = TokenHttp::with_agent(agent.clone());
+                let cache = match mode.credential(client_id, http) {
+                    Some(credential) => CachedCredential::new(credential?, scope),
+                    None => {
+                        return Err(Error::config(
+                            "auth",
+                            Source::Argument,
+                            format!("`{mode}` is not a built-in credential"),
+                        ))
+                    }
+                };
+                (Scrubber::default(), Some(Bearer::new(cache)))
+            }
+        };
         if let Some(name) = deployment {
             fixed.push(("azureml-model-deployment", name.to_owned(), false));
         }
@@ -130,7 +172,8 @@ impl Transport {
             url,
             uri,
             headers,
-            scrubber: Scrubber::new(key),
+            scrubber,
+            bearer,
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -201,8 +244,15 @@ impl Transport {
         let mut attempts: u32 = 1;
         let mut redirects: u32 = 0;
         let mut uri = self.uri.clone();
+        // A 401 to a token gets one new token and one more attempt, beyond max_retries.
+        let mut extra: u32 = 0;
         loop {
-            let response = match self.send(&uri, out, timeout, streaming) {
+            let token = match &self.bearer {
+                Some(bearer) => Some(bearer.token()?),
+                None => None,
+            };
+            let authorization = token.as_ref().map(|(_, header)| header);
+            let response = match self.send(&uri, out, timeout, streaming, authorization) {
                 Ok(response) => response,
                 Err(e) => {
                     let error = self.transport_error(e, attempts, timeout, false);
@@ -213,7 +263,7 @@ impl Transport {
                             TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout | TransportErrorKind::Reset
                         )
                     );
-                    if retryable && attempts <= self.max_retries {
+                    if retryable && attempts <= self.max_retries.saturating_add(extra) {
                         std::thread::sleep(retry::backoff(attempts));
                         attempts = attempts.saturating_add(1);
                         continue;
@@ -237,12 +287,24 @@ impl Transport {
             if status < 400 {
                 return on_success(response, attempts);
             }
+            if let (401, 0, Some((rejected, _)), Some(bearer)) = (status, extra, &token, &self.bearer) {
+                bearer.invalidate(rejected);
+                extra = 1;
+                attempts = attempts.saturating_add(1);
+                continue;
+            }
             let asked = RetryHeaders {
                 retry_after_ms: header(&response, "retry-after-ms"),
                 x_ms_retry_after_ms: header(&response, "x-ms-retry-after-ms"),
                 retry_after: header(&response, "retry-after"),
             };
-            let next = retry::after_status(status, attempts, self.max_retries, asked, SystemTime::now());
+            let next = retry::after_status(
+                status,
+                attempts,
+                self.max_retries.saturating_add(extra),
+                asked,
+                SystemTime::now(),
+            );
             let mut error = self.http_error(response, attempts);
             match next {
                 Next::Wait(wait) => std::thread::sleep(wait),
@@ -262,6 +324,7 @@ impl Transport {
         out: &Outgoing<'_>,
         timeout: Duration,
         streaming: bool,
+        authorization: Option<&HeaderValue>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self
             .agent
@@ -270,6 +333,9 @@ impl Transport {
             .header("Accept", out.accept);
         for (name, value) in &self.headers {
             request = request.header(name.clone(), value.clone());
+        }
+        if let Some(value) = authorization {
+            request = request.header(ureq::http::header::AUTHORIZATION, value.clone());
         }
         if streaming {
             // The head within the timeout, then each read within it: a stream may run long.
@@ -318,7 +384,7 @@ impl Transport {
             Some(_) => {
                 let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                self.scrubber.cut(authority, 255)
+                self.scrubber().cut(authority, 255)
             }
             None => "an unparsable location".to_owned(),
         };
@@ -332,9 +398,13 @@ impl Transport {
         ))
     }
 
-    /// The scrubber for this client's key, for errors built from server text elsewhere.
-    pub fn scrubber(&self) -> &Scrubber {
-        &self.scrubber
+    /// The scrubber for this client's key or current token, for errors built from server text
+    /// elsewhere.
+    pub fn scrubber(&self) -> Scrubber {
+        match &self.bearer {
+            Some(bearer) => bearer.scrubber(),
+            None => self.scrubber.clone(),
+        }
     }
 
     /// A parse error with its server-provided text rebuilt from the whole `body`, scrubbed before
@@ -343,15 +413,15 @@ impl Transport {
     fn scrub_error(&self, error: Error, body: &[u8]) -> Error {
         match error {
             Error::Response(mut e) => {
-                e.excerpt = self.scrubber.excerpt(body, EXCERPT_CHARS);
+                e.excerpt = self.scrubber().excerpt(body, EXCERPT_CHARS);
                 Error::Response(e)
             }
             Error::Stream(mut e) => {
-                e.message = self.scrubber.scrub(&e.message).into_owned();
+                e.message = self.scrubber().scrub(&e.message).into_owned();
                 Error::Stream(e)
             }
             // The one variant a user's own formatter can build, perhaps from the body.
-            Error::Input(message) => Error::Input(self.scrubber.scrub(&message).into()),
+            Error::Input(message) => Error::Input(self.scrubber().scrub(&message).into()),
             other => other,
         }
     }
@@ -455,7 +525,7 @@ impl Transport {
     /// A header value the service sent, scrubbed, then cut to a message's length (a header may
     /// echo the request's `Authorization`).
     fn server_header(&self, response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-        header(response, name).map(|value| self.scrubber.cut(value, ERROR_MESSAGE_LIMIT))
+        header(response, name).map(|value| self.scrubber().cut(value, ERROR_MESSAGE_LIMIT))
     }
 
     fn request_id(&self, response: &ureq::http::Response<ureq::Body>) -> Option<String> {
@@ -479,7 +549,7 @@ impl Transport {
             .read_to_end(&mut body);
         HttpError {
             status,
-            message: service_message(&self.scrubber, &body),
+            message: service_message(&self.scrubber(), &body),
             request_id,
             model_status,
             model_reason,
