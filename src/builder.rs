@@ -11,7 +11,7 @@ use crate::config::{
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
     ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
-use crate::credential::{scope_for_host, AuthMode, TokenCredential, ENV_AUTH};
+use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE, ENV_AUTH};
 use crate::error::{Error, Result, Source};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
@@ -356,7 +356,13 @@ impl Settings {
             .transpose()?;
         let token_scope = match &self.token_scope {
             Some(WithOrigin { value, origin }) => {
-                check_header_value("token_scope", origin, value, &format!("{value:?}"))?;
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::config(
+                        "token_scope",
+                        origin.clone(),
+                        format!("{value:?} is not a token scope; use a URL such as {AZURE_ML_SCOPE:?}, without spaces"),
+                    ));
+                }
                 origins.push(("token_scope", origin.clone()));
                 Some(value.clone())
             }
