@@ -54,18 +54,22 @@ fn token_service() -> std::io::Result<(String, Arc<AtomicUsize>)> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = LocalEndpoint::start()?;
     let (identity_endpoint, issued) = token_service()?;
-    let credential = ManagedIdentityCredential::from_env_fn(move |name| match name {
-        "IDENTITY_ENDPOINT" => Some(identity_endpoint.clone()),
-        "IDENTITY_HEADER" => Some("bench-identity-header".to_owned()),
-        _ => None,
-    })?;
-    let with_token = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.dedicated_url())
-        .credential(credential)
-        // The local endpoint's host has no known scope: vouch for it.
-        .token_scope("api://local-bench/.default")
-        .model_kwarg("max_new_tokens", 20)
-        .build()?;
+    let token_client = || -> Result<AzureMlOnlineEndpoint, Box<dyn std::error::Error>> {
+        let endpoint = identity_endpoint.clone();
+        let credential = ManagedIdentityCredential::from_env_fn(move |name| match name {
+            "IDENTITY_ENDPOINT" => Some(endpoint.clone()),
+            "IDENTITY_HEADER" => Some("bench-identity-header".to_owned()),
+            _ => None,
+        })?;
+        Ok(AzureMlOnlineEndpoint::builder()
+            .endpoint_url(server.dedicated_url())
+            .credential(credential)
+            // The local endpoint's host has no known scope: vouch for it.
+            .token_scope("api://local-bench/.default")
+            .model_kwarg("max_new_tokens", 20)
+            .build()?)
+    };
+    let with_token = token_client()?;
     let with_key = AzureMlOnlineEndpoint::builder()
         .endpoint_url(server.dedicated_url())
         .api_key("bench-key")
@@ -97,12 +101,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     // Alternate rounds so drift on a shared machine hits both alike; keep each one's best.
-    let (mut key_us, mut token_us) = (f64::MAX, f64::MAX);
+    // A second key client, measured the same way, shows the noise between two equal clients.
+    let with_key_again = with_key.clone();
+    // A token client of its own, so its connection pool is like the key client's (one
+    // connection, not the eight the threads above opened).
+    let with_token = token_client()?;
+    let (mut key_us, mut token_us, mut again_us) = (f64::MAX, f64::MAX, f64::MAX);
     for _ in 0..ROUNDS {
         key_us = key_us.min(per_call_us(|| call(&with_key))?);
         token_us = token_us.min(per_call_us(|| call(&with_token))?);
+        again_us = again_us.min(per_call_us(|| call(&with_key_again))?);
     }
     println!("invoke, key:          {key_us:>7.1} µs/call  (best of {ROUNDS} rounds of {REQUESTS})");
+    println!(
+        "invoke, key again:    {again_us:>7.1} µs/call  (noise: {:+.1} µs)",
+        again_us - key_us
+    );
     println!("invoke, cached token: {token_us:>7.1} µs/call");
     println!(
         "added by the token:   {:>7.1} µs/call ({:+.1} %; goal: within noise)",
