@@ -13,9 +13,9 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::config::{parse_url, EndpointConfig, ParsedUrl};
+use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
 use crate::credential::{AuthMode, CachedCredential, TokenCredential, TokenHttp};
-use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue, Uri};
@@ -102,7 +102,7 @@ impl Transport {
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
         let uri = Uri::try_from(url.normalized.as_str())
-            .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
+            .map_err(|e| Error::config("endpoint_url", Origin::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
         // The connect timeout bounds the connection inside it.
         let config_ureq = ureq::Agent::config_builder()
@@ -120,7 +120,7 @@ impl Transport {
         let (scrubber, bearer) = match auth {
             Auth::Key(key) => {
                 fixed.push(("authorization", format!("Bearer {}", key.expose()), true));
-                if config.api_type == crate::ApiType::Serverless {
+                if config.api_type == crate::config::ApiType::Serverless {
                     fixed.push(("api-key", key.expose().to_owned(), true));
                 }
                 (Scrubber::new(key), None)
@@ -136,7 +136,7 @@ impl Transport {
                     None => {
                         return Err(Error::config(
                             "auth",
-                            Source::Argument,
+                            Origin::Argument,
                             format!("`{mode}` is not a built-in credential"),
                         ))
                     }
@@ -158,7 +158,7 @@ impl Transport {
             let bad = || {
                 Error::config(
                     "extra_headers",
-                    Source::Argument,
+                    Origin::Argument,
                     format!("{name:?} is not a valid header"),
                 )
             };
@@ -384,7 +384,11 @@ impl Transport {
             Some(_) => {
                 let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                self.scrubber().cut(authority, 255)
+                let host = match authority.find(']') {
+                    Some(end) => authority.get(..=end).unwrap_or(authority),
+                    None => authority.split(':').next().unwrap_or(authority),
+                };
+                self.scrubber().cut(host, 255)
             }
             None => "an unparsable location".to_owned(),
         };
