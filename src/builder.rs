@@ -231,6 +231,9 @@ impl<F: ?Sized> Builder<F> {
     /// from elsewhere. Tokens are cached per client (shared by clones and threads) and sent as
     /// `Authorization: Bearer`, never as `api-key`. Replaces an earlier [`auth`](Self::auth).
     ///
+    /// A 401 to a token fetches one new token and retries once; that retry is an attempt of its
+    /// own (counted in errors) but does not use up [`max_retries`](Self::max_retries).
+    ///
     /// A saved config does not record it: it loads as [`AuthMode::Key`] unless `auth` is set.
     pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
         self.settings.credential = Some(Arc::new(credential));
@@ -239,8 +242,9 @@ impl<F: ?Sized> Builder<F> {
     }
 
     /// How the client signs in: [`AuthMode::Key`] (the default) or a built-in Microsoft Entra
-    /// credential, set up from the environment at `build()`. Replaces an earlier
-    /// [`credential`](Self::credential).
+    /// credential, set up from the environment at `build()` (a source whose variables are
+    /// unset is [`Error::Credential`]). Tokens are cached and retried as for
+    /// [`credential`](Self::credential), which this replaces.
     pub fn auth(mut self, mode: AuthMode) -> Self {
         self.settings.credential = None;
         let mode = match mode {
@@ -270,7 +274,7 @@ impl<F: ?Sized> Builder<F> {
 
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
-    /// `AZUREML_TIMEOUT`. Settings given in code win, whatever the call order.
+    /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`. Settings given in code win, whatever the call order.
     pub fn with_env(mut self) -> Self {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self
