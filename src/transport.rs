@@ -5,23 +5,22 @@
 //! names ureq, so the HTTP stack can change without touching the API.
 #![deny(clippy::arithmetic_side_effects)]
 
-mod bearer;
+mod auth;
 mod connect;
 mod proxy;
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
-use crate::credential::{AuthMode, CachedCredential, TokenCredential, TokenHttp};
 use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::retry::{self, Next, RetryHeaders};
-use crate::secret::{ApiKey, Scrubber};
+use crate::secret::Scrubber;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
-use bearer::Bearer;
+pub(crate) use auth::Auth;
+use auth::Bearer;
 use connect::{CoarseTimeouts, Resolver};
 use proxy::proxy_for;
 
@@ -39,7 +38,7 @@ pub(crate) struct Transport {
     /// `url` parsed once for ureq.
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// Scrubs the key (nothing for a client that signs in with a token: see `bearer`).
+    /// Scrubs the key (nothing for a client that signs in with a token: see `auth`).
     scrubber: Scrubber,
     /// Set when the client sends Entra tokens instead of its key.
     bearer: Option<Bearer>,
@@ -58,17 +57,6 @@ pub(crate) struct Reply {
 pub(crate) struct StreamReply {
     pub body: Box<dyn Read + Send>,
     pub request_id: Option<String>,
-}
-
-/// How a client authenticates.
-pub(crate) enum Auth<'a> {
-    /// The key, as `Authorization: Bearer` (and `api-key` for serverless).
-    Key(&'a ApiKey),
-    /// A credential given in code, for this token scope.
-    Credential(Arc<dyn TokenCredential>, String),
-    /// A built-in credential with an optional client id, for this token scope; made here so its
-    /// token requests go out on this client's agent.
-    Mode(AuthMode, Option<&'a str>, String),
 }
 
 /// What one request needs besides the URL and the fixed headers.
@@ -116,34 +104,7 @@ impl Transport {
             .build();
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
-        let mut fixed = Vec::new();
-        let (scrubber, bearer) = match auth {
-            Auth::Key(key) => {
-                fixed.push(("authorization", format!("Bearer {}", key.expose()), true));
-                if config.api_type == crate::config::ApiType::Serverless {
-                    fixed.push(("api-key", key.expose().to_owned(), true));
-                }
-                (Scrubber::new(key), None)
-            }
-            Auth::Credential(credential, scope) => (
-                Scrubber::default(),
-                Some(Bearer::new(CachedCredential::new(credential, scope))),
-            ),
-            Auth::Mode(mode, client_id, scope) => {
-                let http = TokenHttp::with_agent(agent.clone());
-                let cache = match mode.credential(client_id, http) {
-                    Some(credential) => CachedCredential::new(credential?, scope),
-                    None => {
-                        return Err(Error::config(
-                            "auth",
-                            Origin::Argument,
-                            format!("`{mode}` is not a built-in credential"),
-                        ))
-                    }
-                };
-                (Scrubber::default(), Some(Bearer::new(cache)))
-            }
-        };
+        let (mut fixed, scrubber, bearer) = auth.headers(config, &agent)?;
         if let Some(name) = deployment {
             fixed.push(("azureml-model-deployment", name.to_owned(), false));
         }
@@ -583,6 +544,7 @@ fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::ApiKey;
 
     fn message(body: &[u8]) -> Option<String> {
         service_message(&Scrubber::new(&ApiKey::new("sk-unit-SECRET-1234")), body)
