@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+mod base64;
 mod batch;
 mod builder;
 mod chat;
@@ -21,6 +22,7 @@ mod chunk;
 mod client;
 mod config;
 mod config_file;
+mod content;
 pub mod credential;
 mod error;
 pub mod formatter;
@@ -34,6 +36,9 @@ mod retry;
 mod secret;
 mod sse;
 mod stream;
+mod structured;
+mod tool_stream;
+mod tools;
 mod transport;
 mod validate;
 mod yaml;
@@ -48,6 +53,7 @@ pub use config::{
     ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use credential::AuthMode;
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
@@ -67,3 +73,6 @@ pub use registry::{
 };
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
+pub use structured::{ReplyJsonError, ResponseFormat};
+pub use tool_stream::ToolCalls;
+pub use tools::{Tool, ToolChoice};
