@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::config::{
     check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
-    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
-    ENV_ENDPOINT_URL, ENV_TIMEOUT,
+    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME,
+    ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 use crate::error::{Error, Result, Source};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
@@ -75,6 +75,7 @@ pub(crate) struct Settings {
     pub extra_headers_source: Option<Source>,
     pub allow_insecure_http: bool,
     pub max_response_bytes: Option<u64>,
+    pub max_idle_connections: Option<usize>,
 }
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
@@ -220,6 +221,17 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// How many idle connections to the endpoint the client keeps open for the next requests
+    /// (each one a TCP and TLS handshake saved). Defaults to 32, which covers
+    /// [`CallOptions::max_concurrency`](crate::CallOptions::max_concurrency) up to 32: a steady
+    /// batch then opens exactly `max_concurrency` connections. Above it, the connections past
+    /// this many are closed after each request and opened again for the next, so set it to at
+    /// least your largest concurrency. `0` keeps none (a new connection per request).
+    pub fn max_idle_connections(mut self, connections: usize) -> Self {
+        self.settings.max_idle_connections = Some(connections);
+        self
+    }
+
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
     /// `AZUREML_TIMEOUT`. Settings given in code win, whatever the call order.
@@ -336,6 +348,7 @@ impl Settings {
             extra_headers: self.extra_headers,
             allow_insecure_http: self.allow_insecure_http,
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
         };
         let transport = Transport::new(&config, parsed_url, &key.value, config.deployment_name.as_deref())?;
         Ok(Resolved {

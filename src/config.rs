@@ -28,6 +28,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 /// Default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default number of idle connections kept open to the endpoint for reuse.
+pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 32;
 
 /// The kind of endpoint, which decides the URL shape, headers and request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,6 +112,8 @@ pub struct EndpointConfig {
     pub allow_insecure_http: bool,
     /// Larger response bodies are an error.
     pub max_response_bytes: u64,
+    /// Idle connections kept open to the endpoint for the next requests.
+    pub max_idle_connections: usize,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

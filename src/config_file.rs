@@ -553,6 +553,7 @@ mod tests {
             extra_headers: Vec::new(),
             allow_insecure_http: false,
             max_response_bytes: 1024,
+            max_idle_connections: 32,
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
         let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);

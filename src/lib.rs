@@ -40,6 +40,7 @@ use options as params;
 
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
+pub use config::DEFAULT_MAX_IDLE_CONNECTIONS;
 pub use config::{
     ApiType, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,

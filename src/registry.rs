@@ -112,6 +112,12 @@ impl LoadOptions {
         self.with(|b| b.max_response_bytes(limit))
     }
 
+    /// Idle connections kept for reuse (never saved). Defaults to 32; see
+    /// [`Builder::max_idle_connections`](crate::Builder::max_idle_connections).
+    pub fn max_idle_connections(self, connections: usize) -> Self {
+        self.with(|b| b.max_idle_connections(connections))
+    }
+
     /// Allows plain `http` to a non-loopback host (never saved: a file cannot opt in to sending
     /// the key in clear text). Defaults to `false`.
     pub fn allow_insecure_http(self, allow: bool) -> Self {

@@ -95,6 +95,11 @@ impl Transport {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.timeout))
             .user_agent(USER_AGENT)
+            // One endpoint per agent, so the per-host and total pools are the same size. ureq's
+            // default (3 per host) dropped 5 of 8 connections after every request of an
+            // 8-thread batch.
+            .max_idle_connections(config.max_idle_connections)
+            .max_idle_connections_per_host(config.max_idle_connections)
             .build();
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);

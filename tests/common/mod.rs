@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub mod fault;
+pub mod keepalive;
 
 /// A key that must never show up in any output.
 pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";

@@ -114,6 +114,9 @@ fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Build
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
     }
+    if let Some(idle) = idle_connections(args) {
+        builder = builder.max_idle_connections(idle);
+    }
     Ok(builder.allow_insecure_http(args.allow_insecure_http).with_env())
 }
 
@@ -135,7 +138,17 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     if let Some(key) = named_key(args)? {
         options = options.api_key(key);
     }
+    if let Some(idle) = idle_connections(args) {
+        options = options.max_idle_connections(idle);
+    }
     Ok(options)
+}
+
+/// A pool that keeps every connection of `--concurrency` open between requests, when the
+/// default would not.
+fn idle_connections(args: &Args) -> Option<usize> {
+    args.concurrency
+        .filter(|&n| n > azureml_endpoint::DEFAULT_MAX_IDLE_CONNECTIONS)
 }
 
 /// A config file's client and top-level fields. `--formatter` replaces the file's formatter
