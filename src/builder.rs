@@ -7,14 +7,15 @@ use serde_json::{Map, Value};
 
 use crate::config::{
     check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
-    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME,
-    ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
+    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
+    ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
+use crate::config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 use crate::error::{Error, Result, Source};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
-use crate::transport::Transport;
+use crate::transport::{CaCertificates, Transport, Trust};
 
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
 /// a later source can still give one.
@@ -76,6 +77,7 @@ pub(crate) struct Settings {
     pub allow_insecure_http: bool,
     pub max_response_bytes: Option<u64>,
     pub max_idle_connections: Option<usize>,
+    pub trust: Trust,
 }
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
@@ -232,9 +234,37 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// Trusts the CA certificates in `pem` (PEM text, one or more `-----BEGIN CERTIFICATE-----`
+    /// blocks), e.g. a corporate TLS-inspecting proxy's CA. Certificates given here or with
+    /// [`add_root_certificates_file`](Self::add_root_certificates_file) replace Mozilla's roots,
+    /// which the client trusts by default: give the whole bundle your network needs. A bundle
+    /// without a certificate, or not PEM, is an error from `build()`.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        let given = CaCertificates::Pem(pem.into());
+        self.settings.trust.extra.push((given, Source::Argument));
+        self
+    }
+
+    /// Like [`add_root_certificates_pem`](Self::add_root_certificates_pem), read from a PEM file
+    /// at `build()`; a missing, unreadable or empty file is an error naming it.
+    pub fn add_root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let given = CaCertificates::File(path.into());
+        self.settings.trust.extra.push((given, Source::Argument));
+        self
+    }
+
+    /// Verifies servers with the operating system's verifier and trust store (where IT installs
+    /// a corporate CA) instead of Mozilla's roots. Cannot be combined with extra CA
+    /// certificates. Defaults to `false`.
+    pub fn use_os_trust_store(mut self, use_it: bool) -> Self {
+        self.settings.trust.os_store = use_it;
+        self
+    }
+
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
-    /// `AZUREML_TIMEOUT`. Settings given in code win, whatever the call order.
+    /// `AZUREML_TIMEOUT`, and `AZUREML_CA_BUNDLE` (a PEM file of CA certificates, used when no
+    /// CA or OS trust store was chosen in code). Settings given in code win, whatever the call order.
     pub fn with_env(mut self) -> Self {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self
@@ -282,6 +312,11 @@ impl Settings {
         }
         if self.timeout.is_none() {
             self.timeout = env(ENV_TIMEOUT).map(|(v, s)| WithOrigin::new(parse_timeout(&v), s));
+        }
+        if self.trust.extra.is_empty() && !self.trust.os_store {
+            if let Some((path, source)) = env(ENV_CA_BUNDLE).filter(|(v, _)| !v.trim().is_empty()) {
+                self.trust.extra.push((CaCertificates::File(path.into()), source));
+            }
         }
     }
 
@@ -350,7 +385,13 @@ impl Settings {
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
         };
-        let transport = Transport::new(&config, parsed_url, &key.value, config.deployment_name.as_deref())?;
+        let transport = Transport::new(
+            &config,
+            parsed_url,
+            &key.value,
+            config.deployment_name.as_deref(),
+            &self.trust,
+        )?;
         Ok(Resolved {
             config,
             transport,

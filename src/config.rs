@@ -19,6 +19,9 @@ pub const ENV_ENDPOINT_API_TYPE: &str = "AZUREML_ENDPOINT_API_TYPE";
 pub const ENV_DEPLOYMENT_NAME: &str = "AZUREML_DEPLOYMENT_NAME";
 /// Env var holding the request timeout in seconds.
 pub const ENV_TIMEOUT: &str = "AZUREML_TIMEOUT";
+/// Env var: a PEM file of CA certificates to trust instead of Mozilla's roots (a corporate
+/// TLS-inspecting proxy's CA).
+pub const ENV_CA_BUNDLE: &str = "AZUREML_CA_BUNDLE";
 
 /// Default request timeout, as in LangChain Python.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);

@@ -313,6 +313,9 @@ pub enum TransportErrorKind {
     Redirect,
     /// Anything else (a protocol error, a bad header value).
     Other,
+    /// TLS failed, e.g. the server's certificate is not trusted (behind a TLS-inspecting proxy,
+    /// trust its CA). Not retried: the next attempt would fail the same way.
+    Tls,
 }
 
 /// A request that got no whole response.
@@ -341,6 +344,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::TooLarge => "response too large from",
             TransportErrorKind::Redirect => "redirect not followed from",
             TransportErrorKind::Other => "request failed to",
+            TransportErrorKind::Tls => "TLS failed with",
         };
         write!(f, "{what} {}: {}", self.host, self.detail)?;
         if self.attempts > 1 {

@@ -40,12 +40,12 @@ use options as params;
 
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
-pub use config::DEFAULT_MAX_IDLE_CONNECTIONS;
 pub use config::{
     ApiType, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
     ENV_TIMEOUT,
 };
+pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,

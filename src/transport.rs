@@ -7,6 +7,7 @@
 
 mod connect;
 mod proxy;
+mod tls;
 
 use std::io::Read;
 use std::time::{Duration, SystemTime};
@@ -20,6 +21,7 @@ use ureq::unversioned::transport::{Connector, DefaultConnector};
 
 use connect::{CoarseTimeouts, Resolver};
 use proxy::proxy_for;
+pub(crate) use tls::{CaCertificates, Trust};
 
 const USER_AGENT: &str = concat!("azureml-endpoint-rs/", env!("CARGO_PKG_VERSION"));
 /// How much of an error body we read for its message.
@@ -81,8 +83,10 @@ impl Transport {
         url: ParsedUrl,
         key: &ApiKey,
         deployment: Option<&str>,
+        trust: &Trust,
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
+        let tls = trust.tls_config()?;
         let uri = Uri::try_from(url.normalized.as_str())
             .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
@@ -95,6 +99,7 @@ impl Transport {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.timeout))
             .user_agent(USER_AGENT)
+            .tls_config(tls)
             // One endpoint per agent, so the per-host and total pools are the same size. ureq's
             // default (3 per host) dropped 5 of 8 connections after every request of an
             // 8-thread batch.
@@ -408,6 +413,10 @@ impl Transport {
                     (TransportErrorKind::Reset, io.to_string())
                 }
                 Io::TimedOut | Io::WouldBlock => timed_out(),
+                // rustls reports a failed handshake (an untrusted certificate) as I/O.
+                _ if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+                    (TransportErrorKind::Tls, io.to_string())
+                }
                 _ => (TransportErrorKind::Other, io.to_string()),
             },
             ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned()),
@@ -416,8 +425,8 @@ impl Transport {
                 TransportErrorKind::Connect,
                 format!("proxy refused the tunnel: {why}"),
             ),
-            ureq::Error::Tls(msg) => (TransportErrorKind::Connect, format!("TLS: {msg}")),
-            ureq::Error::Rustls(e) => (TransportErrorKind::Connect, format!("TLS: {e}")),
+            ureq::Error::Tls(msg) => (TransportErrorKind::Tls, msg.to_owned()),
+            ureq::Error::Rustls(e) => (TransportErrorKind::Tls, e.to_string()),
             // Remaining variants are protocol or header problems; their text names no secret.
             other => (TransportErrorKind::Other, other.to_string()),
         };

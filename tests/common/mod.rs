@@ -11,6 +11,7 @@ use std::time::Duration;
 
 pub mod fault;
 pub mod keepalive;
+pub mod tls;
 
 /// A key that must never show up in any output.
 pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";

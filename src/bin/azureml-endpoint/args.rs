@@ -90,6 +90,8 @@ const FLAGS: &[Flag] = &[
     flag("chat", None, "write a chat endpoint (implied by a …/chat/completions URL or a chat formatter)", &[ConfigNew]),
     flag("force", None, "overwrite an existing file", &[ConfigNew]),
     flag("port", Some("N"), "the port on 127.0.0.1 (default 8765; 0 picks a free one)", &[Local]),
+    flag("ca-cert", Some("FILE"), "trust the CA certificates in this PEM file instead of Mozilla's roots, e.g. a TLS-inspecting proxy's (repeatable; or AZUREML_CA_BUNDLE)", CALLING),
+    flag("os-trust-store", None, "verify TLS with the operating system's trust store instead of Mozilla's roots", CALLING),
 ];
 
 /// The settings the flags gave; `None`/empty where not given.
@@ -116,6 +118,8 @@ pub struct Args {
     pub chat: bool,
     pub force: bool,
     pub port: Option<u16>,
+    pub ca_certs: Vec<PathBuf>,
+    pub os_trust_store: bool,
     /// PROMPT, MESSAGE or FILE.
     pub positional: Vec<OsString>,
 }
@@ -324,6 +328,8 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
                 .map_err(|_| Failure::usage(format!("--port {text:?} is not a port number (0 to 65535)")))?;
             args.port = Some(port);
         }
+        "ca-cert" => args.ca_certs.push(path()),
+        "os-trust-store" => args.os_trust_store = true,
         _ => return Err(Failure::usage(format!("unknown flag {shown}"))),
     }
     Ok(())

@@ -117,6 +117,12 @@ fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Build
     if let Some(idle) = idle_connections(args) {
         builder = builder.max_idle_connections(idle);
     }
+    for path in &args.ca_certs {
+        builder = builder.add_root_certificates_file(path);
+    }
+    if args.os_trust_store {
+        builder = builder.use_os_trust_store(true);
+    }
     Ok(builder.allow_insecure_http(args.allow_insecure_http).with_env())
 }
 
@@ -140,6 +146,12 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     }
     if let Some(idle) = idle_connections(args) {
         options = options.max_idle_connections(idle);
+    }
+    for path in &args.ca_certs {
+        options = options.add_root_certificates_file(path);
+    }
+    if args.os_trust_store {
+        options = options.use_os_trust_store(true);
     }
     Ok(options)
 }

@@ -102,6 +102,9 @@ fn transport_hint(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Timeout => "the model is slow: raise --timeout, or ask for fewer tokens",
         TransportErrorKind::TooLarge => "ask for a shorter answer (max_tokens / max_new_tokens)",
         TransportErrorKind::Redirect => "use the URL the endpoint redirects to",
+        TransportErrorKind::Tls => {
+            "behind a TLS-inspecting proxy, trust its CA: --ca-cert FILE, AZUREML_CA_BUNDLE, or --os-trust-store"
+        }
         _ => "retry later",
     }
 }
