@@ -10,7 +10,7 @@ use crate::config::{ApiType, ClientKind, EndpointConfig};
 use crate::config_file::ConfigFile;
 use crate::error::{Result, Source};
 use crate::options::CallOptions;
-use crate::transport::{Outgoing, Transport};
+use crate::transport::{Outgoing, ReplyMeta, Transport};
 
 /// A built client's state; the public clients hold it in an `Arc`, so clones share it.
 #[derive(Debug)]
@@ -31,13 +31,14 @@ impl<F: ?Sized + Formatter> Core<F> {
     }
 
     /// One call: `request` encodes the input with the client's `model_kwargs` and the options
-    /// merged, `response` reads the answer. Returns it with the service's request id.
+    /// merged, `response` reads the answer. Returns it with the service's request id and rate
+    /// limits.
     pub fn call<T>(
         &self,
         options: &CallOptions,
         request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
         response: impl FnOnce(&F, &[u8], ApiType) -> Result<T>,
-    ) -> Result<(T, Option<String>)> {
+    ) -> Result<(T, ReplyMeta)> {
         let formatter = &*self.formatter;
         let api_type = self.resolved.config.api_type;
         let params = options.merge(&self.resolved.config.model_kwargs);

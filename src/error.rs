@@ -244,6 +244,8 @@ pub struct HttpError {
     pub attempts: u32,
     /// How long the server asked us to wait, when it asked for more than we wait for.
     pub retry_after: Option<Duration>,
+    /// The `x-ratelimit-*` headers of the error response.
+    pub rate_limits: crate::RateLimits,
 }
 
 impl fmt::Display for HttpError {

@@ -28,6 +28,7 @@ mod llm;
 pub mod local;
 mod message;
 mod options;
+mod rate_limit;
 mod registry;
 mod retry;
 mod secret;
@@ -59,6 +60,7 @@ pub use formatter::{
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::CallOptions;
+pub use rate_limit::RateLimits;
 #[allow(deprecated)]
 pub use registry::{
     load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,

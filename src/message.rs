@@ -178,6 +178,9 @@ pub struct ChatCompletion {
     pub usage: Option<Usage>,
     /// The service's request id, for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::RateLimits,
 }
 
 impl ChatCompletion {
@@ -189,6 +192,7 @@ impl ChatCompletion {
             logprobs: None,
             usage: None,
             request_id: None,
+            rate_limits: crate::RateLimits::default(),
         }
     }
 }
@@ -207,6 +211,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// The service's request id (`x-request-id` and kin), for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::RateLimits,
 }
 
 impl Completion {

@@ -287,6 +287,7 @@ impl CompletionStream {
             logprobs,
             usage,
             request_id,
+            ..
         } = completion;
         CompletionStream {
             state: State::Whole(StreamChunk {
@@ -309,6 +310,7 @@ impl CompletionStream {
             logprobs,
             usage,
             request_id,
+            ..
         } = completion;
         let tool_calls = message
             .tool_calls

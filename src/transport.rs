@@ -6,6 +6,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 mod connect;
+mod pause;
 mod proxy;
 mod tls;
 
@@ -14,12 +15,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, ParsedUrl};
 use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::rate_limit::RateLimits;
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
 use connect::{CoarseTimeouts, Resolver};
+use pause::SharedPause;
 use proxy::proxy_for;
 pub(crate) use tls::{CaCertificates, Trust};
 
@@ -41,12 +44,22 @@ pub(crate) struct Transport {
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
+    /// A 429's wait, shared by every thread using this client.
+    pause: SharedPause,
 }
 
 /// A whole, successful response body.
 pub(crate) struct Reply {
     pub body: Vec<u8>,
     pub request_id: Option<String>,
+    pub rate_limits: RateLimits,
+}
+
+/// What a response said about itself besides its body.
+#[derive(Debug, Default)]
+pub(crate) struct ReplyMeta {
+    pub request_id: Option<String>,
+    pub rate_limits: RateLimits,
 }
 
 /// A successful response whose body is read as it arrives.
@@ -144,6 +157,7 @@ impl Transport {
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
+            pause: SharedPause::default(),
         })
     }
 
@@ -154,6 +168,7 @@ impl Transport {
         let max = self.max_response_bytes;
         self.with_retries(out, false, |mut response, attempts| {
             let request_id = self.request_id(&response);
+            let rate_limits = rate_limits(&response);
             // A declared length over the limit is refused before reading anything.
             if response
                 .body()
@@ -172,7 +187,11 @@ impl Transport {
             if u64::try_from(body.len()).map_or(true, |len| len > max) {
                 return Err(self.too_large(attempts));
             }
-            Ok(Reply { body, request_id })
+            Ok(Reply {
+                body,
+                request_id,
+                rate_limits,
+            })
         })
     }
 
@@ -181,10 +200,14 @@ impl Transport {
         &self,
         out: &Outgoing<'_>,
         parse: impl FnOnce(&[u8]) -> Result<T>,
-    ) -> Result<(T, Option<String>)> {
+    ) -> Result<(T, ReplyMeta)> {
         let reply = self.post(out)?;
         let value = parse(&reply.body).map_err(|e| self.scrub_error(e, &reply.body))?;
-        Ok((value, reply.request_id))
+        let meta = ReplyMeta {
+            request_id: reply.request_id,
+            rate_limits: reply.rate_limits,
+        };
+        Ok((value, meta))
     }
 
     /// Posts and hands back the body unread. `timeout` bounds the wait for the response head,
@@ -212,6 +235,7 @@ impl Transport {
         let mut redirects: u32 = 0;
         let mut uri = self.uri.clone();
         loop {
+            self.pause.wait();
             let response = match self.send(&uri, out, timeout, streaming) {
                 Ok(response) => response,
                 Err(e) => {
@@ -255,6 +279,8 @@ impl Transport {
             let next = retry::after_status(status, attempts, self.max_retries, asked, SystemTime::now());
             let mut error = self.http_error(response, attempts);
             match next {
+                // Every thread of this client waits out a 429, not just the one that got it.
+                Next::Wait(wait) if status == 429 => self.pause.pause_for(wait),
                 Next::Wait(wait) => std::thread::sleep(wait),
                 Next::TooLong(wait) => {
                     error.retry_after = Some(wait);
@@ -457,6 +483,10 @@ impl Read for StreamBody {
     }
 }
 
+fn rate_limits(response: &ureq::http::Response<ureq::Body>) -> RateLimits {
+    RateLimits::from_headers(|name| header(response, name))
+}
+
 fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
     response
         .headers()
@@ -483,6 +513,7 @@ impl Transport {
         let request_id = self.request_id(&response);
         let model_status = self.server_header(&response, "ms-azureml-model-error-statuscode");
         let model_reason = self.server_header(&response, "ms-azureml-model-error-reason");
+        let rate_limits = rate_limits(&response);
         // The message is best effort: only the first 64 KiB are read (a huge body still gives
         // its start), and a read that fails part-way keeps what came.
         let mut body = Vec::new();
@@ -499,6 +530,7 @@ impl Transport {
             model_reason,
             attempts,
             retry_after: None,
+            rate_limits,
         }
     }
 }
