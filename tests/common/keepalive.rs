@@ -16,8 +16,8 @@ impl<T: Read + Write + Send> Conn for T {}
 /// Turns an accepted socket into the stream to serve (e.g. a TLS handshake); `None` drops it.
 pub type Wrap = dyn Fn(TcpStream) -> Option<Box<dyn Conn>> + Send + Sync;
 
-/// Answers request n (0-based, across all connections) with `respond(n)`.
-pub type Respond = dyn Fn(usize) -> Reply + Send + Sync;
+/// Answers request n (0-based, across all connections) with `respond(n, body)`.
+pub type Respond = dyn Fn(usize, &[u8]) -> Reply + Send + Sync;
 
 /// The server; stopped, and every connection shut down, when dropped.
 pub struct KeepAliveServer {
@@ -30,15 +30,20 @@ pub struct KeepAliveServer {
 }
 
 impl KeepAliveServer {
-    /// Plain HTTP.
+    /// Plain HTTP; request n is answered with `respond(n)`.
     pub fn start(respond: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(|tcp| Some(Box::new(tcp) as Box<dyn Conn>), move |n, _| respond(n))
+    }
+
+    /// Plain HTTP; request n is answered with `respond(n, its body)`.
+    pub fn start_reading(respond: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static) -> Self {
         Self::start_with(|tcp| Some(Box::new(tcp) as Box<dyn Conn>), respond)
     }
 
     /// Each accepted socket goes through `wrap` first.
     pub fn start_with(
         wrap: impl Fn(TcpStream) -> Option<Box<dyn Conn>> + Send + Sync + 'static,
-        respond: impl Fn(usize) -> Reply + Send + Sync + 'static,
+        respond: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
@@ -127,7 +132,7 @@ fn serve(conn: Box<dyn Conn>, respond: &Respond, requests: &AtomicUsize) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let reply = respond(requests.fetch_add(1, Ordering::SeqCst));
+        let reply = respond(requests.fetch_add(1, Ordering::SeqCst), &body);
         std::thread::sleep(reply.delay);
         let mut out = format!(
             "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",

@@ -55,7 +55,7 @@ impl TestCa {
                 let conn = ServerConnection::new(config.clone()).ok()?;
                 Some(Box::new(StreamOwned::new(conn, tcp)) as Box<dyn Conn>)
             },
-            respond,
+            move |n, _: &[u8]| respond(n),
         )
     }
 }

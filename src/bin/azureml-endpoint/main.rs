@@ -9,6 +9,7 @@ mod call;
 mod client;
 mod config;
 mod help;
+mod ordered;
 mod stream_json;
 
 use std::io::{self, Write};
