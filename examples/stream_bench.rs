@@ -5,6 +5,11 @@
 //! /usr/bin/time -v target/release/examples/stream_bench big 100   # ~100 MB stream: bytes, events, time; read peak RSS
 //! /usr/bin/time -v target/release/examples/stream_bench empty     # a tiny stream: the RSS baseline
 //! target/release/examples/stream_bench latency 2000               # server write -> iterator yield, median/p99
+//!
+//! # The CLI's memory on a 1 GB stream: serve it, then read the CLI's peak RSS.
+//! target/release/examples/stream_bench serve 1000 18765 &
+//! /usr/bin/time -v target/release/azureml-endpoint chat --url http://127.0.0.1:18765/v1/chat/completions \
+//!     --stream go > /dev/null                                      # add --json for the JSON form
 //! ```
 //!
 //! The server runs in the same process, writing from one fixed 64 KiB batch, so the difference
@@ -38,7 +43,14 @@ fn main() -> BenchResult {
         "big" => throughput(number(100)? * 1_000_000),
         "empty" => throughput(0),
         "latency" => latency(number(2000)?),
-        other => Err(format!("unknown mode {other:?}: use big [MB], empty, or latency [events]").into()),
+        "serve" => {
+            let port = args.get(2).map(|p| p.parse()).transpose()?.unwrap_or(18765);
+            serve_forever(number(1000)? * 1_000_000, port)
+        }
+        other => Err(format!(
+            "unknown mode {other:?}: use big [MB], empty, latency [events] or serve [MB] [port]"
+        )
+        .into()),
     }
 }
 
@@ -52,21 +64,24 @@ fn event(content: &str) -> String {
 const FINISH: &str =
     "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
-/// Streams about `total` bytes of events (1 KiB of text each) and reports what came through.
-fn throughput(total: u64) -> BenchResult {
+/// Writes about `total` bytes of events (1 KiB of text each) and the end of the stream.
+fn write_stream(socket: &mut TcpStream, total: u64) -> BenchResult<u64> {
     let one = event(&"x".repeat(1024));
     let per_batch = (64 * 1024 / one.len()).max(1);
     let batch = one.repeat(per_batch);
     let batches = total.div_ceil(batch.len() as u64);
-    let server = serve(move |socket| {
-        let mut written = 0u64;
-        for _ in 0..batches {
-            written += write_chunk(socket, &batch)? as u64;
-        }
-        written += write_chunk(socket, FINISH)? as u64;
-        end_chunks(socket)?;
-        Ok(written)
-    })?;
+    let mut written = 0u64;
+    for _ in 0..batches {
+        written += write_chunk(socket, &batch)? as u64;
+    }
+    written += write_chunk(socket, FINISH)? as u64;
+    end_chunks(socket)?;
+    Ok(written)
+}
+
+/// Streams about `total` bytes of events and reports what came through.
+fn throughput(total: u64) -> BenchResult {
+    let server = serve(move |socket| write_stream(socket, total))?;
 
     let started = Instant::now();
     let mut events = 0u64;
@@ -123,6 +138,23 @@ fn latency(count: u64) -> BenchResult {
         at(0.99),
         at(1.0)
     );
+    Ok(())
+}
+
+/// Answers every request on `port` with a stream of about `total` bytes, until killed.
+fn serve_forever(total: u64, port: u16) -> BenchResult {
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    eprintln!("serving {total} bytes per request on http://127.0.0.1:{port}/v1/chat/completions");
+    for socket in listener.incoming() {
+        let mut socket = socket?;
+        std::thread::spawn(move || -> BenchResult<u64> {
+            read_request(&socket)?;
+            socket.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            )?;
+            write_stream(&mut socket, total)
+        });
+    }
     Ok(())
 }
 

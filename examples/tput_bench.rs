@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter};
 use common::keepalive::KeepAliveServer;
+use common::keepalive::Reply;
 use common::tls::{https_url, TestCa};
-use common::Reply;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

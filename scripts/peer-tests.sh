@@ -154,6 +154,7 @@ say "$(awk -v a="$t_start" -v b="$t_venv" -v c="$t_up" -v p="$PORT" \
     'BEGIN { printf "venv %.1fs, server up %.1fs; listening on 127.0.0.1:%s only", b - a, c - b, p }')"
 
 export AZUREML_PEER_URL="http://127.0.0.1:$PORT/score"
+export AZUREML_PEER_PYTHON="$VENV/bin/python"   # has PyYAML, for tests/peer/yaml.rs
 export PEER_SERVER="$WORKERS $WORKER_CLASS workers x $THREADS threads"
 
 # --- tests ---

@@ -6,20 +6,20 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::{
-    check_extra_headers, check_header_value, check_key, check_timeout, parse_timeout, validate_url, ApiType,
-    ClientKind, EndpointConfig, WithOrigin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
-    ENV_ENDPOINT_URL, ENV_TIMEOUT,
+    check_timeout, parse_timeout, ApiType, ClientKind, EndpointConfig, Origin, WithOrigin,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
+    ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 use crate::config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
 use crate::transport::{CaCertificates, Transport, Trust};
+use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
 
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
 /// a later source can still give one.
-pub(crate) fn deployment(name: String, source: Source) -> Option<WithOrigin<String>> {
+pub(crate) fn deployment(name: String, source: Origin) -> Option<WithOrigin<String>> {
     (!name.is_empty()).then(|| WithOrigin::new(name, source))
 }
 
@@ -73,7 +73,7 @@ pub(crate) struct Settings {
     pub model_kwargs: Map<String, Value>,
     pub extra_headers: Vec<(String, String)>,
     /// Where `extra_headers` came from; `None` means the builder.
-    pub extra_headers_source: Option<Source>,
+    pub extra_headers_source: Option<Origin>,
     pub allow_insecure_http: bool,
     pub max_response_bytes: Option<u64>,
     pub max_idle_connections: Option<usize>,
@@ -128,26 +128,26 @@ impl<F: ?Sized> Builder<F> {
     /// [`chat_formatter`](crate::formatter::chat_formatter). Defaults to the client's default
     /// formatter.
     pub fn formatter_arc(mut self, formatter: Arc<F>) -> Self {
-        self.formatter = Some(WithOrigin::new(formatter, Source::Argument));
+        self.formatter = Some(WithOrigin::new(formatter, Origin::Argument));
         self
     }
 
     /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.endpoint_url = Some(WithOrigin::new(url.into(), Source::Argument));
+        self.settings.endpoint_url = Some(WithOrigin::new(url.into(), Origin::Argument));
         self
     }
 
     /// The endpoint kind. Defaults to [`ApiType::Dedicated`].
     pub fn api_type(mut self, api_type: ApiType) -> Self {
-        self.settings.api_type = Some(WithOrigin::new(Ok(api_type), Source::Argument));
+        self.settings.api_type = Some(WithOrigin::new(Ok(api_type), Origin::Argument));
         self
     }
 
     /// The endpoint key or Microsoft Entra token: visible ASCII, no spaces or line breaks.
     /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.settings.api_key = Some(WithOrigin::new(key.into(), Source::Argument));
+        self.settings.api_key = Some(WithOrigin::new(key.into(), Origin::Argument));
         self
     }
 
@@ -155,12 +155,12 @@ impl<F: ?Sized> Builder<F> {
     /// `AZUREML_DEPLOYMENT_NAME` still applies, as in Python. Defaults to none: the endpoint's
     /// traffic split decides.
     pub fn deployment_name(mut self, name: impl Into<String>) -> Self {
-        match deployment(name.into(), Source::Argument) {
+        match deployment(name.into(), Origin::Argument) {
             Some(name) => self.settings.deployment_name = Some(name),
             // Unset forgets an earlier argument but keeps what `with_env` found.
             None => {
                 let set = &mut self.settings.deployment_name;
-                if set.as_ref().is_some_and(|d| d.origin == Source::Argument) {
+                if set.as_ref().is_some_and(|d| d.origin == Origin::Argument) {
                     *set = None;
                 }
             }
@@ -172,7 +172,7 @@ impl<F: ?Sized> Builder<F> {
     /// 1 ms and a day. Defaults to 50 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         let value = check_timeout(timeout, format_args!("{timeout:?}"));
-        self.settings.timeout = Some(WithOrigin::new(value, Source::Argument));
+        self.settings.timeout = Some(WithOrigin::new(value, Origin::Argument));
         self
     }
 
@@ -241,7 +241,7 @@ impl<F: ?Sized> Builder<F> {
     /// without a certificate, or not PEM, is an error from `build()`.
     pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         let given = CaCertificates::Pem(pem.into());
-        self.settings.trust.extra.push((given, Source::Argument));
+        self.settings.trust.extra.push((given, Origin::Argument));
         self
     }
 
@@ -249,7 +249,7 @@ impl<F: ?Sized> Builder<F> {
     /// at `build()`; a missing, unreadable or empty file is an error naming it.
     pub fn add_root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let given = CaCertificates::File(path.into());
-        self.settings.trust.extra.push((given, Source::Argument));
+        self.settings.trust.extra.push((given, Origin::Argument));
         self
     }
 
@@ -283,7 +283,7 @@ impl<F: ?Sized> Builder<F> {
     {
         let formatter = self
             .formatter
-            .unwrap_or_else(|| WithOrigin::new(default(), Source::Default));
+            .unwrap_or_else(|| WithOrigin::new(default(), Origin::Default));
         let resolved = self.settings.resolve(
             kind,
             formatter.value.tag(),
@@ -297,7 +297,7 @@ impl<F: ?Sized> Builder<F> {
 impl Settings {
     /// Fills unset values from env vars read through `var` (a seam for tests).
     pub(crate) fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
-        let env = |name: &'static str| var(name).map(|value| (value, Source::Env(name)));
+        let env = |name: &'static str| var(name).map(|value| (value, Origin::Env(name)));
         if self.endpoint_url.is_none() {
             self.endpoint_url = env(ENV_ENDPOINT_URL).map(|(v, s)| WithOrigin::new(v, s));
         }
@@ -327,7 +327,7 @@ impl Settings {
         kind: ClientKind,
         formatter_tag: &str,
         formatter_api_types: &[ApiType],
-        formatter_origin: &Source,
+        formatter_origin: &Origin,
     ) -> Result<Resolved> {
         let mut origins = Vec::new();
         let api_type = parsed_or_default(
@@ -365,10 +365,10 @@ impl Settings {
         let connect_timeout = self
             .connect_timeout
             .unwrap_or(Ok(DEFAULT_CONNECT_TIMEOUT))
-            .map_err(|message| Error::config("connect_timeout", Source::Argument, message))?;
+            .map_err(|message| Error::config("connect_timeout", Origin::Argument, message))?;
         check_extra_headers(
             &self.extra_headers,
-            &self.extra_headers_source.unwrap_or(Source::Argument),
+            &self.extra_headers_source.unwrap_or(Origin::Argument),
         )?;
         check_formatter_supports(api_type, formatter_tag, formatter_api_types, formatter_origin)?;
 
@@ -401,7 +401,7 @@ impl Settings {
 }
 
 /// Where each resolved setting came from, in resolution order.
-type Origins = Vec<(&'static str, Source)>;
+type Origins = Vec<(&'static str, Origin)>;
 
 /// A setting parsed late (so an argument can replace a bad env or file value) or its default,
 /// with its origin recorded.
@@ -418,7 +418,7 @@ fn parsed_or_default<T>(
             Ok(value)
         }
         None => {
-            origins.push((key, Source::Default));
+            origins.push((key, Origin::Default));
             Ok(default)
         }
     }
@@ -426,14 +426,14 @@ fn parsed_or_default<T>(
 
 /// A setting without a default; `missing` says where it can come from.
 fn required<T>(key: &'static str, given: Option<WithOrigin<T>>, missing: String) -> Result<WithOrigin<T>> {
-    given.ok_or_else(|| Error::config(key, Source::Default, missing))
+    given.ok_or_else(|| Error::config(key, Origin::Default, missing))
 }
 
 fn check_formatter_supports(
     api_type: ApiType,
     tag: &str,
     supported: &[ApiType],
-    origin: &Source,
+    origin: &Origin,
 ) -> Result<()> {
     if supported.contains(&api_type) {
         return Ok(());
@@ -455,5 +455,5 @@ fn check_formatter_supports(
 pub(crate) struct Resolved {
     pub config: EndpointConfig,
     pub transport: Transport,
-    pub sources: Vec<(&'static str, Source)>,
+    pub sources: Vec<(&'static str, Origin)>,
 }

@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig};
+use crate::config::{ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE};
-use crate::error::{Result, Source};
+use crate::error::Result;
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::options::CallOptions;
-use crate::transport::Transport;
+use crate::stream::CompletionStream;
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
@@ -113,6 +113,49 @@ impl AzureMlChatOnlineEndpoint {
         })
     }
 
+    /// Sends a conversation, yielding the reply as the model produces it.
+    ///
+    /// On a serverless endpoint the request is the one [`invoke`](Self::invoke) sends (Mistral's
+    /// system merge included), with `"stream": true` added to the parameters and
+    /// `Accept: text/event-stream`; each event's `choices[0].delta` is yielded as soon as it
+    /// arrives. A dedicated endpoint does not stream: the whole reply comes as one chunk.
+    ///
+    /// ```no_run
+    /// use azureml_endpoint::{ApiType, AzureMlChatOnlineEndpoint, ChatMessage};
+    ///
+    /// let chat = AzureMlChatOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-model.eastus2.models.ai.azure.com/v1/chat/completions")
+    ///     .api_type(ApiType::Serverless)
+    ///     .api_key(std::env::var("AZUREML_ENDPOINT_API_KEY")?)
+    ///     .build()?;
+    /// let reply: String = chat
+    ///     .stream(&[ChatMessage::user("Why is the sky blue?")])?
+    ///     .map(|chunk| chunk.map(|c| c.text))
+    ///     .collect::<Result<_, _>>()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Input`](crate::Error::Input) for an empty conversation, then as
+    /// [`AzureMlOnlineEndpoint::stream`](crate::AzureMlOnlineEndpoint::stream).
+    pub fn stream(&self, messages: &[ChatMessage]) -> Result<CompletionStream> {
+        self.stream_with(messages, &CallOptions::default())
+    }
+
+    /// Like [`stream`](Self::stream), with per-call parameters (e.g. `tools`), stop words or
+    /// timeout; the timeout bounds the wait for each next chunk.
+    ///
+    /// # Errors
+    /// As [`stream`](Self::stream).
+    pub fn stream_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<CompletionStream> {
+        self.core.stream(
+            options,
+            |formatter, params, api_type| formatter.format_messages(messages, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type).map(Into::into),
+            |formatter, data, api_type| formatter.parse_stream_event(data, api_type),
+        )
+    }
+
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
         self.core.config()
@@ -124,7 +167,7 @@ impl AzureMlChatOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         self.core.sources()
     }
 
@@ -140,10 +183,5 @@ impl AzureMlChatOnlineEndpoint {
     /// As [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save_config(path, &self.to_config_map())
-    }
-
-    /// The HTTP seam, for the stream methods in `stream.rs`.
-    pub(crate) fn transport(&self) -> &Transport {
-        self.core.transport()
     }
 }

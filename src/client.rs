@@ -6,11 +6,17 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Formatter, Resolved};
-use crate::config::{ApiType, ClientKind, EndpointConfig};
+use crate::chunk::StreamChunk;
+use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
 use crate::config_file::ConfigFile;
-use crate::error::{Result, Source};
+use crate::error::Result;
+use crate::formatter::stream_chunk_shape;
 use crate::options::CallOptions;
-use crate::transport::{Outgoing, ReplyMeta, Transport};
+use crate::stream::CompletionStream;
+use crate::transport::{Outgoing, ReplyMeta};
+
+/// The `Accept` of streaming requests.
+const EVENT_STREAM: &str = "text/event-stream";
 
 /// A built client's state; the public clients hold it in an `Arc`, so clones share it.
 #[derive(Debug)]
@@ -54,6 +60,49 @@ impl<F: ?Sized + Formatter> Core<F> {
             .exchange(&out, |body| response(formatter, body, api_type))
     }
 
+    /// One streamed call. A dedicated endpoint does not stream: the answer `whole` reads is the
+    /// one chunk. A serverless one gets the request `request` encodes with `"stream": true` in
+    /// the parameters (so custom formatters see it too), and `parse` reads each event.
+    pub fn stream(
+        &self,
+        options: &CallOptions,
+        request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
+        whole: impl FnOnce(&F, &[u8], ApiType) -> Result<StreamChunk>,
+        parse: fn(&F, &[u8], ApiType) -> Option<StreamChunk>,
+    ) -> Result<CompletionStream>
+    where
+        F: Send + Sync + 'static,
+    {
+        let config = &self.resolved.config;
+        let api_type = config.api_type;
+        if api_type == ApiType::Dedicated {
+            let (chunk, meta) = self.call(options, request, whole)?;
+            return Ok(CompletionStream::whole(chunk, meta.request_id));
+        }
+        let formatter = &*self.formatter;
+        let mut params = options.merge(&config.model_kwargs).into_owned();
+        params.insert("stream".to_owned(), Value::Bool(true));
+        let body = request(formatter, &params, api_type)?;
+        let timeout = options.checked_timeout()?;
+        let transport = &self.resolved.transport;
+        let reply = transport.post_stream(&Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: EVENT_STREAM,
+            timeout,
+        })?;
+        let expected = stream_chunk_shape(formatter.tag());
+        let formatter = Arc::clone(&self.formatter);
+        Ok(CompletionStream::events(
+            reply.body,
+            reply.request_id,
+            timeout.unwrap_or(config.timeout),
+            transport.scrubber().clone(),
+            Box::new(move |data| parse(&formatter, data, api_type)),
+            expected,
+        ))
+    }
+
     pub fn config(&self) -> &EndpointConfig {
         &self.resolved.config
     }
@@ -62,16 +111,12 @@ impl<F: ?Sized + Formatter> Core<F> {
         &self.formatter
     }
 
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         &self.resolved.sources
     }
 
     /// The config this client saves, under `_type` `type_name`.
     pub fn config_map(&self, type_name: &str) -> Map<String, Value> {
         ConfigFile::saved(type_name, self.config(), &*self.formatter).into_map()
-    }
-
-    pub fn transport(&self) -> &Transport {
-        &self.resolved.transport
     }
 }

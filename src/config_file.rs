@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::builder::{deployment, Formatter, Settings};
-use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, WithOrigin};
-use crate::error::{excerpt, ConfigFileErrorKind, Error, Result, Source};
+use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, Origin, WithOrigin};
+use crate::error::{excerpt, ConfigFileErrorKind, Error, Result};
 use crate::secret::ApiKey;
 use crate::yaml;
 
@@ -117,7 +117,7 @@ impl ConfigFile {
 
     /// The keys of a file's top-level mapping, checked against [`keys`](Self::keys) with the
     /// closest known key suggested for an unknown one.
-    pub(crate) fn from_fields(fields: &Map<String, Value>, file: &Source) -> Result<Self> {
+    pub(crate) fn from_fields(fields: &Map<String, Value>, file: &Origin) -> Result<Self> {
         let keys = Self::keys();
         if let Some(key) = fields.keys().find(|k| !keys.contains(&k.as_str())) {
             let hint = suggest(key, keys).map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
@@ -136,7 +136,7 @@ impl ConfigFile {
     pub(crate) fn settings(
         self,
         mut s: Settings,
-        file: &Source,
+        file: &Origin,
     ) -> Result<(Settings, Option<FormatterSpec>)> {
         let invalid = |key: &str, message: String| Error::config(key, file.clone(), message);
         let string = |key: &str, value: Value| match value {
@@ -247,7 +247,7 @@ impl ConfigFile {
 }
 
 /// A formatter named by a tag string or by `{"_type": tag, …settings}`.
-fn formatter_spec(key: &'static str, value: Value, file: &Source) -> Result<FormatterSpec> {
+fn formatter_spec(key: &'static str, value: Value, file: &Origin) -> Result<FormatterSpec> {
     let invalid = |message: String| Error::config(key, file.clone(), message);
     let (tag, settings) = match value {
         Value::String(tag) => (tag, Map::new()),
@@ -323,7 +323,7 @@ pub fn save_config(path: impl AsRef<Path>, fields: &Map<String, Value>) -> Resul
     if fields.contains_key("endpoint_api_key") {
         return Err(Error::config(
             "endpoint_api_key",
-            Source::Argument,
+            Origin::Argument,
             "a saved config never holds the key; remove it (loading reads the key from \
              LoadOptions::api_key or AZUREML_ENDPOINT_API_KEY)",
         ));
@@ -331,7 +331,7 @@ pub fn save_config(path: impl AsRef<Path>, fields: &Map<String, Value>) -> Resul
     if !fields.get("_type").is_some_and(Value::is_string) {
         return Err(Error::config(
             "_type",
-            Source::Argument,
+            Origin::Argument,
             "a config needs a string `_type` naming its loader, e.g. `azureml_endpoint`",
         ));
     }
@@ -341,7 +341,7 @@ pub fn save_config(path: impl AsRef<Path>, fields: &Map<String, Value>) -> Resul
     {
         return Err(Error::config(
             key.as_str(),
-            Source::Argument,
+            Origin::Argument,
             format!("nested deeper than {MAX_DEPTH} levels, which config files do not load"),
         ));
     }
@@ -535,7 +535,7 @@ mod tests {
         );
         // Every key the loader reads, set, is written back under the same name.
         let fields: Map<String, Value> = keys.iter().map(|k| (k.to_string(), Value::Bool(true))).collect();
-        let file = ConfigFile::from_fields(&fields, &Source::Argument).unwrap();
+        let file = ConfigFile::from_fields(&fields, &Origin::Argument).unwrap();
         let written: Vec<String> = file.into_map().into_iter().map(|(k, _)| k).collect();
         assert_eq!(written, keys);
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::ApiType;
+use crate::config::{ApiType, Origin};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,7 +36,7 @@ pub enum Error {
     Input(Box<str>),
     /// A config file cannot be used as a whole: unsupported extension, not text, empty, not valid
     /// JSON/YAML, too deep, an alias bomb, or not a mapping. A bad *setting* inside a readable file
-    /// is [`Error::Config`] with [`Source::File`].
+    /// is [`Error::Config`] with [`Origin::File`].
     #[error(transparent)]
     ConfigFile(Box<ConfigFileError>),
     /// Reading or writing a file failed.
@@ -75,10 +75,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn config(key: impl Into<String>, source: Source, message: impl Into<String>) -> Self {
+    pub(crate) fn config(key: impl Into<String>, origin: Origin, message: impl Into<String>) -> Self {
         Error::Config(Box::new(ConfigError {
             key: key.into(),
-            source,
+            origin,
             message: message.into(),
         }))
     }
@@ -127,31 +127,6 @@ impl Error {
     }
 }
 
-/// Where a setting came from, so an error can say where to fix it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Source {
-    /// Passed to a builder or loader in code (or a CLI flag).
-    Argument,
-    /// Read from a config file.
-    File(PathBuf),
-    /// Read from an environment variable.
-    Env(&'static str),
-    /// The built-in default.
-    Default,
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::Argument => f.write_str("argument"),
-            Source::File(path) => write!(f, "file `{}`", path.display()),
-            Source::Env(var) => write!(f, "env var {var}"),
-            Source::Default => f.write_str("default"),
-        }
-    }
-}
-
 /// A missing or invalid setting.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -159,14 +134,14 @@ pub struct ConfigError {
     /// The setting, named as in the config file (`endpoint_url`, `timeout`, …).
     pub key: String,
     /// Where the bad value came from.
-    pub source: Source,
+    pub origin: Origin,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `{}` ({}): {}", self.key, self.source, self.message)
+        write!(f, "invalid `{}` ({}): {}", self.key, self.origin, self.message)
     }
 }
 

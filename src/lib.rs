@@ -17,6 +17,7 @@
 mod batch;
 mod builder;
 mod chat;
+mod chunk;
 mod client;
 mod config;
 mod config_file;
@@ -32,25 +33,26 @@ mod rate_limit;
 mod registry;
 mod retry;
 mod secret;
+mod sse;
 mod stream;
 mod transport;
+mod validate;
 mod yaml;
-
-// stream.rs still names `params` (it is being edited elsewhere); round 2 drops this alias.
-use options as params;
 
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
+pub use chunk::{StreamChunk, ToolCallDelta};
+#[allow(deprecated)]
 pub use config::{
-    ApiType, EndpointConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
-    ENV_TIMEOUT,
+    ApiType, EndpointConfig, Origin, Source, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
+    ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
 pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
-    Source, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
+    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
@@ -66,4 +68,4 @@ pub use registry::{
     load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,
 };
 pub use secret::ApiKey;
-pub use stream::{CompletionStream, StreamChunk, ToolCallDelta};
+pub use stream::CompletionStream;

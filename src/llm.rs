@@ -7,13 +7,13 @@ use serde_json::{Map, Value};
 
 use crate::builder::Builder;
 use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig};
+use crate::config::{ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_ENDPOINT_TYPE};
-use crate::error::{Result, Source};
+use crate::error::Result;
 use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
 use crate::options::CallOptions;
-use crate::transport::Transport;
+use crate::stream::CompletionStream;
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
@@ -116,6 +116,49 @@ impl AzureMlOnlineEndpoint {
         })
     }
 
+    /// Completes one prompt, yielding the text as the model produces it.
+    ///
+    /// On a serverless endpoint the request is the one [`invoke`](Self::invoke) sends, with
+    /// `"stream": true` added to the parameters and `Accept: text/event-stream`; each event's
+    /// `choices[0].text` is yielded as soon as it arrives. A dedicated endpoint does not stream:
+    /// the whole answer comes as one chunk.
+    ///
+    /// ```no_run
+    /// use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint};
+    ///
+    /// let llm = AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-model.eastus2.models.ai.azure.com/v1/completions")
+    ///     .api_type(ApiType::Serverless)
+    ///     .api_key(std::env::var("AZUREML_ENDPOINT_API_KEY")?)
+    ///     .build()?;
+    /// for chunk in llm.stream("Once upon a time")? {
+    ///     print!("{}", chunk?.text);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Before the first chunk, as [`invoke`](Self::invoke): [`Error::Http`](crate::Error::Http) for an error status
+    /// (after retries), [`Error::Transport`](crate::Error::Transport) when no response came. Failures part-way come
+    /// from the iterator, see [`CompletionStream`].
+    pub fn stream(&self, prompt: &str) -> Result<CompletionStream> {
+        self.stream_with(prompt, &CallOptions::default())
+    }
+
+    /// Like [`stream`](Self::stream), with per-call parameters, stop words or timeout; the
+    /// timeout bounds the wait for each next chunk.
+    ///
+    /// # Errors
+    /// As [`stream`](Self::stream).
+    pub fn stream_with(&self, prompt: &str, options: &CallOptions) -> Result<CompletionStream> {
+        self.core.stream(
+            options,
+            |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
+            |formatter, body, api_type| formatter.format_response(body, api_type).map(Into::into),
+            |formatter, data, api_type| formatter.parse_stream_event(data, api_type),
+        )
+    }
+
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
         self.core.config()
@@ -127,7 +170,7 @@ impl AzureMlOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Source)] {
+    pub fn sources(&self) -> &[(&'static str, Origin)] {
         self.core.sources()
     }
 
@@ -180,10 +223,5 @@ impl AzureMlOnlineEndpoint {
     /// may.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save_config(path, &self.to_config_map())
-    }
-
-    /// The HTTP seam, for the stream methods in `stream.rs`.
-    pub(crate) fn transport(&self) -> &Transport {
-        self.core.transport()
     }
 }

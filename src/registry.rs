@@ -12,12 +12,12 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Settings};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{ApiType, WithOrigin};
+use crate::config::{ApiType, Origin, WithOrigin};
 use crate::config_file::{
     describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
     AZUREML_ENDPOINT_TYPE,
 };
-use crate::error::{Error, Result, Source};
+use crate::error::{Error, Result};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::secret::ApiKey;
@@ -47,6 +47,7 @@ type Factory<T> = dyn Fn(&Map<String, Value>) -> std::result::Result<Arc<T>, Box
 pub struct LoadOptions {
     explicit: Settings,
     env: Option<HashMap<String, String>>,
+    formatter: Option<String>,
 }
 
 impl LoadOptions {
@@ -147,6 +148,29 @@ impl LoadOptions {
         self.env = Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
         self
     }
+
+    /// The formatter by tag, alias or Python class name (built-in, or registered with the
+    /// [`Registry`]), over the file's `formatter`, which it replaces whatever tag that names; it
+    /// takes no settings. Defaults to the file's, then the client's default.
+    ///
+    /// ```
+    /// use azureml_endpoint::{LoadOptions, Registry};
+    ///
+    /// let path = std::env::temp_dir().join(format!("azureml-doc-fmt-{}.json", std::process::id()));
+    /// std::fs::write(&path, r#"{"_type": "azureml_endpoint", "formatter": {"_type": "hf"},
+    ///     "endpoint_url": "https://e.eastus2.inference.ml.azure.com/score"}"#)?;
+    /// let options = LoadOptions::new().api_key("k").formatter("GPT2ContentFormatter");
+    /// let llm = Registry::new().load_with(&path, &options)?.into_completion()?;
+    /// assert_eq!(llm.formatter().tag(), "gpt2");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn formatter(self, tag: impl Into<String>) -> Self {
+        LoadOptions {
+            formatter: Some(tag.into()),
+            ..self
+        }
+    }
 }
 
 /// Whichever client a config file held: completion, chat, or what a user `_type`'s loader built.
@@ -230,7 +254,7 @@ impl LoadedConfig {
                 Ok(value) => Ok(*value),
                 Err(_) => Err(Error::config(
                     "_type",
-                    Source::File(self.path),
+                    Origin::File(self.path),
                     format!(
                         "the loader of `{}` built another type than `{wanted}`",
                         self.type_name
@@ -249,7 +273,7 @@ impl LoadedConfig {
         };
         Error::config(
             "_type",
-            Source::File(self.path.clone()),
+            Origin::File(self.path.clone()),
             format!("`{}` is {held}, not {wanted}; use {accessor}", self.type_name),
         )
     }
@@ -314,18 +338,29 @@ impl LoadContext<'_> {
         kind: &FormatterKind<T>,
     ) -> Result<Builder<T>> {
         let (settings, spec) = self.settings()?;
+        let (spec, origin) = match &self.options.formatter {
+            Some(tag) => {
+                let spec = FormatterSpec {
+                    key: "formatter",
+                    tag: tag.clone(),
+                    settings: Map::new(),
+                };
+                (Some(spec), Origin::Argument)
+            }
+            None => (spec, self.file()),
+        };
         let formatter = match spec {
             Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, registered, kind)?,
-                self.file(),
+                self.formatter(&spec, registered, kind, &origin)?,
+                origin,
             )),
             None => None,
         };
         Ok(Builder { settings, formatter })
     }
 
-    fn file(&self) -> Source {
-        Source::File(self.path.to_path_buf())
+    fn file(&self) -> Origin {
+        Origin::File(self.path.to_path_buf())
     }
 
     /// The file's settings over the env vars, under the explicit ones; and the formatter named.
@@ -340,20 +375,23 @@ impl LoadContext<'_> {
         Ok((settings, formatter))
     }
 
-    /// A formatter by tag: a registered one first, then a built-in (which takes no settings).
+    /// A formatter by tag: a registered one first, then a built-in (which takes no settings);
+    /// errors point at `origin`, the file or the load options.
     fn formatter<T: ?Sized>(
         &self,
         spec: &FormatterSpec,
         registered: &BTreeMap<String, Arc<Factory<T>>>,
         kind: &FormatterKind<T>,
+        origin: &Origin,
     ) -> Result<Arc<T>> {
+        let invalid = |key: &str, message: String| Error::config(key, origin.clone(), message);
         let FormatterSpec { key, tag, settings } = spec;
         if let Some(factory) = registered.get(tag) {
-            return factory(settings).map_err(|e| self.invalid(key, format!("formatter `{tag}`: {e}")));
+            return factory(settings).map_err(|e| invalid(key, format!("formatter `{tag}`: {e}")));
         }
         if let Some(formatter) = (kind.builtin)(tag) {
             if let Some(setting) = settings.keys().next() {
-                return Err(self.invalid(
+                return Err(invalid(
                     key,
                     format!("formatter `{tag}` takes no settings; remove `{setting}`"),
                 ));
@@ -369,7 +407,7 @@ impl LoadContext<'_> {
         } else {
             String::new()
         };
-        Err(self.invalid(
+        Err(invalid(
             key,
             format!(
                 "unknown {} formatter `{tag}`{hint}; known: {} (Python class names such as `{}` work too)",
@@ -578,7 +616,7 @@ impl Registry {
         let path = path.as_ref();
         let fields = read_config(path)?;
         let registered = || self.type_names().collect::<Vec<_>>().join(", ");
-        let invalid = |message: String| Error::config("_type", Source::File(path.to_path_buf()), message);
+        let invalid = |message: String| Error::config("_type", Origin::File(path.to_path_buf()), message);
         let type_name = match fields.get("_type") {
             Some(Value::String(name)) => name,
             Some(other) => {

@@ -13,8 +13,8 @@ mod tls;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
-use crate::config::{parse_url, EndpointConfig, ParsedUrl};
-use crate::error::{Error, HttpError, Result, Source, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
+use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::rate_limit::RateLimits;
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
@@ -101,7 +101,7 @@ impl Transport {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
         let tls = trust.tls_config()?;
         let uri = Uri::try_from(url.normalized.as_str())
-            .map_err(|e| Error::config("endpoint_url", Source::Argument, format!("not a valid URI: {e}")))?;
+            .map_err(|e| Error::config("endpoint_url", Origin::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
         // The connect timeout bounds the connection inside it.
         let config_ureq = ureq::Agent::config_builder()
@@ -122,7 +122,7 @@ impl Transport {
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
         let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
-        if config.api_type == crate::ApiType::Serverless {
+        if config.api_type == crate::config::ApiType::Serverless {
             fixed.push(("api-key", key.expose().to_owned(), true));
         }
         if let Some(name) = deployment {
@@ -139,7 +139,7 @@ impl Transport {
             let bad = || {
                 Error::config(
                     "extra_headers",
-                    Source::Argument,
+                    Origin::Argument,
                     format!("{name:?} is not a valid header"),
                 )
             };
@@ -354,7 +354,11 @@ impl Transport {
             Some(_) => {
                 let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                self.scrubber.cut(authority, 255)
+                let host = match authority.find(']') {
+                    Some(end) => authority.get(..=end).unwrap_or(authority),
+                    None => authority.split(':').next().unwrap_or(authority),
+                };
+                self.scrubber.cut(host, 255)
             }
             None => "an unparsable location".to_owned(),
         };

@@ -9,8 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use cli_support::{outcome, run_with, BIN, KEY};
-use common::keepalive::KeepAliveServer;
-use common::Reply;
+use common::keepalive::{KeepAliveServer, Reply};
 use serde_json::{json, Value};
 
 /// Echoes a gpt2 prompt `pN` back after a delay that varies with N, so answers finish out of

@@ -6,8 +6,8 @@ mod common;
 use std::ffi::OsStr;
 
 use cli_support::{outcome, run, run_with, temp_dir};
+use common::keepalive::Reply;
 use common::tls::{https_url, TestCa};
-use common::Reply;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 

@@ -678,8 +678,8 @@ fn a_key_that_cannot_be_a_header_names_its_source_not_its_value() {
     let err = Registry::new().load_with(&path, &bad_env).unwrap_err();
     let Error::Config(e) = &err else { panic!("{err:?}") };
     assert_eq!(
-        e.source,
-        azureml_endpoint::Source::Env("AZUREML_ENDPOINT_API_KEY")
+        e.origin,
+        azureml_endpoint::Origin::Env("AZUREML_ENDPOINT_API_KEY")
     );
     assert!(
         e.message

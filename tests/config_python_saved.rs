@@ -4,7 +4,7 @@
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 
-use azureml_endpoint::{ApiType, Registry, Result, Source};
+use azureml_endpoint::{ApiType, Origin, Registry, Result};
 use config_helpers::{python_saved, with_env};
 use httpmock::prelude::*;
 use std::time::Duration;
@@ -44,8 +44,8 @@ fn check(file: &str, deployment: Option<&str>, parameters: &str) -> Result<()> {
     assert_eq!(config.max_retries, 3);
     assert_eq!(llm.formatter().tag(), "custom_openai");
     let sources = llm.sources();
-    assert!(sources.contains(&("endpoint_url", Source::Env("AZUREML_ENDPOINT_URL"))));
-    assert!(sources.contains(&("endpoint_api_key", Source::Env("AZUREML_ENDPOINT_API_KEY"))));
+    assert!(sources.contains(&("endpoint_url", Origin::Env("AZUREML_ENDPOINT_URL"))));
+    assert!(sources.contains(&("endpoint_api_key", Origin::Env("AZUREML_ENDPOINT_API_KEY"))));
 
     assert_eq!(llm.invoke("Tell me a joke")?.text, "Why did the chicken…");
     mock.assert();
@@ -116,7 +116,7 @@ fn empty_deployment_in_the_file_lets_the_env_var_apply() -> Result<()> {
     assert_eq!(llm.config().deployment_name.as_deref(), Some("green"));
     assert!(llm
         .sources()
-        .contains(&("deployment_name", Source::Env("AZUREML_DEPLOYMENT_NAME"))));
+        .contains(&("deployment_name", Origin::Env("AZUREML_DEPLOYMENT_NAME"))));
 
     // An empty explicit argument is unset too; a non-empty file value still beats the env var.
     let llm = Registry::new()
@@ -170,9 +170,9 @@ fn handwritten_full_json_uses_the_files_key_and_serverless_shape() -> Result<()>
     let config = llm.config();
     assert_eq!(config.api_type, ApiType::Serverless);
     assert_eq!(config.timeout, Duration::from_secs(9));
-    let file = Source::File(python_saved("handwritten_full.json"));
+    let file = Origin::File(python_saved("handwritten_full.json"));
     let sources = llm.sources();
-    assert!(sources.contains(&("endpoint_url", Source::Argument)));
+    assert!(sources.contains(&("endpoint_url", Origin::Argument)));
     assert!(sources.contains(&("endpoint_api_key", file.clone())));
     assert!(sources.contains(&("timeout", file)));
 

@@ -604,7 +604,7 @@ fn precedence_is_argument_then_file_then_env_then_default() -> Result<()> {
         Some("env-deployment")
     );
     assert_eq!(from_file.config().max_retries, 3);
-    let file = azureml_endpoint::Source::File(path.clone());
+    let file = azureml_endpoint::Origin::File(path.clone());
     assert!(from_file.sources().contains(&("endpoint_api_key", file)));
 
     let explicit = env
@@ -626,7 +626,7 @@ fn precedence_is_argument_then_file_then_env_then_default() -> Result<()> {
     assert_eq!(from_args.config().max_retries, 1);
     assert!(from_args
         .sources()
-        .contains(&("endpoint_api_key", azureml_endpoint::Source::Argument)));
+        .contains(&("endpoint_api_key", azureml_endpoint::Origin::Argument)));
 
     let bare = dir.write("bare.yaml", "_type: azureml_endpoint\n");
     let from_env = registry

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Error, Source};
+use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Error, Origin};
 use common::KEY;
 
 #[test]
@@ -33,7 +33,7 @@ fn env_vars_configure_the_client_and_arguments_win() {
     assert_eq!(config.timeout, Duration::from_millis(2500));
     assert!(llm
         .sources()
-        .contains(&("timeout", Source::Env("AZUREML_TIMEOUT"))));
+        .contains(&("timeout", Origin::Env("AZUREML_TIMEOUT"))));
 
     // Arguments win over env vars, whatever the call order.
     let llm = AzureMlOnlineEndpoint::builder()
@@ -44,7 +44,7 @@ fn env_vars_configure_the_client_and_arguments_win() {
         .unwrap();
     assert_eq!(llm.config().timeout, Duration::from_secs(7));
     assert_eq!(llm.config().deployment_name.as_deref(), Some("blue"));
-    assert!(llm.sources().contains(&("timeout", Source::Argument)));
+    assert!(llm.sources().contains(&("timeout", Origin::Argument)));
 
     // `deployment_name("")` is unset, as in Python: the env var applies, in either call order.
     for llm in [
@@ -61,7 +61,7 @@ fn env_vars_configure_the_client_and_arguments_win() {
         assert_eq!(llm.config().deployment_name.as_deref(), Some("green"));
         assert!(llm
             .sources()
-            .contains(&("deployment_name", Source::Env("AZUREML_DEPLOYMENT_NAME"))));
+            .contains(&("deployment_name", Origin::Env("AZUREML_DEPLOYMENT_NAME"))));
     }
 
     // Bad env values name the variable.

@@ -6,6 +6,8 @@
 //! plain `cargo test` lists them as ignored. Run by hand, a test without `AZUREML_PEER_URL` fails.
 
 mod common;
+#[path = "peer/yaml.rs"]
+mod yaml;
 
 use std::time::{Duration, Instant};
 

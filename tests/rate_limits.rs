@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Error, Gpt2ContentFormatter, RateLimits, Result};
-use common::keepalive::KeepAliveServer;
-use common::{Reply, KEY};
+use common::keepalive::{KeepAliveServer, Reply};
+use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 

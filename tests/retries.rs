@@ -8,11 +8,11 @@ use azureml_endpoint::{
     AzureMlOnlineEndpoint, CallOptions, Error, Gpt2ContentFormatter, Result, TransportErrorKind,
 };
 use common::fault::{head, response, Act, FaultServer};
-use common::{Reply, ScriptServer, KEY};
+use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
-fn client(server: &ScriptServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
+fn client(server: &FaultServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
     AzureMlOnlineEndpoint::builder()
         .endpoint_url(server.url("/score"))
         .api_key(KEY)
@@ -23,9 +23,9 @@ fn client(server: &ScriptServer, retries: u32) -> Result<AzureMlOnlineEndpoint> 
 
 #[test]
 fn retry_after_seconds_is_honoured() -> Result<()> {
-    let server = ScriptServer::start(vec![
-        Reply::new(429, "slow down").header("retry-after", "1"),
-        Reply::new(200, OK),
+    let server = FaultServer::start(vec![
+        response(429, &[("retry-after", "1")], "slow down"),
+        response(200, &[], OK),
     ]);
     let start = Instant::now();
     assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
@@ -38,11 +38,9 @@ fn retry_after_seconds_is_honoured() -> Result<()> {
 #[test]
 fn retry_after_ms_headers_are_honoured() -> Result<()> {
     for header in ["retry-after-ms", "x-ms-retry-after-ms"] {
-        let server = ScriptServer::start(vec![
-            Reply::new(429, "")
-                .header(header, "50")
-                .header("retry-after", "30"),
-            Reply::new(200, OK),
+        let server = FaultServer::start(vec![
+            response(429, &[(header, "50"), ("retry-after", "30")], ""),
+            response(200, &[], OK),
         ]);
         let start = Instant::now();
         assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
@@ -55,20 +53,20 @@ fn retry_after_ms_headers_are_honoured() -> Result<()> {
 
 #[test]
 fn server_errors_are_retried_with_backoff() -> Result<()> {
-    let server = ScriptServer::start(vec![Reply::new(503, "busy"), Reply::new(200, OK)]);
+    let server = FaultServer::start(vec![response(503, &[], "busy"), response(200, &[], OK)]);
     assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
     // The same body went out both times.
-    let bodies = server.bodies.lock().unwrap();
-    assert_eq!(bodies[0], bodies[1]);
+    let requests = server.requests();
+    assert_eq!(requests[0].body, requests[1].body);
     Ok(())
 }
 
 #[test]
 fn client_errors_are_not_retried() -> Result<()> {
-    let server = ScriptServer::start(vec![
-        Reply::new(400, r#"{"error": {"message": "bad"}}"#),
-        Reply::new(200, OK),
+    let server = FaultServer::start(vec![
+        response(400, &[], r#"{"error": {"message": "bad"}}"#),
+        response(200, &[], OK),
     ]);
     let err = client(&server, 3)?.invoke("x").unwrap_err();
     assert_eq!(err.status(), Some(400));
@@ -79,13 +77,9 @@ fn client_errors_are_not_retried() -> Result<()> {
 #[test]
 fn final_error_counts_attempts() -> Result<()> {
     let script = (0..3)
-        .map(|_| {
-            Reply::new(429, "")
-                .header("retry-after-ms", "1")
-                .header("x-request-id", "r-last")
-        })
+        .map(|_| response(429, &[("retry-after-ms", "1"), ("x-request-id", "r-last")], ""))
         .collect();
-    let server = ScriptServer::start(script);
+    let server = FaultServer::start(script);
     let err = client(&server, 2)?.invoke("x").unwrap_err();
     let Error::Http(http) = &err else {
         panic!("{err:?}")
@@ -102,9 +96,9 @@ fn final_error_counts_attempts() -> Result<()> {
 
 #[test]
 fn a_wait_over_sixty_seconds_is_not_taken() -> Result<()> {
-    let server = ScriptServer::start(vec![
-        Reply::new(429, "").header("retry-after", "120"),
-        Reply::new(200, OK),
+    let server = FaultServer::start(vec![
+        response(429, &[("retry-after", "120")], ""),
+        response(200, &[], OK),
     ]);
     let start = Instant::now();
     let err = client(&server, 3)?.invoke("x").unwrap_err();
@@ -152,7 +146,11 @@ fn refused_connections_are_retried_then_reported() -> Result<()> {
 
 #[test]
 fn a_slow_server_times_out_within_about_the_timeout() -> Result<()> {
-    let server = ScriptServer::start(vec![Reply::new(200, OK).delay(Duration::from_secs(5))]);
+    let server = FaultServer::start(vec![[
+        vec![Act::Wait(Duration::from_secs(5))],
+        response(200, &[], OK),
+    ]
+    .concat()]);
     let llm = AzureMlOnlineEndpoint::builder()
         .endpoint_url(server.url("/score"))
         .api_key(KEY)
@@ -184,7 +182,11 @@ fn a_slow_server_times_out_within_about_the_timeout() -> Result<()> {
 
 #[test]
 fn a_per_call_timeout_overrides_the_client_timeout() -> Result<()> {
-    let server = ScriptServer::start(vec![Reply::new(200, OK).delay(Duration::from_secs(5))]);
+    let server = FaultServer::start(vec![[
+        vec![Act::Wait(Duration::from_secs(5))],
+        response(200, &[], OK),
+    ]
+    .concat()]);
     let llm = client(&server, 0)?;
     let start = Instant::now();
     let err = llm
@@ -196,17 +198,21 @@ fn a_per_call_timeout_overrides_the_client_timeout() -> Result<()> {
         "{err:?}"
     );
     // The timeout is an HTTP setting, never a body parameter.
-    let body = String::from_utf8(server.bodies.lock().unwrap()[0].clone()).unwrap();
+    let body = String::from_utf8(server.requests()[0].body.clone()).unwrap();
     assert_eq!(body, r#"{"inputs":{"input_string":["x"]},"parameters":{}}"#);
     Ok(())
 }
 
 #[test]
 fn redirects_to_another_host_are_not_followed() -> Result<()> {
-    let elsewhere = ScriptServer::start(vec![Reply::new(200, OK)]);
-    let server = ScriptServer::start(vec![Reply::new(307, "").header(
-        "location",
-        &elsewhere.url("/score").replace("127.0.0.1", "localhost"),
+    let elsewhere = FaultServer::start(vec![response(200, &[], OK)]);
+    let server = FaultServer::start(vec![response(
+        307,
+        &[(
+            "location",
+            elsewhere.url("/score").replace("127.0.0.1", "localhost").as_str(),
+        )],
+        "",
     )]);
     let err = client(&server, 0)?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
@@ -225,9 +231,9 @@ fn redirects_to_another_host_are_not_followed() -> Result<()> {
 
 #[test]
 fn same_host_redirects_are_followed() -> Result<()> {
-    let server = ScriptServer::start(vec![
-        Reply::new(308, "").header("location", "/v2/score"),
-        Reply::new(200, OK),
+    let server = FaultServer::start(vec![
+        response(308, &[("location", "/v2/score")], ""),
+        response(200, &[], OK),
     ]);
     assert_eq!(client(&server, 0)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);

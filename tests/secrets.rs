@@ -8,7 +8,8 @@ use azureml_endpoint::{
     ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
     Gpt2ContentFormatter, Result,
 };
-use common::{Reply, ScriptServer, KEY};
+use common::fault::{response, Act, FaultServer};
+use common::KEY;
 use httpmock::MockServer;
 
 /// Neither the key, nor any piece of it 8 characters or longer, nor its distinctive middle.
@@ -145,7 +146,11 @@ fn errors_never_show_the_key() -> Result<()> {
         .max_retries(0)
         .build()?;
     errors.push(refused.invoke("x").unwrap_err());
-    let slow = ScriptServer::start(vec![Reply::new(200, "[]").delay(Duration::from_secs(3))]);
+    let slow = FaultServer::start(vec![[
+        vec![Act::Wait(Duration::from_secs(3))],
+        response(200, &[], "[]"),
+    ]
+    .concat()]);
     let timeout = base()
         .endpoint_url(slow.url("/score"))
         .timeout(Duration::from_millis(200))

@@ -1,7 +1,6 @@
 //! Streaming, both clients: SSE parsing, incremental delivery, errors mid-stream, request shape.
 
-#[path = "common/sse.rs"]
-mod sse;
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -9,9 +8,9 @@ use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage, CompletionStream,
     Error, MistralChatContentFormatter, Role, StreamChunk, StreamErrorKind, Usage,
 };
+use common::fault::{chat_delta, completion_text, event, sse, End, FaultServer, Step, DONE};
 use httpmock::prelude::*;
 use serde_json::json;
-use sse::{chat_delta, completion_text, event, End, Server, Step, DONE};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -294,27 +293,27 @@ fn connection_cut_mid_stream_gives_the_chunks_then_truncated() -> TestResult {
         (End::Close, TRUNCATED_AFTER_2.to_owned()),
     ];
     for (end, message) in cases {
-        let server = Server::start(
+        let server = FaultServer::start(vec![sse(
             vec![
                 Step::Write(chat_delta("The answer")),
                 Step::Write(chat_delta(" is")),
                 Step::Write("data: {\"choices\": [{\"del".to_owned()),
             ],
             end,
-        )?;
+        )]);
         assert_eq!(
             texts(chat(server.url(CHAT_PATH))?.stream(&user("Hi"))?),
             vec![Ok("The answer".to_owned()), Ok(" is".to_owned()), Err(message)],
             "{end:?}"
         );
-        server.request()?;
+        assert_eq!(server.hits(), 1);
     }
     Ok(())
 }
 
 #[test]
 fn finish_reason_without_done_ends_cleanly() -> TestResult {
-    let server = Server::start(
+    let server = FaultServer::start(vec![sse(
         vec![
             Step::Write(chat_delta("Done")),
             Step::Write(event(
@@ -322,7 +321,7 @@ fn finish_reason_without_done_ends_cleanly() -> TestResult {
             )),
         ],
         End::ChunkedCut,
-    )?;
+    )]);
     let chunks: Vec<StreamChunk> = chat(server.url(CHAT_PATH))?
         .stream(&user("Hi"))?
         .collect::<Result<_, _>>()?;
@@ -331,7 +330,7 @@ fn finish_reason_without_done_ends_cleanly() -> TestResult {
         .map(|c| (c.text.as_str(), c.finish_reason.as_deref()))
         .collect();
     assert_eq!(got, vec![("Done", None), ("", Some("stop"))]);
-    server.request()?;
+    assert_eq!(server.hits(), 1);
     Ok(())
 }
 
@@ -464,7 +463,7 @@ fn the_event_limit_is_exactly_one_mebibyte() -> TestResult {
 
 #[test]
 fn first_chunk_is_yielded_before_the_server_pause_ends() -> TestResult {
-    let server = Server::start(
+    let server = FaultServer::start(vec![sse(
         vec![
             Step::Write(chat_delta("first")),
             Step::Pause(Duration::from_millis(1500)),
@@ -472,7 +471,7 @@ fn first_chunk_is_yielded_before_the_server_pause_ends() -> TestResult {
             Step::Write(DONE.to_owned()),
         ],
         End::Chunked,
-    )?;
+    )]);
     let mut stream = chat(server.url(CHAT_PATH))?.stream(&user("Hi"))?;
     let first = stream.next().transpose()?.map(|c| c.text);
     let first_at = Instant::now();
@@ -487,7 +486,7 @@ fn first_chunk_is_yielded_before_the_server_pause_ends() -> TestResult {
         "first chunk came {:?} after the pause ended",
         first_at - resumed_at
     );
-    server.request()?;
+    assert_eq!(server.hits(), 1);
     Ok(())
 }
 
@@ -499,14 +498,14 @@ fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
         (client_timeout, CallOptions::new()),
         (per_call, CallOptions::new().timeout(Duration::from_secs(1))),
     ] {
-        let server = Server::start(
+        let server = FaultServer::start(vec![sse(
             vec![
                 Step::Write(chat_delta("first")),
                 Step::Pause(Duration::from_millis(2500)),
                 Step::Write(DONE.to_owned()),
             ],
             End::Chunked,
-        )?;
+        )]);
         let client = builder
             .endpoint_url(server.url(CHAT_PATH))
             .api_type(ApiType::Serverless)
@@ -545,7 +544,7 @@ fn events_carrying_nothing_do_not_restart_the_deadline() -> TestResult {
         steps.push(Step::Pause(Duration::from_millis(500)));
         steps.push(Step::Write(empty.clone()));
     }
-    let server = Server::start(steps, End::Chunked)?;
+    let server = FaultServer::start(vec![sse(steps, End::Chunked)]);
     let client = AzureMlChatOnlineEndpoint::builder()
         .endpoint_url(server.url(CHAT_PATH))
         .api_type(ApiType::Serverless)

@@ -5,8 +5,8 @@ mod common;
 use std::sync::{Arc, Barrier};
 
 use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter, Result};
-use common::keepalive::KeepAliveServer;
-use common::{Reply, KEY};
+use common::keepalive::{KeepAliveServer, Reply};
+use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 

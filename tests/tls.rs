@@ -5,8 +5,9 @@ mod common;
 use std::path::Path;
 
 use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result, TransportErrorKind};
+use common::keepalive::Reply;
 use common::tls::{https_url, TestCa};
-use common::{Reply, KEY};
+use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
-    DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Source,
+    DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Origin,
 };
 use common::KEY;
 
@@ -26,9 +26,9 @@ fn chat(url: &str, api_type: ApiType) -> Result<AzureMlChatOnlineEndpoint, Error
         .build()
 }
 
-fn config_error(result: Result<impl std::fmt::Debug, Error>) -> (String, Source, String) {
+fn config_error(result: Result<impl std::fmt::Debug, Error>) -> (String, Origin, String) {
     match result {
-        Err(Error::Config(e)) => (e.key.clone(), e.source.clone(), Error::Config(e).to_string()),
+        Err(Error::Config(e)) => (e.key.clone(), e.origin.clone(), Error::Config(e).to_string()),
         other => panic!("expected a config error, got {other:?}"),
     }
 }
@@ -124,7 +124,7 @@ fn rejected_urls_say_what_would_be_accepted() {
             config_error(completion(url, *api_type))
         };
         assert_eq!(key, "endpoint_url");
-        assert_eq!(source, Source::Argument);
+        assert_eq!(source, Origin::Argument);
         assert!(
             message.contains(expected),
             "{url}:\n  got      {message}\n  expected {expected}"
@@ -162,7 +162,7 @@ fn formatter_must_support_the_api_type() {
             .formatter(DollyContentFormatter)
             .build(),
     );
-    assert_eq!((key.as_str(), source), ("formatter", Source::Argument));
+    assert_eq!((key.as_str(), source), ("formatter", Origin::Argument));
     assert_eq!(
         message,
         "invalid `formatter` (argument): formatter `dolly` does not support api type `serverless` (it supports: \
@@ -401,8 +401,8 @@ fn keys_must_be_visible_ascii() {
         let shown = err.to_string();
         let Error::Config(e) = &err else { panic!("{err:?}") };
         assert_eq!(
-            (e.key.as_str(), &e.source),
-            ("endpoint_api_key", &Source::Argument)
+            (e.key.as_str(), &e.origin),
+            ("endpoint_api_key", &Origin::Argument)
         );
         assert!(
             shown.starts_with(&format!(
@@ -436,7 +436,7 @@ fn extra_headers_cannot_replace_the_clients_own() {
         "accept",
     ] {
         let (key, source, message) = config_error(base().extra_header(name, "x").build());
-        assert_eq!((key.as_str(), source), ("extra_headers", Source::Argument));
+        assert_eq!((key.as_str(), source), ("extra_headers", Origin::Argument));
         assert_eq!(
             message,
             format!(

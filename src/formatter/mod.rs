@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::chunk::StreamChunk;
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{ChatCompletion, ChatMessage};
@@ -22,6 +23,7 @@ mod dolly;
 mod gpt2;
 mod hf;
 mod mistral_chat;
+pub(crate) mod openai;
 mod path;
 
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
@@ -94,6 +96,16 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     /// [`Error::Response`] when the body is not the shape this model family answers with.
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion>;
 
+    /// The chunk in one streamed event's `data` (serverless streams only), or `None` when the
+    /// event is not a chunk: the stream then ends with a service error (for `{"error": …}`) or a
+    /// bad-event error, showing the event without the key. Defaults to the OpenAI shape:
+    /// `choices[0].delta` or `choices[0].text`, with `finish_reason`, `logprobs` and `usage`.
+    /// Events whose chunk carries nothing are skipped.
+    fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        let _ = api_type;
+        openai::stream_chunk(data)
+    }
+
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
         Map::new()
@@ -137,6 +149,16 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<ChatCompletion>;
+
+    /// The chunk in one streamed event's `data` (serverless streams only), or `None` when the
+    /// event is not a chunk: the stream then ends with a service error (for `{"error": …}`) or a
+    /// bad-event error, showing the event without the key. Defaults to the OpenAI shape:
+    /// `choices[0].delta` or `choices[0].text`, with `finish_reason`, `logprobs` and `usage`.
+    /// Events whose chunk carries nothing are skipped.
+    fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        let _ = api_type;
+        openai::stream_chunk(data)
+    }
 
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
@@ -185,6 +207,16 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
 
 /// The tags [`chat_formatter`] knows, for error messages.
 pub(crate) const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
+
+/// What a streamed chunk of formatter `tag` looks like, for the error an event that is not one
+/// gives: the OpenAI shape for the built-ins, the formatter's own for a user's.
+pub(crate) fn stream_chunk_shape(tag: &str) -> String {
+    if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
+        openai::CHUNK_SHAPE.to_owned()
+    } else {
+        format!("a chunk formatter `{tag}` reads")
+    }
+}
 
 /// Parses a response body as JSON, or gives the response error for `formatter`.
 ///
@@ -235,7 +267,7 @@ pub(crate) fn to_body(formatter: &str, value: &impl Serialize) -> Result<Vec<u8>
     serde_json::to_vec(value).map_err(|e| {
         Error::config(
             "model_kwargs",
-            crate::error::Source::Argument,
+            crate::config::Origin::Argument,
             format!("cannot encode request for `{formatter}`: {e}"),
         )
     })

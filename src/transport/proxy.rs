@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use crate::config::ParsedUrl;
-use crate::error::{Error, Result, Source};
+use crate::config::{Origin, ParsedUrl};
+use crate::error::{Error, Result};
 use ureq::ProxyProtocol;
 
 /// The proxy for an endpoint (reliability.md, Secrets): never for a loopback host; otherwise the
@@ -36,7 +36,7 @@ pub(super) fn proxy_for(
         let host = &url.host;
         return Err(Error::config(
             "endpoint_url",
-            Source::Env(var),
+            Origin::Env(var),
             format!(
                 "plain http to {host} would go through the proxy set in {var}, key in clear; \
                  use an https endpoint, or add {host} to NO_PROXY to connect directly"
@@ -51,7 +51,7 @@ pub(super) fn proxy_for(
         }
         _ => Err(Error::config(
             "proxy",
-            Source::Env(var),
+            Origin::Env(var),
             format!(
                 "{var} is not an http(s) proxy URL (expected http://host:port; SOCKS is not supported); \
                  fix or unset it"

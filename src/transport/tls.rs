@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
-use crate::error::{Error, Result, Source};
+use crate::config::Origin;
+use crate::error::{Error, Result};
 
 /// The settings key CA errors name.
 const KEY: &str = "ca_certificates";
@@ -24,7 +25,7 @@ pub(crate) enum CaCertificates {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Trust {
     /// When not empty, these CAs replace Mozilla's roots.
-    pub extra: Vec<(CaCertificates, Source)>,
+    pub extra: Vec<(CaCertificates, Origin)>,
     /// Verify with the operating system's verifier and trust store instead.
     pub os_store: bool,
 }
@@ -59,7 +60,7 @@ impl Trust {
 
 /// The certificates in one PEM bundle; an unreadable, empty or malformed one is an error naming
 /// it.
-fn read(given: &CaCertificates, source: &Source) -> Result<Vec<Certificate<'static>>> {
+fn read(given: &CaCertificates, source: &Origin) -> Result<Vec<Certificate<'static>>> {
     let fail = |message: String| Error::config(KEY, source.clone(), message);
     let (name, bytes) = match given {
         CaCertificates::Pem(pem) => ("the PEM given in code".to_owned(), pem.clone()),

@@ -2,14 +2,17 @@
 //! raw actions, so a test can reproduce what a broken gateway or a hostile server does (stalled or
 //! trickled heads and bodies, resets, bad chunking, absurd headers, cut streams).
 //!
-//! Each connection serves one request and is then closed, so script n is request n.
+//! Each connection serves one request and is then closed, so script n is request n. [`sse`]
+//! scripts a streamed answer: events, pauses and how the body ends.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
 
 /// One thing the server does, in order, once it has read the request.
 #[derive(Clone, Debug)]
@@ -22,7 +25,7 @@ pub enum Act {
         pieces: usize,
         over: Duration,
     },
-    /// Waits, writing nothing.
+    /// Waits, writing nothing; the instant the wait ends is sent on [`FaultServer::resumed`].
     Wait(Duration),
     /// Drops the connection with a TCP reset: the request's last byte is left unread, so the
     /// kernel answers the close with RST instead of FIN.
@@ -76,6 +79,73 @@ pub fn sse_head() -> Act {
     Act::send(head(200, &[("content-type", "text/event-stream")]))
 }
 
+/// `data: <json>\n\n`.
+pub fn event(json: &Value) -> String {
+    format!("data: {json}\n\n")
+}
+
+/// The event that ends a stream.
+pub const DONE: &str = "data: [DONE]\n\n";
+
+/// A chat chunk carrying `content` as its delta.
+pub fn chat_delta(content: &str) -> String {
+    event(
+        &json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]}),
+    )
+}
+
+/// A completion chunk carrying `text`.
+pub fn completion_text(text: &str) -> String {
+    event(
+        &json!({"object": "text_completion", "choices": [{"index": 0, "text": text, "finish_reason": null}]}),
+    )
+}
+
+/// One step of a streamed answer, after its head.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Sends these bytes (as one chunk when the body is chunked).
+    Write(String),
+    /// Waits ([`Act::Wait`]).
+    Pause(Duration),
+}
+
+/// How a streamed body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Chunked body with its `0` terminator.
+    Chunked,
+    /// Chunked body whose connection is closed without the terminator (a cut connection).
+    ChunkedCut,
+    /// No framing: the body ends when the connection closes.
+    Close,
+}
+
+/// The script of a `200 text/event-stream` answer: `steps`, framed as `end` says.
+pub fn sse(steps: Vec<Step>, end: End) -> Vec<Act> {
+    let chunked = end != End::Close;
+    let framing = if chunked {
+        &[("transfer-encoding", "chunked")][..]
+    } else {
+        &[]
+    };
+    let mut script = vec![Act::send(head(
+        200,
+        &[&[("content-type", "text/event-stream")], framing].concat(),
+    ))];
+    for step in steps {
+        script.push(match step {
+            Step::Write(text) if chunked => Act::send(format!("{:x}\r\n{text}\r\n", text.len())),
+            Step::Write(text) => Act::send(text),
+            Step::Pause(pause) => Act::Wait(pause),
+        });
+    }
+    if end == End::Chunked {
+        script.push(Act::send("0\r\n\r\n"));
+    }
+    script
+}
+
 /// A request as the server received it.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -91,6 +161,8 @@ pub struct FaultServer {
     requests: Arc<Mutex<Vec<Request>>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+    /// The instant each [`Act::Wait`] ended, in order.
+    pub resumed: mpsc::Receiver<Instant>,
 }
 
 impl FaultServer {
@@ -103,6 +175,7 @@ impl FaultServer {
         let stop = Arc::new(AtomicBool::new(false));
         let next = Arc::new(AtomicUsize::new(0));
         let scripts = Arc::new(scripts);
+        let (resumed_tx, resumed) = mpsc::channel();
         let (acc, reqs, st) = (accepted.clone(), requests.clone(), stop.clone());
         let handle = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -112,7 +185,8 @@ impl FaultServer {
                 let Ok(stream) = stream else { continue };
                 acc.fetch_add(1, Ordering::SeqCst);
                 let (reqs, st, next, scripts) = (reqs.clone(), st.clone(), next.clone(), scripts.clone());
-                std::thread::spawn(move || serve(stream, &scripts, &next, &reqs, &st));
+                let resumed = resumed_tx.clone();
+                std::thread::spawn(move || serve(stream, &scripts, &next, &reqs, &st, &resumed));
             }
         });
         FaultServer {
@@ -121,6 +195,7 @@ impl FaultServer {
             requests,
             stop,
             handle: Some(handle),
+            resumed,
         }
     }
 
@@ -161,7 +236,10 @@ fn serve(
     next: &AtomicUsize,
     requests: &Mutex<Vec<Request>>,
     stop: &AtomicBool,
+    resumed: &mpsc::Sender<Instant>,
 ) {
+    // Each act is written as the script says, not held back to be coalesced.
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
     let mut head = String::new();
     let mut length = 0usize;
@@ -200,6 +278,8 @@ fn serve(
             Act::Trickle { bytes, pieces, over } => trickle(&mut stream, bytes, *pieces, *over, stop),
             Act::Wait(wait) => {
                 pause(*wait, stop);
+                // The test may not be listening; that is not the server's failure.
+                let _ = resumed.send(Instant::now());
                 true
             }
             Act::Reset => return, // dropped with an unread byte: RST

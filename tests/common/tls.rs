@@ -7,8 +7,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use super::keepalive::{Conn, KeepAliveServer};
-use super::Reply;
+use super::keepalive::{Conn, KeepAliveServer, Reply};
 
 /// A self-signed CA and the server certificate it issued.
 pub struct TestCa {

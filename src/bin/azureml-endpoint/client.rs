@@ -144,6 +144,9 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     if let Some(key) = named_key(args)? {
         options = options.api_key(key);
     }
+    if let Some(tag) = &args.formatter {
+        options = options.formatter(tag.clone());
+    }
     if let Some(idle) = idle_connections(args) {
         options = options.max_idle_connections(idle);
     }
@@ -163,8 +166,8 @@ fn idle_connections(args: &Args) -> Option<usize> {
         .filter(|&n| n > azureml_endpoint::DEFAULT_MAX_IDLE_CONNECTIONS)
 }
 
-/// A config file's client and top-level fields. `--formatter` replaces the file's formatter
-/// (whatever tag it names), so a file saved for the wrong model needs no hand-editing.
+/// A config file's client and top-level fields. `--formatter` (in `options`) replaces the file's
+/// formatter, whatever tag it names, so a file saved for the wrong model needs no hand-editing.
 pub fn load(
     args: &Args,
     path: &Path,
@@ -184,31 +187,8 @@ pub fn load(
         });
     }
     if let Some(tag) = &args.formatter {
-        let completion = completion_formatter(tag);
-        let chat = chat_formatter(tag);
-        if completion.is_none() && chat.is_none() {
+        if completion_formatter(tag).is_none() && chat_formatter(tag).is_none() {
             return Err(unknown_formatter(tag, false));
-        }
-        let builtin = Registry::new();
-        let completion_tags: Vec<String> = builtin.completion_formatter_tags().map(str::to_owned).collect();
-        let chat_tags: Vec<String> = builtin.chat_formatter_tags().map(str::to_owned).collect();
-        for known in completion_tags
-            .iter()
-            .map(String::as_str)
-            .chain(PYTHON_COMPLETION_NAMES.iter().copied())
-        {
-            if let Some(formatter) = completion.clone() {
-                registry.register_completion_formatter(known, move |_| Ok(Arc::clone(&formatter)));
-            }
-        }
-        for known in chat_tags
-            .iter()
-            .map(String::as_str)
-            .chain(PYTHON_CHAT_NAMES.iter().copied())
-        {
-            if let Some(formatter) = chat.clone() {
-                registry.register_chat_formatter(known, move |_| Ok(Arc::clone(&formatter)));
-            }
         }
     }
     let loaded = registry.load_with(path, options)?;
@@ -230,21 +210,6 @@ pub fn load(
     }
     Ok((loaded.into_client(), fields))
 }
-
-/// The Python class names a saved file may name its formatter by.
-const PYTHON_COMPLETION_NAMES: &[&str] = &[
-    "GPT2ContentFormatter",
-    "OSSContentFormatter",
-    "HFContentFormatter",
-    "DollyContentFormatter",
-    "CustomOpenAIContentFormatter",
-    "LlamaContentFormatter",
-];
-const PYTHON_CHAT_NAMES: &[&str] = &[
-    "CustomOpenAIChatContentFormatter",
-    "LlamaChatContentFormatter",
-    "MistralChatContentFormatter",
-];
 
 pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {

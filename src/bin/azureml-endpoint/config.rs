@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Source, ENV_ENDPOINT_API_KEY,
+    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Origin, ENV_ENDPOINT_API_KEY,
 };
 use serde_json::{json, Map, Value};
 
@@ -109,17 +109,17 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             ))
         }
     };
-    let in_file = Source::File(file.clone());
-    let source_of = |key: &str| -> Source {
+    let in_file = Origin::File(file.clone());
+    let source_of = |key: &str| -> Origin {
         let aliases: &[&str] = match key {
             "formatter" => &["formatter", "content_formatter"],
             "endpoint_api_type" => &["endpoint_api_type", "api_type"],
             other => &[other][..],
         };
         match sources.iter().find(|(k, _)| *k == key) {
-            Some((_, source)) if *source != Source::Default => source.clone(),
+            Some((_, source)) if *source != Origin::Default => source.clone(),
             _ if key == "_type" || aliases.iter().any(|a| fields.contains_key(*a)) => in_file.clone(),
-            _ => Source::Default,
+            _ => Origin::Default,
         }
     };
     let key_source = match (
@@ -128,7 +128,7 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
     ) {
         (Some(name), _) => format!("env var {name}"),
         (None, Some((_, source))) => source.to_string(),
-        (None, None) => Source::Env(ENV_ENDPOINT_API_KEY).to_string(),
+        (None, None) => Origin::Env(ENV_ENDPOINT_API_KEY).to_string(),
     };
     let mut out = io::stdout().lock();
     if args.json {

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use azureml_endpoint::local::LocalEndpoint;
-use azureml_endpoint::{Error, Source, TransportErrorKind, ENV_ENDPOINT_API_KEY};
+use azureml_endpoint::{Error, Origin, TransportErrorKind, ENV_ENDPOINT_API_KEY};
 
 use args::{Command, Parsed};
 
@@ -78,7 +78,7 @@ impl From<Error> for Failure {
             _ => (1, "retry later".into()),
         };
         let missing_key =
-            matches!(&error, Error::Config(e) if e.key == "endpoint_api_key" && e.source == Source::Default);
+            matches!(&error, Error::Config(e) if e.key == "endpoint_api_key" && e.origin == Origin::Default);
         // The library's text speaks of builders; the CLI user has env vars and a config file.
         let message = if missing_key {
             format!("no API key: {ENV_ENDPOINT_API_KEY} is not set")
