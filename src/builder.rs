@@ -384,6 +384,8 @@ impl Settings {
             allow_insecure_http: self.allow_insecure_http,
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
+            ca_certificate_files: self.trust.files(),
+            use_os_trust_store: self.trust.os_store,
         };
         let transport = Transport::new(
             &config,

@@ -148,6 +148,11 @@ pub struct EndpointConfig {
     pub max_response_bytes: u64,
     /// Idle connections kept open to the endpoint for the next requests.
     pub max_idle_connections: usize,
+    /// PEM files of CA certificates trusted instead of Mozilla's roots (saved as
+    /// `ca_certificates`; certificates given in code as PEM text are not listed).
+    pub ca_certificate_files: Vec<std::path::PathBuf>,
+    /// TLS is verified with the operating system's trust store (saved as `use_os_trust_store`).
+    pub use_os_trust_store: bool,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

@@ -15,6 +15,7 @@ use crate::builder::{deployment, Formatter, Settings};
 use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, Origin, WithOrigin};
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result};
 use crate::secret::ApiKey;
+use crate::transport::CaCertificates;
 use crate::yaml;
 
 mod read;
@@ -54,6 +55,10 @@ pub(crate) struct ConfigFile {
     content_formatter: Option<Value>,
     model_kwargs: Option<Value>,
     extra_headers: Option<Value>,
+    /// A PEM file or a list of them (relative to the config file's folder); saved when set.
+    ca_certificates: Option<Value>,
+    /// Saved when `true`.
+    use_os_trust_store: Option<Value>,
 }
 
 /// A formatter as the file names it: the key it was under, its tag and its settings.
@@ -101,6 +106,16 @@ impl ConfigFile {
             content_formatter: None,
             model_kwargs: Some(Value::Object(config.model_kwargs.clone())),
             extra_headers: Some(Value::Object(headers)),
+            // Written only when set, so a default config stays loadable by Python.
+            ca_certificates: (!config.ca_certificate_files.is_empty()).then(|| {
+                let paths = config.ca_certificate_files.iter();
+                Value::from(
+                    paths
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>(),
+                )
+            }),
+            use_os_trust_store: config.use_os_trust_store.then_some(Value::Bool(true)),
         }
     }
 
@@ -230,6 +245,49 @@ impl ConfigFile {
                 })
                 .collect::<Result<_>>()?;
             s.extra_headers_source = Some(file.clone());
+        }
+        // Trust set in code (or by a flag) wins over the file's, as a whole.
+        let trust_given = !s.trust.extra.is_empty() || s.trust.os_store;
+        if let Some(v) = self.ca_certificates {
+            let paths = match v {
+                Value::String(path) => vec![path],
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| string("ca_certificates", item))
+                    .collect::<Result<_>>()?,
+                other => {
+                    return Err(invalid(
+                        "ca_certificates",
+                        format!(
+                            "expected a PEM file path or a list of them, got {}",
+                            describe(&other)
+                        ),
+                    ))
+                }
+            };
+            if !trust_given {
+                let folder = match file {
+                    Origin::File(path) => path.parent().map(Path::to_path_buf),
+                    _ => None,
+                };
+                for path in paths {
+                    let path = folder
+                        .as_ref()
+                        .map_or_else(|| path.clone().into(), |f| f.join(&path));
+                    s.trust.extra.push((CaCertificates::File(path), file.clone()));
+                }
+            }
+        }
+        if let Some(v) = self.use_os_trust_store {
+            let Value::Bool(use_it) = v else {
+                return Err(invalid(
+                    "use_os_trust_store",
+                    format!("expected true or false, got {}", describe(&v)),
+                ));
+            };
+            if !trust_given {
+                s.trust.os_store = use_it;
+            }
         }
         let formatter = match (self.formatter, self.content_formatter) {
             (Some(_), Some(_)) => {
@@ -531,6 +589,8 @@ mod tests {
                 "content_formatter",
                 "model_kwargs",
                 "extra_headers",
+                "ca_certificates",
+                "use_os_trust_store",
             ]
         );
         // Every key the loader reads, set, is written back under the same name.
@@ -554,6 +614,8 @@ mod tests {
             allow_insecure_http: false,
             max_response_bytes: 1024,
             max_idle_connections: 32,
+            ca_certificate_files: vec!["corp-ca.pem".into()],
+            use_os_trust_store: true,
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
         let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);

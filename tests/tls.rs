@@ -163,3 +163,52 @@ fn the_os_trust_store_does_not_know_the_test_ca() -> Result<()> {
     assert_eq!(t.kind, TransportErrorKind::Tls);
     Ok(())
 }
+
+#[test]
+fn a_config_file_names_ca_files_relative_to_itself_and_saves_them() -> Result<()> {
+    let ca = TestCa::new();
+    let server = ca.serve(|_| Reply::new(200, OK));
+    let dir = std::env::temp_dir().join(format!("azureml-tls-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("corp-ca.pem"), &ca.ca_pem).unwrap();
+    let config = dir.join("llm.json");
+    let written = serde_json::json!({
+        "_type": "azureml_endpoint",
+        "endpoint_url": https_url(&server, "/score"),
+        "endpoint_api_key": KEY,
+        "formatter": "gpt2",
+        "ca_certificates": "corp-ca.pem",
+    });
+    std::fs::write(&config, written.to_string()).unwrap();
+    let llm = azureml_endpoint::load_llm(&config)?.into_completion()?;
+    assert_eq!(llm.invoke("x")?.text, "done");
+    assert_eq!(llm.config().ca_certificate_files, vec![dir.join("corp-ca.pem")]);
+
+    let saved = dir.join("saved.json");
+    llm.save(&saved)?;
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(
+        saved["ca_certificates"],
+        serde_json::json!([dir.join("corp-ca.pem").to_str().unwrap()])
+    );
+    assert_eq!(saved.get("use_os_trust_store"), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    Ok(())
+}
+
+#[test]
+fn a_default_client_saves_no_tls_keys() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("azureml-tls-default-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("llm.json");
+    builder("https://e.eastus2.inference.ml.azure.com/score".into())
+        .build()?
+        .save(&path)?;
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        (saved.get("ca_certificates"), saved.get("use_os_trust_store")),
+        (None, None)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    Ok(())
+}

@@ -31,6 +31,15 @@ pub(crate) struct Trust {
 }
 
 impl Trust {
+    /// The files among the CA certificates, as given.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        let file = |(given, _): &(CaCertificates, Origin)| match given {
+            CaCertificates::File(path) => Some(path.clone()),
+            CaCertificates::Pem(_) => None,
+        };
+        self.extra.iter().filter_map(file).collect()
+    }
+
     /// The TLS settings, with every certificate file read and parsed now, so a bad one is a
     /// config error at `build()`, not a failed request later.
     pub(super) fn tls_config(&self) -> Result<TlsConfig> {
