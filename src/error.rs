@@ -42,6 +42,10 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error(transparent)]
     Io(Box<IoError>),
+    /// A reply read with [`ChatCompletion::json`](crate::ChatCompletion::json), or tool call
+    /// arguments read with [`ToolCall::arguments`](crate::ToolCall::arguments), are not that JSON.
+    #[error(transparent)]
+    ReplyJson(Box<crate::structured::ReplyJsonError>),
 }
 
 /// A file that could not be read or written.

@@ -14,6 +14,7 @@
     clippy::indexing_slicing
 )]
 
+mod base64;
 mod batch;
 mod builder;
 mod chat;
@@ -21,6 +22,7 @@ mod chunk;
 mod client;
 mod config;
 mod config_file;
+mod content;
 pub mod credential;
 mod error;
 pub mod formatter;
@@ -35,6 +37,9 @@ mod retry;
 mod secret;
 mod sse;
 mod stream;
+mod structured;
+mod tool_stream;
+mod tools;
 mod transport;
 mod validate;
 mod yaml;
@@ -50,6 +55,7 @@ pub use config::{
 };
 pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     StreamError, StreamErrorKind, TransportError, TransportErrorKind,
@@ -69,3 +75,6 @@ pub use registry::{
 };
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
+pub use structured::{ReplyJsonError, ResponseFormat};
+pub use tool_stream::ToolCalls;
+pub use tools::{Tool, ToolChoice};

@@ -1,8 +1,12 @@
-//! Chat messages, roles and tool calls, and what a call returns: [`Completion`],
+//! Chat messages (text and [`ContentPart`]s), roles and tool calls, and what a call returns: [`Completion`],
 //! [`ChatCompletion`] and their [`Usage`].
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+use crate::content::ContentPart;
 
 /// Who wrote a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,25 +58,121 @@ impl From<Role> for String {
 
 /// One message of a conversation, in the OpenAI shape the chat formatters send.
 ///
+/// Its content is text, parts (images and others, see [`ContentPart`]), or both: with any
+/// parts, the content goes on the wire as a list, the text (when there is some) as its leading
+/// text part. A list received (from a `--messages` file, a saved conversation, a reply) is kept
+/// whole in `parts`, with `content` `None`, so it goes out again exactly as it came.
+///
 /// ```
 /// use azureml_endpoint::ChatMessage;
 /// let conversation = [ChatMessage::system("Answer briefly."), ChatMessage::user("Why is the sky blue?")];
 /// assert_eq!(serde_json::to_string(&conversation[1])?, r#"{"role":"user","content":"Why is the sky blue?"}"#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "WireMessage")]
 pub struct ChatMessage {
     /// Who wrote it.
     pub role: Role,
     /// The text; `None` (JSON `null`) for an assistant message that only calls tools.
-    #[serde(default)]
     pub content: Option<String>,
+    /// Content parts after the text (images, audio, …); empty for a text-only message.
+    pub parts: Vec<ContentPart>,
     /// Tool calls an assistant message asks for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
     /// On a `tool` message: the id of the call it answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+}
+
+/// A message as it is read: `content` a string, a list of parts, or `null`.
+#[derive(Deserialize)]
+struct WireMessage {
+    role: Role,
+    #[serde(default)]
+    content: WireContent,
+    #[serde(default)]
+    tool_calls: Vec<ToolCall>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+}
+
+#[derive(Default)]
+struct WireContent(Option<String>, Vec<ContentPart>);
+
+impl<'de> Deserialize<'de> for WireContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::Null => Ok(WireContent(None, Vec::new())),
+            Value::String(text) => Ok(WireContent(Some(text), Vec::new())),
+            Value::Array(parts) => parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    ContentPart::json(part).map_err(|e| match e {
+                        crate::Error::Input(why) => D::Error::custom(format!("content part {i}: {why}")),
+                        other => D::Error::custom(other),
+                    })
+                })
+                .collect::<std::result::Result<_, _>>()
+                .map(|parts| WireContent(None, parts)),
+            other => Err(D::Error::custom(format!(
+                "message content is a string, a list of content parts or null, not {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::Object(_) => "an object (wrap a single part in a list)",
+        _ => "that",
+    }
+}
+
+impl From<WireMessage> for ChatMessage {
+    fn from(wire: WireMessage) -> Self {
+        let WireContent(content, parts) = wire.content;
+        ChatMessage {
+            role: wire.role,
+            content,
+            parts,
+            tool_calls: wire.tool_calls,
+            tool_call_id: wire.tool_call_id,
+        }
+    }
+}
+
+impl Serialize for ChatMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let fields = 2 + usize::from(!self.tool_calls.is_empty()) + usize::from(self.tool_call_id.is_some());
+        let mut map = serializer.serialize_map(Some(fields))?;
+        map.serialize_entry("role", &self.role)?;
+        if self.parts.is_empty() {
+            map.serialize_entry("content", &self.content)?;
+        } else {
+            let leading = self.content.as_ref().map(|text| ContentPart::Text(text.clone()));
+            map.serialize_entry("content", &PartList(leading.as_ref(), &self.parts))?;
+        }
+        if !self.tool_calls.is_empty() {
+            map.serialize_entry("tool_calls", &self.tool_calls)?;
+        }
+        if let Some(id) = &self.tool_call_id {
+            map.serialize_entry("tool_call_id", id)?;
+        }
+        map.end()
+    }
+}
+
+/// The leading text part, if any, then the others.
+struct PartList<'a>(Option<&'a ContentPart>, &'a [ContentPart]);
+
+impl Serialize for PartList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.into_iter().chain(self.1))
+    }
 }
 
 impl ChatMessage {
@@ -81,6 +181,7 @@ impl ChatMessage {
         ChatMessage {
             role,
             content: Some(content.into()),
+            parts: Vec::new(),
             tool_calls: Vec::new(),
             tool_call_id: None,
         }
@@ -106,6 +207,7 @@ impl ChatMessage {
         ChatMessage {
             role: Role::Assistant,
             content: None,
+            parts: Vec::new(),
             tool_calls,
             tool_call_id: None,
         }
@@ -119,9 +221,36 @@ impl ChatMessage {
         }
     }
 
-    /// The text, or `""` when there is none.
+    /// The text, or `""` when there is none (text parts in `parts` are not included).
     pub fn text(&self) -> &str {
         self.content.as_deref().unwrap_or_default()
+    }
+
+    /// This message with one more content part after its text and parts.
+    ///
+    /// ```
+    /// # fn main() -> azureml_endpoint::Result<()> {
+    /// use azureml_endpoint::{ChatMessage, ContentPart};
+    /// # let dir = std::env::temp_dir().join(format!("doc-image-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("chart.png");
+    /// # std::fs::write(&path, b"\x89PNG\r\n\x1a\n").unwrap();
+    /// let message = ChatMessage::user("Describe this chart.").with_part(ContentPart::image_file(&path)?);
+    /// assert_eq!(message.parts, [ContentPart::image_url("data:image/png;base64,iVBORw0KGgo=")?]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_part(mut self, part: ContentPart) -> Self {
+        self.parts.push(part);
+        self
+    }
+
+    /// This message with more content parts after its text and parts.
+    #[must_use]
+    pub fn with_parts(mut self, parts: impl IntoIterator<Item = ContentPart>) -> Self {
+        self.parts.extend(parts);
+        self
     }
 }
 

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::config::check_timeout;
 use crate::error::{Error, Result};
+use crate::structured::ResponseFormat;
+use crate::tools::{Tool, ToolChoice};
 
 /// Options for one call: extra model parameters, stop words and an HTTP timeout.
 ///
@@ -41,6 +43,24 @@ impl CallOptions {
     pub fn params_from(mut self, params: Map<String, Value>) -> Self {
         self.params.extend(params);
         self
+    }
+
+    /// Asks for JSON (the `response_format` parameter); read the reply with
+    /// [`ChatCompletion::json`](crate::ChatCompletion::json).
+    pub fn response_format(self, format: ResponseFormat) -> Self {
+        self.param("response_format", format)
+    }
+
+    /// Functions the model may call (the `tools` parameter); its calls come back in the reply's
+    /// [`tool_calls`](crate::ChatMessage::tool_calls).
+    pub fn tools(self, tools: impl IntoIterator<Item = Tool>) -> Self {
+        let tools: Vec<Value> = tools.into_iter().map(Value::from).collect();
+        self.param("tools", tools)
+    }
+
+    /// Whether and which tool the model must call (the `tool_choice` parameter).
+    pub fn tool_choice(self, choice: ToolChoice) -> Self {
+        self.param("tool_choice", choice)
     }
 
     /// Stop sequences; a non-empty list is sent as the `stop` parameter.

@@ -79,7 +79,7 @@ pub(super) fn openai_chat_response(tag: &str, body: &[u8], api_type: ApiType) ->
             let message = value_at(&json, "choices[0].message")
                 .and_then(|m| ChatMessage::deserialize(m).ok())
                 .ok_or_else(|| Error::response(tag, api_type, expected, body))?;
-            if message.content.is_none() && message.tool_calls.is_empty() {
+            if message.content.is_none() && message.parts.is_empty() && message.tool_calls.is_empty() {
                 return Err(Error::response(
                     tag,
                     api_type,

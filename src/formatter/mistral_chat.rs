@@ -7,14 +7,17 @@ use serde_json::{Map, Value};
 use super::custom_openai_chat::{openai_chat_request, openai_chat_response};
 use super::ChatContentFormatter;
 use crate::config::ApiType;
+use crate::content::ContentPart;
 use crate::error::Result;
 use crate::message::{ChatCompletion, ChatMessage, Role};
 
 pub(super) const TAG: &str = "mistral_chat";
 
 /// As [`CustomOpenAiChatContentFormatter`](super::CustomOpenAiChatContentFormatter), after folding
-/// a leading `system` message into the next one (`system + "\n\n" + next`); a system message
-/// with nothing after it is sent as a `user` message. Dedicated and serverless.
+/// a leading `system` message into the next one (`system + "\n\n" + next`; when either has
+/// content parts, the system's text becomes the leading text part, before its parts and the
+/// next message's text and parts); a system message with nothing after it is sent as a `user`
+/// message. Dedicated and serverless.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MistralChatContentFormatter;
 
@@ -24,8 +27,26 @@ fn merge_system(messages: &[ChatMessage]) -> Cow<'_, [ChatMessage]> {
         [first, rest @ ..] if first.role == Role::System => {
             let mut merged = rest.to_vec();
             match merged.first_mut() {
-                Some(next) => next.content = Some(format!("{}\n\n{}", first.text(), next.text())),
-                None => merged.push(ChatMessage::user(first.text())),
+                Some(next) if first.parts.is_empty() && next.parts.is_empty() => {
+                    next.content = Some(format!("{}\n\n{}", first.text(), next.text()));
+                }
+                // With parts, the system's text and parts lead the next message's.
+                Some(next) => {
+                    let next_text = next.content.take().map(ContentPart::Text);
+                    let next_parts = std::mem::take(&mut next.parts);
+                    next.content.clone_from(&first.content);
+                    next.parts = first
+                        .parts
+                        .iter()
+                        .cloned()
+                        .chain(next_text)
+                        .chain(next_parts)
+                        .collect();
+                }
+                None => merged.push(ChatMessage {
+                    role: Role::User,
+                    ..first.clone()
+                }),
             }
             Cow::Owned(merged)
         }

@@ -83,6 +83,7 @@ const FLAGS: &[Flag] = &[
     flag("json", None, "print one JSON object: text or message, finish_reason, usage, request_id", &[Complete, Chat, ConfigShow]),
     flag("system", Some("TEXT"), "a system message before the conversation", &[Chat]),
     flag("messages", Some("FILE"), "a JSON array of {\"role\", \"content\"} messages to send before MESSAGE", &[Chat]),
+    flag("image", Some("FILE|URL"), "attach an image to MESSAGE: a PNG/JPEG/GIF/WebP file (up to 20 MiB) or an https:// or data: URL (repeatable)", &[Chat]),
     flag("input", Some("FILE"), "the JSONL input: one {\"prompt\": …} or {\"messages\": […]} per line; - reads stdin as it comes", &[Batch]),
     flag("output", Some("FILE"), "where to write the results (-o for short); - writes each to stdout as it is next in order", &[Batch, ConfigNew]),
     flag("concurrency", Some("N"), "requests in flight at once (default 1)", &[Batch]),
@@ -111,6 +112,7 @@ pub struct Args {
     pub json: bool,
     pub system: Option<String>,
     pub messages: Option<PathBuf>,
+    pub images: Vec<String>,
     pub input: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub concurrency: Option<usize>,
@@ -309,6 +311,7 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
         "json" => args.json = true,
         "system" => args.system = Some(text()?),
         "messages" => args.messages = Some(path()),
+        "image" => args.images.push(text()?),
         "input" => args.input = Some(path()),
         "output" => args.output = Some(path()),
         "concurrency" => {

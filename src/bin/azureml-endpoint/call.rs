@@ -2,7 +2,7 @@
 
 use std::io::{self, IsTerminal, Read, Write};
 
-use azureml_endpoint::{ChatCompletion, ChatMessage, Completion};
+use azureml_endpoint::{ChatCompletion, ChatMessage, Completion, ContentPart};
 use serde_json::{json, Value};
 
 use crate::args::{Args, Command};
@@ -46,7 +46,13 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
     }
     // With --messages, MESSAGE is optional: the file may end with the user's turn.
     if !(args.messages.is_some() && args.positional.is_empty()) {
-        messages.push(ChatMessage::user(text_argument(args, Command::Chat)?));
+        let images: Vec<ContentPart> = args.images.iter().map(|i| image(i)).collect::<Result<_, _>>()?;
+        messages.push(ChatMessage::user(text_argument(args, Command::Chat)?).with_parts(images));
+    } else if !args.images.is_empty() {
+        return Err(Failure::usage(
+            "--image attaches to MESSAGE: give MESSAGE too, or put the image in the --messages file"
+                .to_owned(),
+        ));
     }
     let options = crate::client::call_options(args);
     if args.stream {
@@ -57,12 +63,31 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
     if args.json {
         writeln!(out, "{}", chat_json(&reply))?;
     } else {
-        if reply.message.content.is_some() || reply.message.tool_calls.is_empty() {
-            writeln!(out, "{}", reply.message.text())?;
+        let message = &reply.message;
+        if message.content.is_some() || !message.parts.is_empty() || message.tool_calls.is_empty() {
+            // A reply whose content is a list prints its text parts, in order.
+            let parts = message.parts.iter().filter_map(ContentPart::as_text);
+            writeln!(
+                out,
+                "{}",
+                std::iter::once(message.text()).chain(parts).collect::<String>()
+            )?;
         }
         print_tool_calls(&mut out, &reply.message.tool_calls)?;
     }
     Ok(0)
+}
+
+/// `--image`: a URL when it looks like one, else a file.
+fn image(value: &str) -> Result<ContentPart, Failure> {
+    let scheme = value
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let part = match scheme.as_deref() {
+        Some("https" | "http" | "data") => ContentPart::image_url(value),
+        _ => ContentPart::image_file(value),
+    };
+    Ok(part?)
 }
 
 /// The prompt: the argument, or stdin for `-` or none (one trailing newline dropped).
