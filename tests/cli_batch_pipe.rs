@@ -138,3 +138,42 @@ fn resume_needs_an_output_file() {
         "error: --resume needs an --output file to resume from, not -\nhint: see `azureml-endpoint --help`\n"
     );
 }
+
+#[test]
+fn each_record_carries_the_rate_limits_the_endpoint_sent() {
+    let server = KeepAliveServer::start(|n| {
+        let reply = Reply::new(200, r#"[{"0": "done"}]"#);
+        match n {
+            0 => reply
+                .header("x-ratelimit-remaining-requests", "-1")
+                .header("x-ratelimit-remaining-tokens", "900")
+                .header("x-ratelimit-reset-tokens", "1m30s")
+                .header("x-ratelimit-reset-requests", "soon"),
+            _ => reply,
+        }
+    });
+    let url = server.url("/score");
+    let args = [
+        "batch",
+        "--url",
+        &url,
+        "--formatter",
+        "gpt2",
+        "--input",
+        "-",
+        "--output",
+        "-",
+    ];
+    let (code, out, _) = outcome(&run_with(
+        &args,
+        b"{\"prompt\": \"a\"}\n{\"prompt\": \"b\"}\n",
+        &[],
+    ));
+    assert_eq!(code, Some(0));
+    let records: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        records[0]["rate_limits"],
+        json!({"remaining_requests": -1, "remaining_tokens": 900, "reset_tokens_s": 90.0})
+    );
+    assert_eq!(records[1].get("rate_limits"), None);
+}
