@@ -487,8 +487,20 @@ impl Read for StreamBody {
     }
 }
 
+/// Parsed once: a header looked up by `&str` is parsed and checked on every lookup.
+static RATE_LIMIT_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
 fn rate_limits(response: &ureq::http::Response<ureq::Body>) -> RateLimits {
-    RateLimits::from_headers(|name| header(response, name))
+    let headers = response.headers();
+    RateLimits::from_headers(|name| {
+        let known = RATE_LIMIT_HEADERS.iter().find(|h| h.as_str() == name)?;
+        headers.get(known).and_then(|v| v.to_str().ok()).map(str::trim)
+    })
 }
 
 fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
