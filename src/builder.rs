@@ -264,7 +264,8 @@ impl<F: ?Sized> Builder<F> {
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
     /// `AZUREML_TIMEOUT`, and `AZUREML_CA_BUNDLE` (a PEM file of CA certificates, used when no
-    /// CA or OS trust store was chosen in code). Settings given in code win, whatever the call order.
+    /// CA or OS trust store was chosen in code). Settings given in code win, whatever the call
+    /// order.
     pub fn with_env(mut self) -> Self {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self

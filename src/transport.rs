@@ -114,8 +114,8 @@ impl Transport {
             .user_agent(USER_AGENT)
             .tls_config(tls)
             // One endpoint per agent, so the per-host and total pools are the same size. ureq's
-            // default (3 per host) dropped 5 of 8 connections after every request of an
-            // 8-thread batch.
+            // default (3 per host) closed 5 of an 8-thread batch's connections whenever all were
+            // idle at once (between `generate` calls: ~1,400 per 10,000 requests in calls of 32).
             .max_idle_connections(config.max_idle_connections)
             .max_idle_connections_per_host(config.max_idle_connections)
             .build();
