@@ -77,7 +77,7 @@ impl<F: ?Sized + Formatter> Core<F> {
         let api_type = config.api_type;
         if api_type == ApiType::Dedicated {
             let (chunk, meta) = self.call(options, request, whole)?;
-            return Ok(CompletionStream::whole(chunk, meta.request_id));
+            return Ok(CompletionStream::whole(chunk, meta.request_id).with_rate_limits(meta.rate_limits));
         }
         let formatter = &*self.formatter;
         let mut params = options.merge(&config.model_kwargs).into_owned();
@@ -93,6 +93,7 @@ impl<F: ?Sized + Formatter> Core<F> {
         })?;
         let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);
+        let rate_limits = reply.rate_limits;
         Ok(CompletionStream::events(
             reply.body,
             reply.request_id,
@@ -100,7 +101,8 @@ impl<F: ?Sized + Formatter> Core<F> {
             transport.scrubber().clone(),
             Box::new(move |data| parse(&formatter, data, api_type)),
             expected,
-        ))
+        )
+        .with_rate_limits(rate_limits))
     }
 
     pub fn config(&self) -> &EndpointConfig {

@@ -66,6 +66,7 @@ pub(crate) struct ReplyMeta {
 pub(crate) struct StreamReply {
     pub body: Box<dyn Read + Send>,
     pub request_id: Option<String>,
+    pub rate_limits: RateLimits,
 }
 
 /// What one request needs besides the URL and the fixed headers.
@@ -215,9 +216,11 @@ impl Transport {
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
         self.with_retries(out, true, |response, _| {
             let request_id = self.request_id(&response);
+            let rate_limits = rate_limits(&response);
             Ok(StreamReply {
                 body: Box::new(StreamBody(response.into_body().into_reader())),
                 request_id,
+                rate_limits,
             })
         })
     }

@@ -94,3 +94,33 @@ fn a_429_pauses_every_worker_of_the_client() -> Result<()> {
     assert!(during.is_empty(), "requests sent during the pause, at {during:?}");
     Ok(())
 }
+
+#[test]
+fn a_stream_carries_them() -> Result<()> {
+    let server = KeepAliveServer::start(|_| Reply::new(200, OK).header("x-ratelimit-remaining-tokens", "-5"));
+    // A dedicated endpoint answers whole: the stream is its one chunk.
+    let stream = client(&server, 0)?.stream("x")?;
+    assert_eq!(stream.rate_limits().remaining_tokens, Some(-5));
+    assert_eq!(stream.rate_limits().remaining_requests, None);
+    Ok(())
+}
+
+#[test]
+fn a_serverless_event_stream_carries_them() -> Result<()> {
+    let events = "data: {\"choices\": [{\"text\": \"hi\"}]}\n\ndata: [DONE]\n\n";
+    let server = KeepAliveServer::start(move |_| {
+        Reply::new(200, events)
+            .header("content-type", "text/event-stream")
+            .header("x-ratelimit-remaining-requests", "7")
+    });
+    let llm = AzureMlOnlineEndpoint::builder()
+        .endpoint_url(server.url("/v1/completions"))
+        .api_type(azureml_endpoint::ApiType::Serverless)
+        .api_key(KEY)
+        .build()?;
+    let stream = llm.stream("x")?;
+    assert_eq!(stream.rate_limits().remaining_requests, Some(7));
+    let text: String = stream.map(|chunk| chunk.map(|c| c.text)).collect::<Result<_>>()?;
+    assert_eq!(text, "hi");
+    Ok(())
+}
