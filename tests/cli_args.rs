@@ -466,23 +466,53 @@ fn errors_speak_the_clis_words() {
 
 #[test]
 fn a_tool_call_reply_is_printed_not_blank() {
+    // Content null (Azure) or "" (LiteLLM): either way the calls, and no blank line before them.
+    for content in [json!(null), json!("")] {
+        let server = MockServer::start();
+        let mock = server.mock(|when, then| {
+            when.path("/v1/chat/completions");
+            then.status(200)
+                .json_body(json!({"choices": [{"finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": content,
+                "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]}));
+        });
+        let url = server.url("/v1/chat/completions");
+        let out = run(&["chat", "--url", &url, "Weather in Paris?"]);
+        assert_eq!(
+            outcome(&out),
+            (
+                Some(0),
+                "tool call call_1 get_weather {\"city\":\"Paris\"}\n".into(),
+                String::new()
+            ),
+            "content {content}"
+        );
+        mock.assert();
+    }
+}
+
+#[test]
+fn server_text_in_errors_cannot_drive_the_terminal() {
+    // Escape sequences, a bidi override and line breaks from a hostile server: shown escaped,
+    // the error on one line.
     let server = MockServer::start();
     let mock = server.mock(|when, then| {
         when.path("/v1/chat/completions");
-        then.status(200)
-            .json_body(json!({"choices": [{"finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": null,
-            "tool_calls": [{"id": "call_1", "type": "function",
-                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]}));
+        then.status(400).json_body(
+            json!({"error": {"message": "bad\u{1b}[2J\u{1b}]0;owned\u{7}\r\nline two \u{202e}txt"}}),
+        );
     });
     let url = server.url("/v1/chat/completions");
-    let out = run(&["chat", "--url", &url, "Weather in Paris?"]);
+    let out = run(&["chat", "--url", &url, "hi"]);
     assert_eq!(
         outcome(&out),
         (
-            Some(0),
-            "tool call call_1 get_weather {\"city\":\"Paris\"}\n".into(),
-            String::new()
+            Some(1),
+            String::new(),
+            "error: endpoint answered HTTP 400: bad\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\r\\nline two \\u{202e}txt\n\
+             hint: the endpoint refused the request: check --param values and --formatter\n"
+                .into()
         )
     );
     mock.assert();

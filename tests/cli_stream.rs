@@ -206,7 +206,8 @@ fn streamed_tool_calls_are_joined_and_printed() {
         (out.status.code(), stdout(&out)),
         (
             Some(0),
-            "\ntool call call_1 get_weather {\"city\":\"Paris\"}\n".to_owned()
+            // No blank line first: the reply only calls a tool (as without --stream).
+            "tool call call_1 get_weather {\"city\":\"Paris\"}\n".to_owned()
         ),
         "{}",
         stderr(&out)

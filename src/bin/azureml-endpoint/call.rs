@@ -64,14 +64,12 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
         writeln!(out, "{}", chat_json(&reply))?;
     } else {
         let message = &reply.message;
-        if message.content.is_some() || !message.parts.is_empty() || message.tool_calls.is_empty() {
-            // A reply whose content is a list prints its text parts, in order.
-            let parts = message.parts.iter().filter_map(ContentPart::as_text);
-            writeln!(
-                out,
-                "{}",
-                std::iter::once(message.text()).chain(parts).collect::<String>()
-            )?;
+        // A reply whose content is a list prints its text parts, in order; a reply that only
+        // calls tools (content null or "") prints its calls, not a blank line first.
+        let parts = message.parts.iter().filter_map(ContentPart::as_text);
+        let text: String = std::iter::once(message.text()).chain(parts).collect();
+        if !text.is_empty() || message.tool_calls.is_empty() {
+            writeln!(out, "{text}")?;
         }
         print_tool_calls(&mut out, &reply.message.tool_calls)?;
     }

@@ -69,13 +69,19 @@ impl From<Error> for Failure {
             Error::Http(e) if e.status == 404 => {
                 (1, "check the URL and that a deployment takes traffic".into())
             }
+            Error::Http(e) if e.status == 400 || e.status == 422 => (
+                1,
+                "the endpoint refused the request: check --param values and --formatter".into(),
+            ),
+            Error::Http(e) if e.status == 429 => (1, "throttled: retry later, or lower --concurrency".into()),
+            Error::Http(e) if e.status == 408 || e.status >= 500 => (1, "retry later".into()),
             Error::Response(_) => (
                 1,
                 "check --formatter: it must match the model's request/response shape".into(),
             ),
             Error::Stream(_) => (1, "the answer is incomplete; retry the call".into()),
             Error::Transport(e) => (1, transport_hint(e.kind).into()),
-            _ => (1, "retry later".into()),
+            _ => (1, "see the message above".into()),
         };
         let missing_key =
             matches!(&error, Error::Config(e) if e.key == "endpoint_api_key" && e.origin == Origin::Default);
@@ -152,13 +158,28 @@ fn main() -> ExitCode {
         // A reader that went away (`| head`) is not an error.
         Err(failure) if failure.code == 0 => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            eprintln!("error: {}", one_line(&failure.message));
             if let Some(hint) = failure.hint {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", one_line(&hint));
             }
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// An error message as one line a terminal shows as written: messages carry server text, and a
+/// hostile server could otherwise send escape sequences (or bidi overrides) to the user's terminal.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn run() -> Result<u8, Failure> {

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use azureml_endpoint::{CompletionStream, ToolCall, Usage};
+use azureml_endpoint::{CompletionStream, ToolCall, ToolCalls, Usage};
 use serde_json::json;
 
 use crate::Failure;
@@ -25,7 +25,8 @@ pub fn print(stream: CompletionStream, json: bool, chat: bool) -> Result<u8, Fai
             br#"{"text":""#
         })?;
     }
-    let mut calls = ToolCalls::default();
+    let mut calls = ToolCalls::new();
+    let mut printed_text = false;
     let (mut finish_reason, mut usage): (Option<String>, Option<Usage>) = (None, None);
     for chunk in stream {
         let chunk = match chunk {
@@ -43,11 +44,13 @@ pub fn print(stream: CompletionStream, json: bool, chat: bool) -> Result<u8, Fai
             out.write_all(chunk.text.as_bytes())?;
         }
         out.flush()?;
-        calls.add(&chunk.tool_calls);
+        printed_text |= !chunk.text.is_empty();
+        calls.push(&chunk);
         finish_reason = chunk.finish_reason.or(finish_reason);
         usage = chunk.usage.or(usage);
     }
-    let calls = calls.finish();
+    // A call that never got its id or name is the library's stream error, like any other.
+    let calls = calls.finish()?;
     if json {
         out.write_all(b"\"")?;
         if !calls.is_empty() {
@@ -61,7 +64,10 @@ pub fn print(stream: CompletionStream, json: bool, chat: bool) -> Result<u8, Fai
         let tail = tail.to_string();
         writeln!(out, ",{}", tail.strip_prefix('{').unwrap_or(&tail))?;
     } else {
-        writeln!(out)?;
+        // A reply that only calls tools prints its calls, not a blank line first.
+        if printed_text || calls.is_empty() {
+            writeln!(out)?;
+        }
         print_tool_calls(&mut out, &calls)?;
     }
     out.flush()?;
@@ -89,39 +95,4 @@ pub fn print_tool_calls(out: &mut impl Write, calls: &[ToolCall]) -> io::Result<
         )?;
     }
     Ok(())
-}
-
-/// Tool calls joined from their streamed pieces by index.
-#[derive(Default)]
-struct ToolCalls(Vec<(usize, ToolCall)>);
-
-impl ToolCalls {
-    fn add(&mut self, deltas: &[azureml_endpoint::ToolCallDelta]) {
-        for delta in deltas {
-            let position = match self.0.iter().position(|(i, _)| *i == delta.index) {
-                Some(position) => position,
-                None => {
-                    self.0.push((delta.index, ToolCall::function("", "", "")));
-                    self.0.len() - 1
-                }
-            };
-            if let Some((_, call)) = self.0.get_mut(position) {
-                if let Some(id) = &delta.id {
-                    call.id.clone_from(id);
-                }
-                if let Some(kind) = &delta.kind {
-                    call.kind.clone_from(kind);
-                }
-                if let Some(name) = &delta.name {
-                    call.function.name.push_str(name);
-                }
-                call.function.arguments.push_str(&delta.arguments);
-            }
-        }
-    }
-
-    fn finish(mut self) -> Vec<ToolCall> {
-        self.0.sort_by_key(|(index, _)| *index);
-        self.0.into_iter().map(|(_, call)| call).collect()
-    }
 }
