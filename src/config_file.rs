@@ -16,6 +16,7 @@ use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointCon
 use crate::credential::AuthMode;
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result};
 use crate::secret::ApiKey;
+use crate::transport::CaCertificates;
 use crate::yaml;
 
 mod read;
@@ -59,6 +60,10 @@ pub(crate) struct ConfigFile {
     auth: Option<Value>,
     client_id: Option<Value>,
     token_scope: Option<Value>,
+    /// A PEM file or a list of them (relative to the config file's folder); saved when set.
+    ca_certificates: Option<Value>,
+    /// Saved when `true`.
+    use_os_trust_store: Option<Value>,
 }
 
 /// A formatter as the file names it: the key it was under, its tag and its settings.
@@ -113,6 +118,16 @@ impl ConfigFile {
             },
             client_id: config.client_id.as_deref().map(Value::from),
             token_scope: config.token_scope.as_deref().map(Value::from),
+            // Written only when set, so a default config stays loadable by Python.
+            ca_certificates: (!config.ca_certificate_files.is_empty()).then(|| {
+                let paths = config.ca_certificate_files.iter();
+                Value::from(
+                    paths
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>(),
+                )
+            }),
+            use_os_trust_store: config.use_os_trust_store.then_some(Value::Bool(true)),
         }
     }
 
@@ -259,6 +274,49 @@ impl ConfigFile {
             let scope = string("token_scope", v)?;
             s.token_scope
                 .get_or_insert_with(|| WithOrigin::new(scope, file.clone()));
+        }
+        // Trust set in code (or by a flag) wins over the file's, as a whole.
+        let trust_given = !s.trust.extra.is_empty() || s.trust.os_store;
+        if let Some(v) = self.ca_certificates {
+            let paths = match v {
+                Value::String(path) => vec![path],
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| string("ca_certificates", item))
+                    .collect::<Result<_>>()?,
+                other => {
+                    return Err(invalid(
+                        "ca_certificates",
+                        format!(
+                            "expected a PEM file path or a list of them, got {}",
+                            describe(&other)
+                        ),
+                    ))
+                }
+            };
+            if !trust_given {
+                let folder = match file {
+                    Origin::File(path) => path.parent().map(Path::to_path_buf),
+                    _ => None,
+                };
+                for path in paths {
+                    let path = folder
+                        .as_ref()
+                        .map_or_else(|| path.clone().into(), |f| f.join(&path));
+                    s.trust.extra.push((CaCertificates::File(path), file.clone()));
+                }
+            }
+        }
+        if let Some(v) = self.use_os_trust_store {
+            let Value::Bool(use_it) = v else {
+                return Err(invalid(
+                    "use_os_trust_store",
+                    format!("expected true or false, got {}", describe(&v)),
+                ));
+            };
+            if !trust_given {
+                s.trust.os_store = use_it;
+            }
         }
         let formatter = match (self.formatter, self.content_formatter) {
             (Some(_), Some(_)) => {
@@ -563,6 +621,8 @@ mod tests {
                 "auth",
                 "client_id",
                 "token_scope",
+                "ca_certificates",
+                "use_os_trust_store",
             ]
         );
         // Every key the loader reads, set, is written back under the same name.
@@ -588,6 +648,9 @@ mod tests {
             auth: AuthMode::ManagedIdentity,
             client_id: Some("id".into()),
             token_scope: Some("api://x/.default".into()),
+            max_idle_connections: 32,
+            ca_certificate_files: vec!["corp-ca.pem".into()],
+            use_os_trust_store: true,
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
         let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);

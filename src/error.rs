@@ -233,6 +233,8 @@ pub struct HttpError {
     pub attempts: u32,
     /// How long the server asked us to wait, when it asked for more than we wait for.
     pub retry_after: Option<Duration>,
+    /// The `x-ratelimit-*` headers of the error response.
+    pub rate_limits: crate::RateLimits,
 }
 
 impl fmt::Display for HttpError {
@@ -302,6 +304,9 @@ pub enum TransportErrorKind {
     Redirect,
     /// Anything else (a protocol error, a bad header value).
     Other,
+    /// TLS failed, e.g. the server's certificate is not trusted (behind a TLS-inspecting proxy,
+    /// trust its CA). Not retried: the next attempt would fail the same way.
+    Tls,
 }
 
 /// A request that got no whole response.
@@ -330,6 +335,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::TooLarge => "response too large from",
             TransportErrorKind::Redirect => "redirect not followed from",
             TransportErrorKind::Other => "request failed to",
+            TransportErrorKind::Tls => "TLS failed with",
         };
         write!(f, "{what} {}: {}", self.host, self.detail)?;
         if self.attempts > 1 {

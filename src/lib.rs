@@ -31,6 +31,7 @@ mod llm;
 pub mod local;
 mod message;
 mod options;
+mod rate_limit;
 mod registry;
 mod retry;
 mod secret;
@@ -52,6 +53,7 @@ pub use config::{
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
     ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
+pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use credential::AuthMode;
@@ -67,6 +69,7 @@ pub use formatter::{
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::CallOptions;
+pub use rate_limit::RateLimits;
 #[allow(deprecated)]
 pub use registry::{
     load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,

@@ -307,6 +307,9 @@ pub struct ChatCompletion {
     pub usage: Option<Usage>,
     /// The service's request id, for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::RateLimits,
 }
 
 impl ChatCompletion {
@@ -318,6 +321,7 @@ impl ChatCompletion {
             logprobs: None,
             usage: None,
             request_id: None,
+            rate_limits: crate::RateLimits::default(),
         }
     }
 }
@@ -336,6 +340,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// The service's request id (`x-request-id` and kin), for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::RateLimits,
 }
 
 impl Completion {

@@ -46,6 +46,7 @@ pub(crate) type ParseEvent = Box<dyn Fn(&[u8]) -> Option<StreamChunk> + Send>;
 pub struct CompletionStream {
     state: State,
     request_id: Option<String>,
+    rate_limits: crate::RateLimits,
     chunks: u64,
     scrubber: Scrubber,
 }
@@ -87,6 +88,16 @@ impl CompletionStream {
         self.request_id.as_deref()
     }
 
+    /// The endpoint's `x-ratelimit-*` headers on the response.
+    pub fn rate_limits(&self) -> &crate::RateLimits {
+        &self.rate_limits
+    }
+
+    pub(crate) fn with_rate_limits(mut self, rate_limits: crate::RateLimits) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
     /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
     /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
     /// error events show.
@@ -107,6 +118,7 @@ impl CompletionStream {
         CompletionStream {
             state: State::Events(events),
             request_id,
+            rate_limits: crate::RateLimits::default(),
             chunks: 0,
             scrubber,
         }
@@ -117,6 +129,7 @@ impl CompletionStream {
         CompletionStream {
             state: State::Whole(chunk),
             request_id,
+            rate_limits: crate::RateLimits::default(),
             chunks: 0,
             scrubber: Scrubber::default(),
         }
