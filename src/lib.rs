@@ -25,6 +25,7 @@ mod config_file;
 mod content;
 pub mod credential;
 mod error;
+mod excerpt;
 pub mod formatter;
 mod llm;
 #[cfg(feature = "local")]
@@ -58,8 +59,8 @@ pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_
 pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use credential::AuthMode;
 pub use error::{
-    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
-    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
+    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ReplyJsonError,
+    ResponseError, Result, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
@@ -76,6 +77,6 @@ pub use registry::{
 };
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
-pub use structured::{ReplyJsonError, ResponseFormat};
+pub use structured::ResponseFormat;
 pub use tool_stream::ToolCalls;
 pub use tools::{Tool, ToolChoice};

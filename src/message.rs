@@ -109,7 +109,9 @@ impl<'de> Deserialize<'de> for WireContent {
                 .enumerate()
                 .map(|(i, part)| {
                     ContentPart::json(part).map_err(|e| match e {
-                        crate::Error::Input(why) => D::Error::custom(format!("content part {i}: {why}")),
+                        crate::error::Error::Input(why) => {
+                            D::Error::custom(format!("content part {i}: {why}"))
+                        }
                         other => D::Error::custom(other),
                     })
                 })
@@ -309,7 +311,7 @@ pub struct ChatCompletion {
     pub request_id: Option<String>,
     /// The endpoint's `x-ratelimit-*` headers.
     #[serde(skip)]
-    pub rate_limits: crate::RateLimits,
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl ChatCompletion {
@@ -321,7 +323,7 @@ impl ChatCompletion {
             logprobs: None,
             usage: None,
             request_id: None,
-            rate_limits: crate::RateLimits::default(),
+            rate_limits: crate::rate_limit::RateLimits::default(),
         }
     }
 }
@@ -342,7 +344,7 @@ pub struct Completion {
     pub request_id: Option<String>,
     /// The endpoint's `x-ratelimit-*` headers.
     #[serde(skip)]
-    pub rate_limits: crate::RateLimits,
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl Completion {

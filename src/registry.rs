@@ -139,8 +139,8 @@ impl LoadOptions {
     }
 
     /// How the client signs in, over the file's `auth`. Defaults to the file, then
-    /// `AZUREML_AUTH`, then [`AuthMode::Key`](crate::AuthMode::Key).
-    pub fn auth(self, mode: crate::AuthMode) -> Self {
+    /// `AZUREML_AUTH`, then [`AuthMode::Key`](crate::credential::AuthMode::Key).
+    pub fn auth(self, mode: crate::credential::AuthMode) -> Self {
         self.with(|b| b.auth(mode))
     }
 

@@ -15,7 +15,8 @@ use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
-use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
+use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind};
+use crate::excerpt::EXCERPT_CHARS;
 use crate::rate_limit::RateLimits;
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::Scrubber;
