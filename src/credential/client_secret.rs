@@ -2,7 +2,7 @@
 
 use super::authority::{Authority, DEFAULT_AUTHORITY_HOST};
 use super::http::TokenHttp;
-use super::{env_var, process_env, AccessToken, CredentialError, Env, Token, TokenCredential};
+use super::{env_var, process_env, required_vars, AccessToken, CredentialError, Env, Token, TokenCredential};
 
 const NAME: &str = "client secret credential";
 
@@ -75,18 +75,11 @@ impl ClientSecretCredential {
     }
 
     pub(crate) fn read_env(env: Env<'_>) -> Result<Self, CredentialError> {
-        let names = ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
-        let [tenant, client, secret] = names.map(|name| env_var(env, name));
-        let (Some(tenant), Some(client), Some(secret)) = (tenant, client, secret) else {
-            let missing: Vec<&str> = names
-                .into_iter()
-                .filter(|name| env_var(env, name).is_none())
-                .collect();
-            return Err(CredentialError::unavailable(
-                NAME,
-                format!("{} not set", missing.join(", ")),
-            ));
-        };
+        let [tenant, client, secret] = required_vars(
+            env,
+            NAME,
+            ["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
+        )?;
         let host = env_var(env, "AZURE_AUTHORITY_HOST").unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into());
         Self::with_host(&host, &tenant, &client, secret)
     }

@@ -194,6 +194,27 @@ pub(crate) fn env_var(env: Env<'_>, name: &str) -> Option<String> {
     env(name).filter(|v| !v.trim().is_empty())
 }
 
+/// The variables `source` needs, in order, or its "not set up" error naming every one missing.
+pub(crate) fn required_vars<const N: usize>(
+    env: Env<'_>,
+    source: &'static str,
+    names: [&str; N],
+) -> Result<[String; N], CredentialError> {
+    let values = names.map(|name| env_var(env, name));
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&values)
+        .filter_map(|(name, value)| value.is_none().then_some(*name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(CredentialError::unavailable(
+            source,
+            format!("{} not set", missing.join(", ")),
+        ));
+    }
+    Ok(values.map(Option::unwrap_or_default))
+}
+
 /// The resource the managed identity endpoints and `az` take: the scope less `/.default`.
 pub(crate) fn scope_to_resource(source: &'static str, scope: &str) -> Result<String, CredentialError> {
     let resource = scope.strip_suffix("/.default").unwrap_or(scope);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::authority::{Authority, DEFAULT_AUTHORITY_HOST};
 use super::http::TokenHttp;
-use super::{env_var, process_env, AccessToken, CredentialError, Env, TokenCredential};
+use super::{env_var, process_env, required_vars, AccessToken, CredentialError, Env, TokenCredential};
 
 const NAME: &str = "workload identity credential";
 /// Largest federated token file read; the projected service account token is ~1 KiB.
@@ -55,18 +55,11 @@ impl WorkloadIdentityCredential {
     }
 
     pub(crate) fn read_env(env: Env<'_>) -> Result<Self, CredentialError> {
-        let names = ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"];
-        let [file, client, tenant] = names.map(|name| env_var(env, name));
-        let (Some(file), Some(client_id), Some(tenant)) = (file, client, tenant) else {
-            let missing: Vec<&str> = names
-                .into_iter()
-                .filter(|name| env_var(env, name).is_none())
-                .collect();
-            return Err(CredentialError::unavailable(
-                NAME,
-                format!("{} not set", missing.join(", ")),
-            ));
-        };
+        let [file, client_id, tenant] = required_vars(
+            env,
+            NAME,
+            ["AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"],
+        )?;
         let host = env_var(env, "AZURE_AUTHORITY_HOST").unwrap_or_else(|| DEFAULT_AUTHORITY_HOST.into());
         Ok(WorkloadIdentityCredential {
             authority: Authority::new(NAME, &host, &tenant)?,
