@@ -53,6 +53,7 @@ impl<F: ?Sized + Formatter> Core<F> {
             content_type: formatter.content_type(),
             accept: formatter.accept(),
             timeout: options.checked_timeout()?,
+            headers: options.checked_headers()?,
         };
         self.resolved
             .transport
@@ -83,12 +84,14 @@ impl<F: ?Sized + Formatter> Core<F> {
         params.insert("stream".to_owned(), Value::Bool(true));
         let body = request(formatter, &params, api_type)?;
         let timeout = options.checked_timeout()?;
+        let headers = options.checked_headers()?;
         let transport = &self.resolved.transport;
         let reply = transport.post_stream(&Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: EVENT_STREAM,
             timeout,
+            headers,
         })?;
         let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);

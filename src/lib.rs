@@ -65,7 +65,7 @@ pub use formatter::{
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
-pub use options::CallOptions;
+pub use options::{CallOptions, ExtraParameters};
 #[allow(deprecated)]
 pub use registry::{
     load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,
