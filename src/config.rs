@@ -141,6 +141,9 @@ pub struct EndpointConfig {
     pub allow_insecure_http: bool,
     /// Larger response bodies are an error.
     pub max_response_bytes: u64,
+    /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
+    /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
+    pub model: Option<String>,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

@@ -54,6 +54,7 @@ pub(crate) struct ConfigFile {
     content_formatter: Option<Value>,
     model_kwargs: Option<Value>,
     extra_headers: Option<Value>,
+    model: Option<Value>,
 }
 
 /// A formatter as the file names it: the key it was under, its tag and its settings.
@@ -101,6 +102,8 @@ impl ConfigFile {
             content_formatter: None,
             model_kwargs: Some(Value::Object(config.model_kwargs.clone())),
             extra_headers: Some(Value::Object(headers)),
+            // Unset is not written, so files without it stay as Python writes them.
+            model: config.model.as_deref().map(Value::from),
         }
     }
 
@@ -230,6 +233,11 @@ impl ConfigFile {
                 })
                 .collect::<Result<_>>()?;
             s.extra_headers_source = Some(file.clone());
+        }
+        if let Some(v) = self.model {
+            let model = string("model", v)?;
+            s.model
+                .get_or_insert_with(|| WithOrigin::new(model, file.clone()));
         }
         let formatter = match (self.formatter, self.content_formatter) {
             (Some(_), Some(_)) => {
@@ -531,6 +539,7 @@ mod tests {
                 "content_formatter",
                 "model_kwargs",
                 "extra_headers",
+                "model",
             ]
         );
         // Every key the loader reads, set, is written back under the same name.
@@ -553,6 +562,7 @@ mod tests {
             extra_headers: Vec::new(),
             allow_insecure_http: false,
             max_response_bytes: 1024,
+            model: Some("gpt-4o".into()),
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
         let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);

@@ -91,6 +91,7 @@ const FLAGS: &[Flag] = &[
     flag("chat", None, "write a chat endpoint (implied by a …/chat/completions URL or a chat formatter)", &[ConfigNew]),
     flag("force", None, "overwrite an existing file", &[ConfigNew]),
     flag("port", Some("N"), "the port on 127.0.0.1 (default 8765; 0 picks a free one)", &[Local]),
+    flag("model", Some("NAME"), "the body's \"model\", for serverless gateways serving many models from one URL (--param model=… wins)", ENDPOINT),
 ];
 
 /// The settings the flags gave; `None`/empty where not given.
@@ -118,6 +119,7 @@ pub struct Args {
     pub chat: bool,
     pub force: bool,
     pub port: Option<u16>,
+    pub model: Option<String>,
     /// PROMPT, MESSAGE or FILE.
     pub positional: Vec<OsString>,
 }
@@ -327,6 +329,7 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
                 .map_err(|_| Failure::usage(format!("--port {text:?} is not a port number (0 to 65535)")))?;
             args.port = Some(port);
         }
+        "model" => args.model = Some(text()?),
         _ => return Err(Failure::usage(format!("unknown flag {shown}"))),
     }
     Ok(())
