@@ -10,10 +10,11 @@ use crate::config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
     ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
+use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE, ENV_AUTH};
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
-use crate::transport::Transport;
+use crate::transport::{Auth, Transport};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
 
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
@@ -75,6 +76,11 @@ pub(crate) struct Settings {
     pub extra_headers_source: Option<Origin>,
     pub allow_insecure_http: bool,
     pub max_response_bytes: Option<u64>,
+    pub auth: Option<WithOrigin<std::result::Result<AuthMode, String>>>,
+    /// Set with `auth` = [`AuthMode::Custom`].
+    pub credential: Option<Arc<dyn TokenCredential>>,
+    pub client_id: Option<WithOrigin<String>>,
+    pub token_scope: Option<WithOrigin<String>>,
     pub model: Option<WithOrigin<String>>,
 }
 
@@ -221,6 +227,52 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// Signs in with a Microsoft Entra credential of your own instead of the key: a built-in
+    /// one set up in code, or [`credential::from_fn`](crate::credential::from_fn) for tokens
+    /// from elsewhere. Tokens are cached per client (shared by clones and threads) and sent as
+    /// `Authorization: Bearer`, never as `api-key`. Replaces an earlier [`auth`](Self::auth).
+    ///
+    /// A 401 to a token fetches one new token and retries once; that retry is an attempt of its
+    /// own (counted in errors) but does not use up [`max_retries`](Self::max_retries).
+    ///
+    /// A saved config does not record it: it loads as [`AuthMode::Key`] unless `auth` is set.
+    pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
+        self.settings.credential = Some(Arc::new(credential));
+        self.settings.auth = Some(WithOrigin::new(Ok(AuthMode::Custom), Origin::Argument));
+        self
+    }
+
+    /// How the client signs in: [`AuthMode::Key`] (the default) or a built-in Microsoft Entra
+    /// credential, set up from the environment at `build()` (a source whose variables are
+    /// unset is [`Error::Credential`]). Tokens are cached and retried as for
+    /// [`credential`](Self::credential), which this replaces.
+    pub fn auth(mut self, mode: AuthMode) -> Self {
+        self.settings.credential = None;
+        let mode = match mode {
+            AuthMode::Custom => Err("`custom` is set with Builder::credential".to_owned()),
+            named => Ok(named),
+        };
+        self.settings.auth = Some(WithOrigin::new(mode, Origin::Argument));
+        self
+    }
+
+    /// The token scope, e.g. `api://my-app/.default`. Defaults to the scope of the endpoint's
+    /// host: `https://ml.azure.com/.default` for `*.inference.ml.azure.com`,
+    /// `https://cognitiveservices.azure.com/.default` for `*.openai.azure.com`,
+    /// `*.cognitiveservices.azure.com` and `*.services.ai.azure.com`. Any other host needs one:
+    /// a token is never sent to a host nobody vouched for.
+    pub fn token_scope(mut self, scope: impl Into<String>) -> Self {
+        self.settings.token_scope = Some(WithOrigin::new(scope.into(), Origin::Argument));
+        self
+    }
+
+    /// The identity to sign in as: a user-assigned managed identity's client id, or the app's
+    /// client id instead of `AZURE_CLIENT_ID` (workload identity, client secret, default).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.settings.client_id = Some(WithOrigin::new(client_id.into(), Origin::Argument));
+        self
+    }
+
     /// The body's `"model"`, for serverless gateways that serve many models from one URL (e.g.
     /// the unified `…/openai/v1/chat/completions` route). A `model` in `model_kwargs` or in the
     /// call's parameters wins over it. A dedicated endpoint serves one model, so setting it
@@ -232,7 +284,7 @@ impl<F: ?Sized> Builder<F> {
 
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
-    /// `AZUREML_TIMEOUT`. Settings given in code win, whatever the call order.
+    /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`. Settings given in code win, whatever the call order.
     pub fn with_env(mut self) -> Self {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self
@@ -281,6 +333,9 @@ impl Settings {
         if self.timeout.is_none() {
             self.timeout = env(ENV_TIMEOUT).map(|(v, s)| WithOrigin::new(parse_timeout(&v), s));
         }
+        if self.auth.is_none() {
+            self.auth = env(ENV_AUTH).map(|(v, s)| WithOrigin::new(v.parse(), s));
+        }
     }
 
     /// Validates everything and makes the transport: the one place a client's settings are
@@ -308,13 +363,58 @@ impl Settings {
         let parsed_url = validate_url(&url.value, &url.origin, api_type, kind, self.allow_insecure_http)?;
         origins.push(("endpoint_url", url.origin));
 
-        let key = required(
-            "endpoint_api_key",
-            self.api_key,
-            format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
-        )?;
-        check_key(key.value.expose(), &key.origin)?;
-        origins.push(("endpoint_api_key", key.origin));
+        let auth = parsed_or_default("auth", self.auth, AuthMode::Key, &mut origins)?;
+        let client_id = self
+            .client_id
+            .map(|id| check_client_id(id, auth, &mut origins))
+            .transpose()?;
+        let token_scope = match &self.token_scope {
+            Some(WithOrigin { value, origin }) => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::config(
+                        "token_scope",
+                        origin.clone(),
+                        format!("{value:?} is not a token scope; use a URL such as {AZURE_ML_SCOPE:?}, without spaces"),
+                    ));
+                }
+                origins.push(("token_scope", origin.clone()));
+                Some(value.clone())
+            }
+            None => None,
+        };
+        let key = if auth.uses_token() {
+            // A key in the environment is ignored: the client signs in with a token.
+            None
+        } else {
+            let key = required(
+                "endpoint_api_key",
+                self.api_key,
+                format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
+            )?;
+            check_key(key.value.expose(), &key.origin)?;
+            origins.push(("endpoint_api_key", key.origin));
+            Some(key.value)
+        };
+        let scope = match (&token_scope, auth.uses_token()) {
+            (Some(scope), _) => Some(scope.clone()),
+            (None, false) => None,
+            (None, true) => match scope_for_host(&parsed_url.host) {
+                Some(scope) => Some(scope.to_owned()),
+                None => {
+                    return Err(Error::config(
+                        "token_scope",
+                        Origin::Default,
+                        format!(
+                            "no token scope is known for host `{}`: a token is sent only to \
+                             *.inference.ml.azure.com, *.openai.azure.com, \
+                             *.cognitiveservices.azure.com and *.services.ai.azure.com unless \
+                             you set token_scope (--token-scope) for this host",
+                            parsed_url.host
+                        ),
+                    ))
+                }
+            },
+        };
 
         let deployment_name = match self.deployment_name {
             Some(WithOrigin { value, origin }) => {
@@ -346,9 +446,17 @@ impl Settings {
             extra_headers: self.extra_headers,
             allow_insecure_http: self.allow_insecure_http,
             max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            auth,
+            client_id,
+            token_scope,
             model: check_model(self.model, api_type, &mut origins)?,
         };
-        let transport = Transport::new(&config, parsed_url, &key.value, config.deployment_name.as_deref())?;
+        let auth = match (key.as_ref(), self.credential, scope) {
+            (Some(key), _, _) => Auth::Key(key),
+            (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
+            (None, _, scope) => Auth::Mode(auth, config.client_id.as_deref(), scope.unwrap_or_default()),
+        };
+        let transport = Transport::new(&config, parsed_url, auth, config.deployment_name.as_deref())?;
         Ok(Resolved {
             config,
             transport,
@@ -379,6 +487,23 @@ fn parsed_or_default<T>(
             Ok(default)
         }
     }
+}
+
+/// A client id, for a mode that takes one.
+fn check_client_id(id: WithOrigin<String>, auth: AuthMode, origins: &mut Origins) -> Result<String> {
+    if !auth.takes_client_id() {
+        return Err(Error::config(
+            "client_id",
+            id.origin,
+            format!(
+                "auth `{auth}` takes no client id; it is for managed_identity, workload_identity, \
+                 client_secret and default"
+            ),
+        ));
+    }
+    check_header_value("client_id", &id.origin, &id.value, &format!("{:?}", id.value))?;
+    origins.push(("client_id", id.origin));
+    Ok(id.value)
 }
 
 /// A setting without a default; `missing` says where it can come from.

@@ -141,6 +141,13 @@ pub struct EndpointConfig {
     pub allow_insecure_http: bool,
     /// Larger response bodies are an error.
     pub max_response_bytes: u64,
+    /// How the client signs in: its key, or a Microsoft Entra credential.
+    pub auth: crate::credential::AuthMode,
+    /// The identity a credential signs in as (a user-assigned managed identity, or instead of
+    /// `AZURE_CLIENT_ID`), if set.
+    pub client_id: Option<String>,
+    /// The token scope, if set explicitly; otherwise it follows from the endpoint's host.
+    pub token_scope: Option<String>,
     /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
     /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
     pub model: Option<String>,

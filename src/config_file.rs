@@ -13,6 +13,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::builder::{deployment, Formatter, Settings};
 use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, Origin, WithOrigin};
+use crate::credential::AuthMode;
 use crate::error::{excerpt, ConfigFileErrorKind, Error, Result};
 use crate::secret::ApiKey;
 use crate::yaml;
@@ -54,6 +55,10 @@ pub(crate) struct ConfigFile {
     content_formatter: Option<Value>,
     model_kwargs: Option<Value>,
     extra_headers: Option<Value>,
+    /// Written only for an Entra mode: a file without it (e.g. Python's) signs in with the key.
+    auth: Option<Value>,
+    client_id: Option<Value>,
+    token_scope: Option<Value>,
     model: Option<Value>,
 }
 
@@ -102,6 +107,13 @@ impl ConfigFile {
             content_formatter: None,
             model_kwargs: Some(Value::Object(config.model_kwargs.clone())),
             extra_headers: Some(Value::Object(headers)),
+            // A credential given in code (`custom`) is not saveable: nothing is written for it.
+            auth: match config.auth {
+                AuthMode::Key | AuthMode::Custom => None,
+                mode => Some(mode.as_str().into()),
+            },
+            client_id: config.client_id.as_deref().map(Value::from),
+            token_scope: config.token_scope.as_deref().map(Value::from),
             // Unset is not written, so files without it stay as Python writes them.
             model: config.model.as_deref().map(Value::from),
         }
@@ -233,6 +245,23 @@ impl ConfigFile {
                 })
                 .collect::<Result<_>>()?;
             s.extra_headers_source = Some(file.clone());
+        }
+        if let Some(v) = self.auth {
+            let mode = match v {
+                Value::String(name) => name.parse(),
+                other => Err(format!("expected an auth mode name, got {}", describe(&other))),
+            };
+            s.auth.get_or_insert_with(|| WithOrigin::new(mode, file.clone()));
+        }
+        if let Some(v) = self.client_id {
+            let id = string("client_id", v)?;
+            s.client_id
+                .get_or_insert_with(|| WithOrigin::new(id, file.clone()));
+        }
+        if let Some(v) = self.token_scope {
+            let scope = string("token_scope", v)?;
+            s.token_scope
+                .get_or_insert_with(|| WithOrigin::new(scope, file.clone()));
         }
         if let Some(v) = self.model {
             let model = string("model", v)?;
@@ -539,6 +568,9 @@ mod tests {
                 "content_formatter",
                 "model_kwargs",
                 "extra_headers",
+                "auth",
+                "client_id",
+                "token_scope",
                 "model",
             ]
         );
@@ -562,6 +594,9 @@ mod tests {
             extra_headers: Vec::new(),
             allow_insecure_http: false,
             max_response_bytes: 1024,
+            auth: AuthMode::ManagedIdentity,
+            client_id: Some("id".into()),
+            token_scope: Some("api://x/.default".into()),
             model: Some("gpt-4o".into()),
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;

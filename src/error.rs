@@ -46,6 +46,16 @@ pub enum Error {
     /// arguments read with [`ToolCall::arguments`](crate::ToolCall::arguments), are not that JSON.
     #[error(transparent)]
     ReplyJson(Box<crate::structured::ReplyJsonError>),
+    /// A Microsoft Entra credential gave no token: the message names the source and what to do
+    /// (e.g. "run az login"); it never contains a token or secret.
+    #[error(transparent)]
+    Credential(Box<crate::credential::CredentialError>),
+}
+
+impl From<crate::credential::CredentialError> for Error {
+    fn from(error: crate::credential::CredentialError) -> Self {
+        Error::Credential(Box::new(error))
+    }
 }
 
 /// A file that could not be read or written.

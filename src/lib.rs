@@ -54,6 +54,7 @@ pub use config::{
 };
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
+pub use credential::AuthMode;
 pub use error::{
     ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
     StreamError, StreamErrorKind, TransportError, TransportErrorKind,

@@ -119,6 +119,28 @@ impl LoadOptions {
         self.with(|b| b.allow_insecure_http(allow))
     }
 
+    /// How the client signs in, over the file's `auth`. Defaults to the file, then
+    /// `AZUREML_AUTH`, then [`AuthMode::Key`](crate::AuthMode::Key).
+    pub fn auth(self, mode: crate::AuthMode) -> Self {
+        self.with(|b| b.auth(mode))
+    }
+
+    /// A credential of your own, over the file's `auth` (see [`Builder::credential`]).
+    pub fn credential(self, credential: impl crate::credential::TokenCredential + 'static) -> Self {
+        self.with(|b| b.credential(credential))
+    }
+
+    /// The token scope, over the file's `token_scope`. Defaults to the file, then the scope of
+    /// the endpoint's host.
+    pub fn token_scope(self, scope: impl Into<String>) -> Self {
+        self.with(|b| b.token_scope(scope))
+    }
+
+    /// The identity to sign in as, over the file's `client_id`. Defaults to the file.
+    pub fn client_id(self, client_id: impl Into<String>) -> Self {
+        self.with(|b| b.client_id(client_id))
+    }
+
     /// The body's `"model"` on a serverless endpoint. Defaults to the file's `model`.
     pub fn model(self, name: impl Into<String>) -> Self {
         self.with(|b| b.model(name))

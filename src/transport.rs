@@ -5,6 +5,7 @@
 //! names ureq, so the HTTP stack can change without touching the API.
 #![deny(clippy::arithmetic_side_effects)]
 
+mod auth;
 mod connect;
 mod proxy;
 
@@ -14,10 +15,12 @@ use std::time::{Duration, SystemTime};
 use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
 use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind, EXCERPT_CHARS};
 use crate::retry::{self, Next, RetryHeaders};
-use crate::secret::{ApiKey, Scrubber};
+use crate::secret::Scrubber;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
+pub(crate) use auth::Auth;
+use auth::Bearer;
 use connect::{CoarseTimeouts, Resolver};
 use proxy::proxy_for;
 
@@ -35,7 +38,10 @@ pub(crate) struct Transport {
     /// `url` parsed once for ureq.
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Scrubs the key (nothing for a client that signs in with a token: see `auth`).
     scrubber: Scrubber,
+    /// Set when the client sends Entra tokens instead of its key.
+    bearer: Option<Bearer>,
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
@@ -81,7 +87,7 @@ impl Transport {
     pub fn new(
         config: &EndpointConfig,
         url: ParsedUrl,
-        key: &ApiKey,
+        auth: Auth<'_>,
         deployment: Option<&str>,
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
@@ -100,10 +106,7 @@ impl Transport {
             .build();
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
-        let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
-        if config.api_type == crate::config::ApiType::Serverless {
-            fixed.push(("api-key", key.expose().to_owned(), true));
-        }
+        let (mut fixed, scrubber, bearer) = auth.headers(config, &agent)?;
         if let Some(name) = deployment {
             fixed.push(("azureml-model-deployment", name.to_owned(), false));
         }
@@ -132,7 +135,8 @@ impl Transport {
             url,
             uri,
             headers,
-            scrubber: Scrubber::new(key),
+            scrubber,
+            bearer,
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -203,8 +207,15 @@ impl Transport {
         let mut attempts: u32 = 1;
         let mut redirects: u32 = 0;
         let mut uri = self.uri.clone();
+        // A 401 to a token gets one new token and one more attempt, beyond max_retries.
+        let mut extra: u32 = 0;
         loop {
-            let response = match self.send(&uri, out, timeout, streaming) {
+            let token = match &self.bearer {
+                Some(bearer) => Some(bearer.token()?),
+                None => None,
+            };
+            let authorization = token.as_ref().map(|(_, header)| header);
+            let response = match self.send(&uri, out, timeout, streaming, authorization) {
                 Ok(response) => response,
                 Err(e) => {
                     let error = self.transport_error(e, attempts, timeout, false);
@@ -215,7 +226,7 @@ impl Transport {
                             TransportErrorKind::Connect | TransportErrorKind::ConnectTimeout | TransportErrorKind::Reset
                         )
                     );
-                    if retryable && attempts <= self.max_retries {
+                    if retryable && attempts <= self.max_retries.saturating_add(extra) {
                         std::thread::sleep(retry::backoff(attempts));
                         attempts = attempts.saturating_add(1);
                         continue;
@@ -239,12 +250,24 @@ impl Transport {
             if status < 400 {
                 return on_success(response, attempts);
             }
+            if let (401, 0, Some((rejected, _)), Some(bearer)) = (status, extra, &token, &self.bearer) {
+                bearer.invalidate(rejected);
+                extra = 1;
+                attempts = attempts.saturating_add(1);
+                continue;
+            }
             let asked = RetryHeaders {
                 retry_after_ms: header(&response, "retry-after-ms"),
                 x_ms_retry_after_ms: header(&response, "x-ms-retry-after-ms"),
                 retry_after: header(&response, "retry-after"),
             };
-            let next = retry::after_status(status, attempts, self.max_retries, asked, SystemTime::now());
+            let next = retry::after_status(
+                status,
+                attempts,
+                self.max_retries.saturating_add(extra),
+                asked,
+                SystemTime::now(),
+            );
             let mut error = self.http_error(response, attempts);
             match next {
                 Next::Wait(wait) => std::thread::sleep(wait),
@@ -264,6 +287,7 @@ impl Transport {
         out: &Outgoing<'_>,
         timeout: Duration,
         streaming: bool,
+        authorization: Option<&HeaderValue>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self
             .agent
@@ -281,6 +305,9 @@ impl Transport {
         }
         for (name, value) in out.headers {
             request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some(value) = authorization {
+            request = request.header(ureq::http::header::AUTHORIZATION, value.clone());
         }
         if streaming {
             // The head within the timeout, then each read within it: a stream may run long.
@@ -333,7 +360,7 @@ impl Transport {
                     Some(end) => authority.get(..=end).unwrap_or(authority),
                     None => authority.split(':').next().unwrap_or(authority),
                 };
-                self.scrubber.cut(host, 255)
+                self.scrubber().cut(host, 255)
             }
             None => "an unparsable location".to_owned(),
         };
@@ -347,9 +374,13 @@ impl Transport {
         ))
     }
 
-    /// The scrubber for this client's key, for errors built from server text elsewhere.
-    pub fn scrubber(&self) -> &Scrubber {
-        &self.scrubber
+    /// The scrubber for this client's key or current token, for errors built from server text
+    /// elsewhere.
+    pub fn scrubber(&self) -> Scrubber {
+        match &self.bearer {
+            Some(bearer) => bearer.scrubber(),
+            None => self.scrubber.clone(),
+        }
     }
 
     /// A parse error with its server-provided text rebuilt from the whole `body`, scrubbed before
@@ -358,15 +389,15 @@ impl Transport {
     fn scrub_error(&self, error: Error, body: &[u8]) -> Error {
         match error {
             Error::Response(mut e) => {
-                e.excerpt = self.scrubber.excerpt(body, EXCERPT_CHARS);
+                e.excerpt = self.scrubber().excerpt(body, EXCERPT_CHARS);
                 Error::Response(e)
             }
             Error::Stream(mut e) => {
-                e.message = self.scrubber.scrub(&e.message).into_owned();
+                e.message = self.scrubber().scrub(&e.message).into_owned();
                 Error::Stream(e)
             }
             // The one variant a user's own formatter can build, perhaps from the body.
-            Error::Input(message) => Error::Input(self.scrubber.scrub(&message).into()),
+            Error::Input(message) => Error::Input(self.scrubber().scrub(&message).into()),
             other => other,
         }
     }
@@ -470,7 +501,7 @@ impl Transport {
     /// A header value the service sent, scrubbed, then cut to a message's length (a header may
     /// echo the request's `Authorization`).
     fn server_header(&self, response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-        header(response, name).map(|value| self.scrubber.cut(value, ERROR_MESSAGE_LIMIT))
+        header(response, name).map(|value| self.scrubber().cut(value, ERROR_MESSAGE_LIMIT))
     }
 
     fn request_id(&self, response: &ureq::http::Response<ureq::Body>) -> Option<String> {
@@ -494,7 +525,7 @@ impl Transport {
             .read_to_end(&mut body);
         HttpError {
             status,
-            message: service_message(&self.scrubber, &body),
+            message: service_message(&self.scrubber(), &body),
             request_id,
             model_status,
             model_reason,
@@ -524,6 +555,7 @@ fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::ApiKey;
 
     fn message(body: &[u8]) -> Option<String> {
         service_message(&Scrubber::new(&ApiKey::new("sk-unit-SECRET-1234")), body)

@@ -535,7 +535,7 @@ fn config_new_then_show_then_use() {
     .collect();
     assert_eq!(
         stdout(&out),
-        format!("{expected}endpoint_api_key   set (env var AZUREML_ENDPOINT_API_KEY)\n"),
+        format!("{expected}auth               key  (default)\nendpoint_api_key   set (env var AZUREML_ENDPOINT_API_KEY)\n"),
         "every setting the file holds is labelled with the file"
     );
     let out = run(&["config", "show", "--json", path.to_str().unwrap()], None);

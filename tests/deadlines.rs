@@ -181,10 +181,14 @@ fn a_connection_that_never_opens_is_a_connect_timeout_within_the_timeout() -> Re
     let Error::Transport(e) = &err else {
         panic!("{err:?}")
     };
-    // Nothing was sent: not the "may have run" timeout.
-    assert_eq!(
-        (e.kind, e.may_have_run),
-        (TransportErrorKind::ConnectTimeout, false),
+    // Usually the SYN is dropped and nothing is sent: a connect timeout. On a loaded machine the
+    // kernel may still complete the handshake into the full queue; the request is then written to
+    // a socket nobody reads, and "may have run" is the honest answer. Either way: within 2 T.
+    assert!(
+        matches!(
+            (e.kind, e.may_have_run),
+            (TransportErrorKind::ConnectTimeout, false) | (TransportErrorKind::Timeout, true)
+        ),
         "{err}"
     );
     assert!(elapsed <= t * 2, "{elapsed:?}");

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use super::{
     env_var, process_env, AccessToken, AzureCliCredential, ClientSecretCredential, CredentialError,
-    CredentialErrorKind, Env, EnvLookup, ManagedIdentityCredential, TokenCredential,
+    CredentialErrorKind, Env, EnvLookup, ManagedIdentityCredential, TokenCredential, TokenHttp,
     WorkloadIdentityCredential,
 };
 
@@ -36,6 +36,7 @@ pub struct DefaultCredentialBuilder {
     env: Option<EnvFn>,
     client_id: Option<String>,
     azure_cli: Option<AzureCliCredential>,
+    http: Option<TokenHttp>,
 }
 
 fn boxed<C: TokenCredential + 'static>(credential: Result<C, CredentialError>) -> Source {
@@ -94,20 +95,30 @@ impl DefaultCredentialBuilder {
         self
     }
 
+    /// Sends the HTTP sources' token requests on `http` (the client's agent).
+    pub(crate) fn http(mut self, http: TokenHttp) -> Self {
+        self.http = Some(http);
+        self
+    }
+
     /// Reads the environment once and sets up every source it can.
     pub fn build(self) -> DefaultCredential {
         let process: Env<'_> = &process_env;
         let env: Env<'_> = self.env.as_ref().map_or(process, |f| &*f.0);
         let client_id = self.client_id.or_else(|| env_var(env, "AZURE_CLIENT_ID"));
+        let http = self.http.unwrap_or_default();
         let sources = vec![
-            ("environment", boxed(ClientSecretCredential::read_env(env))),
+            (
+                "environment",
+                boxed(ClientSecretCredential::read_env(env).map(|c| c.with_http(http.clone()))),
+            ),
             (
                 "workload identity",
-                boxed(WorkloadIdentityCredential::read_env(env)),
+                boxed(WorkloadIdentityCredential::read_env(env).map(|c| c.with_http(http.clone()))),
             ),
             (
                 "managed identity",
-                boxed(ManagedIdentityCredential::read_env(env, client_id)),
+                boxed(ManagedIdentityCredential::read_env(env, client_id).map(|c| c.with_http(http))),
             ),
             ("azure cli", boxed(Ok(self.azure_cli.unwrap_or_default()))),
         ];

@@ -40,6 +40,7 @@ mod error;
 mod from_fn;
 mod http;
 mod managed_identity;
+mod mode;
 mod redact;
 mod token_response;
 mod workload_identity;
@@ -50,7 +51,9 @@ pub use client_secret::ClientSecretCredential;
 pub use default::{DefaultCredential, DefaultCredentialBuilder};
 pub use error::{CredentialError, CredentialErrorKind};
 pub use from_fn::{from_fn, FnCredential};
+pub(crate) use http::TokenHttp;
 pub use managed_identity::ManagedIdentityCredential;
+pub use mode::{AuthMode, ENV_AUTH};
 pub use workload_identity::WorkloadIdentityCredential;
 
 /// The scope for Azure ML online endpoints (`*.inference.ml.azure.com`).
@@ -158,7 +161,6 @@ impl AccessToken {
 /// The token scope for an endpoint host, for the hosts whose scope is known.
 ///
 /// Any other host needs an explicit scope: a token is never sent to a host nobody vouched for.
-#[allow(dead_code)] // used by the builders once credentials are wired in
 pub(crate) fn scope_for_host(host: &str) -> Option<&'static str> {
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     let under = |suffix: &str| {

@@ -77,7 +77,6 @@ impl WorkloadIdentityCredential {
     }
 
     /// Sends token requests on `http` (the client's agent) instead of a default one.
-    #[allow(dead_code)] // used once credentials are wired into the clients
     pub(crate) fn with_http(self, http: TokenHttp) -> Self {
         WorkloadIdentityCredential { http, ..self }
     }

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use azureml_endpoint::{ApiType, ENV_ENDPOINT_API_KEY};
+use azureml_endpoint::{ApiType, AuthMode, ENV_ENDPOINT_API_KEY};
 use lexopt::prelude::*;
 use serde_json::{Map, Value};
 
@@ -76,6 +76,9 @@ const FLAGS: &[Flag] = &[
     flag("deployment", Some("NAME"), "pin a deployment (or AZUREML_DEPLOYMENT_NAME)", ENDPOINT),
     flag("timeout", Some("SECS"), "per-request deadline in seconds (or AZUREML_TIMEOUT; default 50)", ENDPOINT),
     flag("api-key-env", Some("NAME"), "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY", &[Complete, Chat, Batch, ConfigShow]),
+    flag("auth", Some("MODE"), "sign in with: key (default), managed_identity, workload_identity, client_secret, azure_cli, default (or AZUREML_AUTH)", ENDPOINT),
+    flag("token-scope", Some("SCOPE"), "the Entra token scope; needed for hosts other than *.inference.ml.azure.com, *.openai.azure.com, *.cognitiveservices.azure.com, *.services.ai.azure.com", ENDPOINT),
+    flag("client-id", Some("ID"), "the identity to sign in as: a user-assigned managed identity, or instead of AZURE_CLIENT_ID", ENDPOINT),
     flag("allow-insecure-http", None, "allow plain http:// to a host other than 127.0.0.1/localhost (sends the key in clear text; never saved)", ENDPOINT),
     flag("param", Some("KEY=VALUE"), "model parameter; VALUE is JSON, else a string (repeatable)", CALL_PARAMS),
     flag("stop", Some("TEXT"), "stop sequence (repeatable)", CALL_PARAMS),
@@ -104,6 +107,9 @@ pub struct Args {
     pub deployment: Option<String>,
     pub timeout: Option<Duration>,
     pub api_key_env: Option<String>,
+    pub auth: Option<AuthMode>,
+    pub token_scope: Option<String>,
+    pub client_id: Option<String>,
     pub allow_insecure_http: bool,
     pub params: Map<String, Value>,
     pub stop: Vec<String>,
@@ -294,6 +300,15 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
         "deployment" => args.deployment = Some(text()?),
         "timeout" => args.timeout = Some(timeout(&text()?)?),
         "api-key-env" => args.api_key_env = Some(text()?),
+        "auth" => {
+            args.auth = Some(
+                text()?
+                    .parse()
+                    .map_err(|e| Failure::usage(format!("--auth: {e}")))?,
+            )
+        }
+        "token-scope" => args.token_scope = Some(text()?),
+        "client-id" => args.client_id = Some(text()?),
         "allow-insecure-http" => args.allow_insecure_http = true,
         "param" => {
             let pair = text()?;

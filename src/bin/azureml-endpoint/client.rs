@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use azureml_endpoint::credential;
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions, Registry,
-    AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
+    AnyClient, ApiType, AuthMode, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions,
+    Registry, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
     ENV_ENDPOINT_URL,
 };
 use serde_json::{Map, Value};
@@ -117,6 +118,15 @@ fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Build
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
     }
+    if let Some(mode) = args.auth {
+        builder = builder.auth(mode);
+    }
+    if let Some(scope) = &args.token_scope {
+        builder = builder.token_scope(scope.clone());
+    }
+    if let Some(id) = &args.client_id {
+        builder = builder.client_id(id.clone());
+    }
     Ok(builder.allow_insecure_http(args.allow_insecure_http).with_env())
 }
 
@@ -143,6 +153,15 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     }
     if let Some(tag) = &args.formatter {
         options = options.formatter(tag.clone());
+    }
+    if let Some(mode) = args.auth {
+        options = options.auth(mode);
+    }
+    if let Some(scope) = &args.token_scope {
+        options = options.token_scope(scope.clone());
+    }
+    if let Some(id) = &args.client_id {
+        options = options.client_id(id.clone());
     }
     Ok(options)
 }
@@ -237,7 +256,40 @@ pub fn saving_builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> R
     if let Some(timeout) = args.timeout {
         b = b.timeout(timeout);
     }
-    Ok(b)
+    if let Some(scope) = &args.token_scope {
+        b = b.token_scope(scope.clone());
+    }
+    Ok(match args.auth.filter(|mode| mode.uses_token()) {
+        // `config new` makes no call, and the file may be for another machine (a pod, a VM):
+        // a stand-in credential checks the scope without reading this machine's environment.
+        Some(_) => b.credential(credential::from_fn(|_: &str| {
+            Err(credential::CredentialError::custom("config new makes no calls"))
+        })),
+        None => {
+            if let Some(id) = &args.client_id {
+                b = b.client_id(id.clone());
+            }
+            b
+        }
+    })
+}
+
+/// `config_map` with the flags' sign-in settings: the mode and client id a stand-in credential
+/// (see [`saving_builder`]) left out.
+pub fn with_auth(args: &Args, mut map: Map<String, Value>) -> Result<Map<String, Value>, Failure> {
+    let Some(mode) = args.auth.filter(|mode| mode.uses_token()) else {
+        return Ok(map);
+    };
+    map.insert("auth".into(), mode.as_str().into());
+    if let Some(id) = &args.client_id {
+        if mode == AuthMode::AzureCli {
+            return Err(Failure::usage(
+                "--client-id does not apply to --auth azure_cli: it signs in as the `az login` account",
+            ));
+        }
+        map.insert("client_id".into(), id.as_str().into());
+    }
+    Ok(map)
 }
 
 fn wrong_kind(path: &Path, what: &str, command: &str) -> Failure {

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Origin, ENV_ENDPOINT_API_KEY,
+    save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Origin,
+    ENV_ENDPOINT_API_KEY,
 };
 use serde_json::{json, Map, Value};
 
 use crate::args::{no_positional, Args, Command};
-use crate::client::{key, key_var, load, load_options, saving_builder, unknown_formatter};
+use crate::client::{key, key_var, load, load_options, saving_builder, unknown_formatter, with_auth};
 use crate::Failure;
 
 pub fn new(args: &Args) -> Result<u8, Failure> {
@@ -40,14 +41,14 @@ pub fn new(args: &Args) -> Result<u8, Failure> {
         if let Some(tag) = &args.formatter {
             b = b.formatter_arc(chat_formatter(tag).ok_or_else(|| unknown_formatter(tag, true))?);
         }
-        b.build()?.save(path)?;
+        save_config(path, &with_auth(args, b.build()?.to_config_map())?)?;
     } else {
         let base = AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER);
         let mut b = saving_builder(args, base, false)?.model_kwargs(kwargs);
         if let Some(tag) = &args.formatter {
             b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, false))?);
         }
-        b.build()?.save(path)?;
+        save_config(path, &with_auth(args, b.build()?.to_config_map())?)?;
     }
     eprintln!(
         "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
@@ -100,9 +101,9 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
         }
         Err(failure) => return Err(failure),
     };
-    let (map, sources) = match client {
-        AnyClient::Completion(c) => (c.to_config_map(), c.sources().to_vec()),
-        AnyClient::Chat(c) => (c.to_config_map(), c.sources().to_vec()),
+    let (mut map, sources, auth) = match client {
+        AnyClient::Completion(c) => (c.to_config_map(), c.sources().to_vec(), c.config().auth),
+        AnyClient::Chat(c) => (c.to_config_map(), c.sources().to_vec(), c.config().auth),
         _ => {
             return Err(Failure::usage(
                 "this file's `_type` is not a built-in endpoint type",
@@ -130,6 +131,13 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
         (None, Some((_, source))) => source.to_string(),
         (None, None) => Origin::Env(ENV_ENDPOINT_API_KEY).to_string(),
     };
+    // A key-mode file has no `auth`; the mode is shown all the same, with where it came from.
+    map.entry("auth").or_insert_with(|| auth.as_str().into());
+    let key_shown = match (auth.uses_token(), key_set) {
+        (true, _) => format!("not used (auth {auth})"),
+        (false, true) => format!("set ({key_source})"),
+        (false, false) => format!("unset (export {} to set it)", key_var(args)),
+    };
     let mut out = io::stdout().lock();
     if args.json {
         let mut object = map.clone();
@@ -137,11 +145,13 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             .keys()
             .map(|k| (k.clone(), json!(source_of(k).to_string())))
             .collect();
-        object.insert(
-            "endpoint_api_key".into(),
-            json!(if key_set { "set" } else { "unset" }),
-        );
-        if key_set {
+        let key_state = match (auth.uses_token(), key_set) {
+            (true, _) => "not used",
+            (false, true) => "set",
+            (false, false) => "unset",
+        };
+        object.insert("endpoint_api_key".into(), json!(key_state));
+        if key_set && !auth.uses_token() {
             shown.insert("endpoint_api_key".into(), json!(key_source));
         }
         object.insert("sources".into(), Value::Object(shown));
@@ -155,15 +165,6 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
         };
         writeln!(out, "{key:<18} {shown}  ({})", source_of(key))?;
     }
-    if key_set {
-        writeln!(out, "{:<18} set ({key_source})", "endpoint_api_key")?;
-    } else {
-        writeln!(
-            out,
-            "{:<18} unset (export {} to set it)",
-            "endpoint_api_key",
-            key_var(args)
-        )?;
-    }
+    writeln!(out, "{:<18} {key_shown}", "endpoint_api_key")?;
     Ok(0)
 }

@@ -63,7 +63,10 @@ impl From<Error> for Failure {
             }
             Error::Http(e) if e.status == 401 || e.status == 403 => (
                 1,
-                format!("check the key in {ENV_ENDPOINT_API_KEY} (or --api-key-env)"),
+                format!(
+                    "check the key in {ENV_ENDPOINT_API_KEY} (or --api-key-env); with --auth, check \
+                     that the identity has a role that may score on the endpoint (see the README)"
+                ),
             ),
             Error::Http(e) if e.status == 404 => {
                 (1, "check the URL and that a deployment takes traffic".into())
@@ -80,6 +83,7 @@ impl From<Error> for Failure {
             ),
             Error::Stream(_) => (1, "the answer is incomplete; retry the call".into()),
             Error::Transport(e) => (1, transport_hint(e.kind).into()),
+            Error::Credential(e) => (1, credential_hint(e.credential()).into()),
             _ => (1, "see the message above".into()),
         };
         let missing_key =
@@ -224,4 +228,19 @@ fn local(args: &args::Args) -> Result<u8, Failure> {
     io::stdout().flush()?;
     server.wait();
     Ok(0)
+}
+
+/// What to do when a credential gave no token, by source.
+fn credential_hint(source: &str) -> &'static str {
+    match source {
+        "azure cli credential" => "run `az login` (and `az account set` for the right subscription), or choose another --auth",
+        "managed identity credential" => {
+            "run on Azure with a managed identity assigned (--client-id for a user-assigned one), or choose another --auth"
+        }
+        "workload identity credential" => {
+            "check the pod's workload identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID"
+        }
+        "client secret credential" => "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+        _ => "set up one of the sources listed above, or choose another --auth (key, managed_identity, workload_identity, client_secret, azure_cli)",
+    }
 }
