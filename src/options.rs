@@ -20,7 +20,7 @@ use crate::validate::header_rule;
 /// let options = CallOptions::new().param("temperature", 0.1).stop(["\n\n"]);
 /// assert_eq!(options.params()["temperature"], 0.1);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct CallOptions {
     params: Map<String, Value>,
     stop: Vec<String>,
@@ -167,6 +167,22 @@ impl CallOptions {
     }
 }
 
+impl std::fmt::Debug for CallOptions {
+    // A per-call header may carry a token: only names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("params", &self.params)
+            .field("stop", &self.stop)
+            .field("timeout", &self.timeout)
+            .field("max_concurrency", &self.max_concurrency)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 /// What an Azure serverless endpoint does with body parameters its model does not know: the
 /// values of the `extra-parameters` header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +225,15 @@ mod tests {
             r#"{"temperature":0.1,"max_tokens":10,"stop":["b"],"top_p":0.5}"#
         );
         assert_eq!(kwargs["temperature"], 0.8, "the client's kwargs are untouched");
+    }
+
+    #[test]
+    fn debug_shows_header_names_only() {
+        let options = CallOptions::new().header("x-token", "secret-value");
+        assert_eq!(
+            format!("{options:?}"),
+            r#"CallOptions { params: {}, stop: [], timeout: None, max_concurrency: 0, headers: ["x-token"] }"#
+        );
     }
 
     #[test]
