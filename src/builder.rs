@@ -10,11 +10,12 @@ use crate::config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
     ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
+use crate::config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE, ENV_AUTH};
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
-use crate::transport::{Auth, Transport};
+use crate::transport::{Auth, CaCertificates, Transport, Trust};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
 
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
@@ -81,6 +82,8 @@ pub(crate) struct Settings {
     pub credential: Option<Arc<dyn TokenCredential>>,
     pub client_id: Option<WithOrigin<String>>,
     pub token_scope: Option<WithOrigin<String>>,
+    pub max_idle_connections: Option<usize>,
+    pub trust: Trust,
     pub model: Option<WithOrigin<String>>,
 }
 
@@ -273,6 +276,44 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// How many idle connections to the endpoint the client keeps open for the next requests
+    /// (each one a TCP and TLS handshake saved). Defaults to 32, which covers
+    /// [`CallOptions::max_concurrency`](crate::CallOptions::max_concurrency) up to 32: a steady
+    /// batch then opens exactly `max_concurrency` connections. Above it, the connections past
+    /// this many are closed after each request and opened again for the next, so set it to at
+    /// least your largest concurrency. `0` keeps none (a new connection per request).
+    pub fn max_idle_connections(mut self, connections: usize) -> Self {
+        self.settings.max_idle_connections = Some(connections);
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` (PEM text, one or more `-----BEGIN CERTIFICATE-----`
+    /// blocks), e.g. a corporate TLS-inspecting proxy's CA. Certificates given here or with
+    /// [`add_root_certificates_file`](Self::add_root_certificates_file) replace Mozilla's roots,
+    /// which the client trusts by default: give the whole bundle your network needs. A bundle
+    /// without a certificate, or not PEM, is an error from `build()`.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        let given = CaCertificates::Pem(pem.into());
+        self.settings.trust.extra.push((given, Origin::Argument));
+        self
+    }
+
+    /// Like [`add_root_certificates_pem`](Self::add_root_certificates_pem), read from a PEM file
+    /// at `build()`; a missing, unreadable or empty file is an error naming it.
+    pub fn add_root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let given = CaCertificates::File(path.into());
+        self.settings.trust.extra.push((given, Origin::Argument));
+        self
+    }
+
+    /// Verifies servers with the operating system's verifier and trust store (where IT installs
+    /// a corporate CA) instead of Mozilla's roots. Cannot be combined with extra CA
+    /// certificates. Defaults to `false`.
+    pub fn use_os_trust_store(mut self, use_it: bool) -> Self {
+        self.settings.trust.os_store = use_it;
+        self
+    }
+
     /// The body's `"model"`, for serverless gateways that serve many models from one URL (e.g.
     /// the unified `…/openai/v1/chat/completions` route). A `model` in `model_kwargs` or in the
     /// call's parameters wins over it. A dedicated endpoint serves one model, so setting it
@@ -284,7 +325,9 @@ impl<F: ?Sized> Builder<F> {
 
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
-    /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`. Settings given in code win, whatever the call order.
+    /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a PEM file of CA certificates,
+    /// used when no CA or OS trust store was chosen in code). Settings given in code win, whatever
+    /// the call order.
     pub fn with_env(mut self) -> Self {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self
@@ -335,6 +378,11 @@ impl Settings {
         }
         if self.auth.is_none() {
             self.auth = env(ENV_AUTH).map(|(v, s)| WithOrigin::new(v.parse(), s));
+        }
+        if self.trust.extra.is_empty() && !self.trust.os_store {
+            if let Some((path, source)) = env(ENV_CA_BUNDLE).filter(|(v, _)| !v.trim().is_empty()) {
+                self.trust.extra.push((CaCertificates::File(path.into()), source));
+            }
         }
     }
 
@@ -449,6 +497,9 @@ impl Settings {
             auth,
             client_id,
             token_scope,
+            max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
+            ca_certificate_files: self.trust.files(),
+            use_os_trust_store: self.trust.os_store,
             model: check_model(self.model, api_type, &mut origins)?,
         };
         let auth = match (key.as_ref(), self.credential, scope) {
@@ -456,7 +507,13 @@ impl Settings {
             (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
             (None, _, scope) => Auth::Mode(auth, config.client_id.as_deref(), scope.unwrap_or_default()),
         };
-        let transport = Transport::new(&config, parsed_url, auth, config.deployment_name.as_deref())?;
+        let transport = Transport::new(
+            &config,
+            parsed_url,
+            auth,
+            config.deployment_name.as_deref(),
+            &self.trust,
+        )?;
         Ok(Resolved {
             config,
             transport,

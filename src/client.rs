@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::formatter::stream_chunk_shape;
 use crate::options::CallOptions;
 use crate::stream::CompletionStream;
-use crate::transport::Outgoing;
+use crate::transport::{Outgoing, ReplyMeta};
 
 /// The `Accept` of streaming requests.
 const EVENT_STREAM: &str = "text/event-stream";
@@ -38,13 +38,14 @@ impl<F: ?Sized + Formatter> Core<F> {
     }
 
     /// One call: `request` encodes the input with the client's `model_kwargs` and the options
-    /// merged, `response` reads the answer. Returns it with the service's request id.
+    /// merged, `response` reads the answer. Returns it with the service's request id and rate
+    /// limits.
     pub fn call<T>(
         &self,
         options: &CallOptions,
         request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
         response: impl FnOnce(&F, &[u8], ApiType) -> Result<T>,
-    ) -> Result<(T, Option<String>)> {
+    ) -> Result<(T, ReplyMeta)> {
         let formatter = &*self.formatter;
         let api_type = self.resolved.config.api_type;
         let params = self.with_model(options.merge(&self.resolved.config.model_kwargs));
@@ -77,8 +78,8 @@ impl<F: ?Sized + Formatter> Core<F> {
         let config = &self.resolved.config;
         let api_type = config.api_type;
         if api_type == ApiType::Dedicated {
-            let (chunk, request_id) = self.call(options, request, whole)?;
-            return Ok(CompletionStream::whole(chunk, request_id));
+            let (chunk, meta) = self.call(options, request, whole)?;
+            return Ok(CompletionStream::whole(chunk, meta.request_id).with_rate_limits(meta.rate_limits));
         }
         let formatter = &*self.formatter;
         let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
@@ -96,6 +97,7 @@ impl<F: ?Sized + Formatter> Core<F> {
         })?;
         let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);
+        let rate_limits = reply.rate_limits;
         Ok(CompletionStream::events(
             reply.body,
             reply.request_id,
@@ -103,7 +105,8 @@ impl<F: ?Sized + Formatter> Core<F> {
             transport.scrubber().clone(),
             Box::new(move |data| parse(&formatter, data, api_type)),
             expected,
-        ))
+        )
+        .with_rate_limits(rate_limits))
     }
 
     /// The parameters with the configured `model` added, unless they name one already.

@@ -18,6 +18,9 @@ pub const ENV_ENDPOINT_API_TYPE: &str = "AZUREML_ENDPOINT_API_TYPE";
 pub const ENV_DEPLOYMENT_NAME: &str = "AZUREML_DEPLOYMENT_NAME";
 /// Env var holding the request timeout in seconds.
 pub const ENV_TIMEOUT: &str = "AZUREML_TIMEOUT";
+/// Env var: a PEM file of CA certificates to trust instead of Mozilla's roots (a corporate
+/// TLS-inspecting proxy's CA).
+pub const ENV_CA_BUNDLE: &str = "AZUREML_CA_BUNDLE";
 
 /// Default request timeout, as in LangChain Python.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
@@ -27,6 +30,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 /// Default cap on a response body.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default number of idle connections kept open to the endpoint for reuse.
+pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 32;
 
 /// The kind of endpoint, which decides the URL shape, headers and request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,6 +153,13 @@ pub struct EndpointConfig {
     pub client_id: Option<String>,
     /// The token scope, if set explicitly; otherwise it follows from the endpoint's host.
     pub token_scope: Option<String>,
+    /// Idle connections kept open to the endpoint for the next requests.
+    pub max_idle_connections: usize,
+    /// PEM files of CA certificates trusted instead of Mozilla's roots (saved as
+    /// `ca_certificates`; certificates given in code as PEM text are not listed).
+    pub ca_certificate_files: Vec<std::path::PathBuf>,
+    /// TLS is verified with the operating system's trust store (saved as `use_os_trust_store`).
+    pub use_os_trust_store: bool,
     /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
     /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
     pub model: Option<String>,

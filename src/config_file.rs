@@ -14,8 +14,10 @@ use serde_json::{Map, Number, Value};
 use crate::builder::{deployment, Formatter, Settings};
 use crate::config::{check_timeout, parse_timeout, timeout_from_secs, EndpointConfig, Origin, WithOrigin};
 use crate::credential::AuthMode;
-use crate::error::{excerpt, ConfigFileErrorKind, Error, Result};
+use crate::error::{ConfigFileErrorKind, Error, Result};
+use crate::excerpt::excerpt;
 use crate::secret::ApiKey;
+use crate::transport::CaCertificates;
 use crate::yaml;
 
 mod read;
@@ -59,6 +61,10 @@ pub(crate) struct ConfigFile {
     auth: Option<Value>,
     client_id: Option<Value>,
     token_scope: Option<Value>,
+    /// A PEM file or a list of them (relative to the config file's folder); saved when set.
+    ca_certificates: Option<Value>,
+    /// Saved when `true`.
+    use_os_trust_store: Option<Value>,
     model: Option<Value>,
 }
 
@@ -114,6 +120,16 @@ impl ConfigFile {
             },
             client_id: config.client_id.as_deref().map(Value::from),
             token_scope: config.token_scope.as_deref().map(Value::from),
+            // Written only when set, so a default config stays loadable by Python.
+            ca_certificates: (!config.ca_certificate_files.is_empty()).then(|| {
+                let paths = config.ca_certificate_files.iter();
+                Value::from(
+                    paths
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect::<Vec<_>>(),
+                )
+            }),
+            use_os_trust_store: config.use_os_trust_store.then_some(Value::Bool(true)),
             // Unset is not written, so files without it stay as Python writes them.
             model: config.model.as_deref().map(Value::from),
         }
@@ -262,6 +278,49 @@ impl ConfigFile {
             let scope = string("token_scope", v)?;
             s.token_scope
                 .get_or_insert_with(|| WithOrigin::new(scope, file.clone()));
+        }
+        // Trust set in code (or by a flag) wins over the file's, as a whole.
+        let trust_given = !s.trust.extra.is_empty() || s.trust.os_store;
+        if let Some(v) = self.ca_certificates {
+            let paths = match v {
+                Value::String(path) => vec![path],
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| string("ca_certificates", item))
+                    .collect::<Result<_>>()?,
+                other => {
+                    return Err(invalid(
+                        "ca_certificates",
+                        format!(
+                            "expected a PEM file path or a list of them, got {}",
+                            describe(&other)
+                        ),
+                    ))
+                }
+            };
+            if !trust_given {
+                let folder = match file {
+                    Origin::File(path) => path.parent().map(Path::to_path_buf),
+                    _ => None,
+                };
+                for path in paths {
+                    let path = folder
+                        .as_ref()
+                        .map_or_else(|| path.clone().into(), |f| f.join(&path));
+                    s.trust.extra.push((CaCertificates::File(path), file.clone()));
+                }
+            }
+        }
+        if let Some(v) = self.use_os_trust_store {
+            let Value::Bool(use_it) = v else {
+                return Err(invalid(
+                    "use_os_trust_store",
+                    format!("expected true or false, got {}", describe(&v)),
+                ));
+            };
+            if !trust_given {
+                s.trust.os_store = use_it;
+            }
         }
         if let Some(v) = self.model {
             let model = string("model", v)?;
@@ -571,6 +630,8 @@ mod tests {
                 "auth",
                 "client_id",
                 "token_scope",
+                "ca_certificates",
+                "use_os_trust_store",
                 "model",
             ]
         );
@@ -597,6 +658,9 @@ mod tests {
             auth: AuthMode::ManagedIdentity,
             client_id: Some("id".into()),
             token_scope: Some("api://x/.default".into()),
+            max_idle_connections: 32,
+            ca_certificate_files: vec!["corp-ca.pem".into()],
+            use_os_trust_store: true,
             model: Some("gpt-4o".into()),
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{ApiType, Origin};
+use crate::excerpt::{excerpt, EXCERPT_CHARS};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,7 +46,7 @@ pub enum Error {
     /// A reply read with [`ChatCompletion::json`](crate::ChatCompletion::json), or tool call
     /// arguments read with [`ToolCall::arguments`](crate::ToolCall::arguments), are not that JSON.
     #[error(transparent)]
-    ReplyJson(Box<crate::structured::ReplyJsonError>),
+    ReplyJson(Box<ReplyJsonError>),
     /// A Microsoft Entra credential gave no token: the message names the source and what to do
     /// (e.g. "run az login"); it never contains a token or secret.
     #[error(transparent)]
@@ -233,6 +234,8 @@ pub struct HttpError {
     pub attempts: u32,
     /// How long the server asked us to wait, when it asked for more than we wait for.
     pub retry_after: Option<Duration>,
+    /// The `x-ratelimit-*` headers of the error response.
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl fmt::Display for HttpError {
@@ -302,6 +305,9 @@ pub enum TransportErrorKind {
     Redirect,
     /// Anything else (a protocol error, a bad header value).
     Other,
+    /// TLS failed, e.g. the server's certificate is not trusted (behind a TLS-inspecting proxy,
+    /// trust its CA). Not retried: the next attempt would fail the same way.
+    Tls,
 }
 
 /// A request that got no whole response.
@@ -330,6 +336,7 @@ impl fmt::Display for TransportError {
             TransportErrorKind::TooLarge => "response too large from",
             TransportErrorKind::Redirect => "redirect not followed from",
             TransportErrorKind::Other => "request failed to",
+            TransportErrorKind::Tls => "TLS failed with",
         };
         write!(f, "{what} {}: {}", self.host, self.detail)?;
         if self.attempts > 1 {
@@ -405,14 +412,15 @@ impl fmt::Display for StreamError {
 
 impl std::error::Error for StreamError {}
 
-/// How many characters of a response body a [`ResponseError`] shows.
-pub(crate) const EXCERPT_CHARS: usize = 200;
-
-/// The first `max` characters of a body, lossily decoded, for error messages.
-pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.into_owned(),
-    }
+/// A reply that is not the JSON the caller asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {what} as the expected JSON: {reason}; it starts: {excerpt:?}")]
+#[non_exhaustive]
+pub struct ReplyJsonError {
+    /// What was read: "the reply", or a tool call's arguments.
+    pub what: String,
+    /// What `serde_json` said (with line and column in the reply).
+    pub reason: String,
+    /// The reply's first ~200 characters.
+    pub excerpt: String,
 }

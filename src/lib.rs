@@ -25,12 +25,14 @@ mod config_file;
 mod content;
 pub mod credential;
 mod error;
+mod excerpt;
 pub mod formatter;
 mod llm;
 #[cfg(feature = "local")]
 pub mod local;
 mod message;
 mod options;
+mod rate_limit;
 mod registry;
 mod retry;
 mod secret;
@@ -52,12 +54,13 @@ pub use config::{
     DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
     ENV_ENDPOINT_URL, ENV_TIMEOUT,
 };
+pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
 pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
 pub use credential::AuthMode;
 pub use error::{
-    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ResponseError, Result,
-    StreamError, StreamErrorKind, TransportError, TransportErrorKind,
+    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ReplyJsonError,
+    ResponseError, Result, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
     ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
@@ -67,12 +70,13 @@ pub use formatter::{
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::{CallOptions, ExtraParameters};
+pub use rate_limit::RateLimits;
 #[allow(deprecated)]
 pub use registry::{
     load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,
 };
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
-pub use structured::{ReplyJsonError, ResponseFormat};
+pub use structured::ResponseFormat;
 pub use tool_stream::ToolCalls;
 pub use tools::{Tool, ToolChoice};

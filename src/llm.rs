@@ -94,12 +94,13 @@ impl AzureMlOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
-        let (mut completion, request_id) = self.core.call(
+        let (mut completion, meta) = self.core.call(
             options,
             |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
             |formatter, body, api_type| formatter.format_response(body, api_type),
         )?;
-        completion.request_id = request_id;
+        completion.request_id = meta.request_id;
+        completion.rate_limits = meta.rate_limits;
         Ok(completion)
     }
 

@@ -109,7 +109,9 @@ impl<'de> Deserialize<'de> for WireContent {
                 .enumerate()
                 .map(|(i, part)| {
                     ContentPart::json(part).map_err(|e| match e {
-                        crate::Error::Input(why) => D::Error::custom(format!("content part {i}: {why}")),
+                        crate::error::Error::Input(why) => {
+                            D::Error::custom(format!("content part {i}: {why}"))
+                        }
                         other => D::Error::custom(other),
                     })
                 })
@@ -307,6 +309,9 @@ pub struct ChatCompletion {
     pub usage: Option<Usage>,
     /// The service's request id, for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl ChatCompletion {
@@ -318,6 +323,7 @@ impl ChatCompletion {
             logprobs: None,
             usage: None,
             request_id: None,
+            rate_limits: crate::rate_limit::RateLimits::default(),
         }
     }
 }
@@ -336,6 +342,9 @@ pub struct Completion {
     pub usage: Option<Usage>,
     /// The service's request id (`x-request-id` and kin), for support tickets.
     pub request_id: Option<String>,
+    /// The endpoint's `x-ratelimit-*` headers.
+    #[serde(skip)]
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl Completion {

@@ -113,6 +113,25 @@ impl LoadOptions {
         self.with(|b| b.max_response_bytes(limit))
     }
 
+    /// Idle connections kept for reuse (never saved). Defaults to 32; see
+    /// [`Builder::max_idle_connections`](crate::Builder::max_idle_connections).
+    pub fn max_idle_connections(self, connections: usize) -> Self {
+        self.with(|b| b.max_idle_connections(connections))
+    }
+
+    /// Trusts the CA certificates in a PEM file instead of Mozilla's roots (never saved); see
+    /// [`Builder::add_root_certificates_file`](crate::Builder::add_root_certificates_file).
+    pub fn add_root_certificates_file(self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        self.with(|b| b.add_root_certificates_file(path))
+    }
+
+    /// Verifies TLS with the OS trust store (never saved); see
+    /// [`Builder::use_os_trust_store`](crate::Builder::use_os_trust_store).
+    pub fn use_os_trust_store(self, use_it: bool) -> Self {
+        self.with(|b| b.use_os_trust_store(use_it))
+    }
+
     /// Allows plain `http` to a non-loopback host (never saved: a file cannot opt in to sending
     /// the key in clear text). Defaults to `false`.
     pub fn allow_insecure_http(self, allow: bool) -> Self {
@@ -120,8 +139,8 @@ impl LoadOptions {
     }
 
     /// How the client signs in, over the file's `auth`. Defaults to the file, then
-    /// `AZUREML_AUTH`, then [`AuthMode::Key`](crate::AuthMode::Key).
-    pub fn auth(self, mode: crate::AuthMode) -> Self {
+    /// `AZUREML_AUTH`, then [`AuthMode::Key`](crate::credential::AuthMode::Key).
+    pub fn auth(self, mode: crate::credential::AuthMode) -> Self {
         self.with(|b| b.auth(mode))
     }
 

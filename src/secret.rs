@@ -191,7 +191,7 @@ impl Scrubber {
         let longest = self.0.as_ref().map_or(0, |forms| forms.longest());
         let window = max.saturating_mul(4).saturating_add(longest).saturating_add(1);
         let head = body.get(..window).unwrap_or(body);
-        crate::error::excerpt(&self.scrub_bytes(head), max)
+        crate::excerpt::excerpt(&self.scrub_bytes(head), max)
     }
 
     /// [`excerpt`](Self::excerpt) of text.

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::chunk::StreamChunk;
-use crate::error::{Error, Result, StreamErrorKind, EXCERPT_CHARS};
+use crate::error::{Error, Result, StreamErrorKind};
+use crate::excerpt::EXCERPT_CHARS;
 use crate::secret::Scrubber;
 use crate::sse::{ReadFailure, SseReader, MAX_EVENT_BYTES};
 
@@ -46,6 +47,7 @@ pub(crate) type ParseEvent = Box<dyn Fn(&[u8]) -> Option<StreamChunk> + Send>;
 pub struct CompletionStream {
     state: State,
     request_id: Option<String>,
+    rate_limits: crate::rate_limit::RateLimits,
     chunks: u64,
     scrubber: Scrubber,
 }
@@ -87,6 +89,16 @@ impl CompletionStream {
         self.request_id.as_deref()
     }
 
+    /// The endpoint's `x-ratelimit-*` headers on the response.
+    pub fn rate_limits(&self) -> &crate::rate_limit::RateLimits {
+        &self.rate_limits
+    }
+
+    pub(crate) fn with_rate_limits(mut self, rate_limits: crate::rate_limit::RateLimits) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
     /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
     /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
     /// error events show.
@@ -107,6 +119,7 @@ impl CompletionStream {
         CompletionStream {
             state: State::Events(events),
             request_id,
+            rate_limits: crate::rate_limit::RateLimits::default(),
             chunks: 0,
             scrubber,
         }
@@ -117,6 +130,7 @@ impl CompletionStream {
         CompletionStream {
             state: State::Whole(chunk),
             request_id,
+            rate_limits: crate::rate_limit::RateLimits::default(),
             chunks: 0,
             scrubber: Scrubber::default(),
         }
@@ -212,7 +226,7 @@ impl FusedIterator for CompletionStream {}
 /// the key is removed from the whole event first, then what is shown is cut.
 fn event_error(data: &[u8], is_error_event: bool, expected: &str, scrubber: &Scrubber) -> Error {
     let data = scrubber.scrub_bytes(data);
-    let excerpt = |max| crate::error::excerpt(&data, max);
+    let excerpt = |max| crate::excerpt::excerpt(&data, max);
     match serde_json::from_slice::<Value>(&data) {
         Ok(json) if is_error_event || json.get("error").is_some_and(|e| !e.is_null()) => {
             service_error(&json, scrubber).unwrap_or_else(|| service_error_text(&excerpt(500)))

@@ -4,7 +4,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::content::ContentPart;
-use crate::error::{excerpt, Error, Result, EXCERPT_CHARS};
+use crate::error::{Error, ReplyJsonError, Result};
+use crate::excerpt::{excerpt, EXCERPT_CHARS};
 use crate::message::{ChatCompletion, Completion};
 
 /// What shape the reply must have: the `response_format` parameter, set with
@@ -70,19 +71,6 @@ impl From<ResponseFormat> for Value {
             }
         }
     }
-}
-
-/// A reply that is not the JSON the caller asked for.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot read {what} as the expected JSON: {reason}; it starts: {excerpt:?}")]
-#[non_exhaustive]
-pub struct ReplyJsonError {
-    /// What was read: "the reply", or a tool call's arguments.
-    pub what: String,
-    /// What `serde_json` said (with line and column in the reply).
-    pub reason: String,
-    /// The reply's first ~200 characters.
-    pub excerpt: String,
 }
 
 /// `text` (`what`) read as a `T`; a text fenced as a Markdown code block

@@ -113,6 +113,7 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
                     logprobs: meta.logprobs.filter(|l| !l.is_null()),
                     usage,
                     request_id: None,
+                    rate_limits: crate::rate_limit::RateLimits::default(),
                 })
             }
         }

@@ -94,6 +94,7 @@ pub(super) fn openai_chat_response(tag: &str, body: &[u8], api_type: ApiType) ->
                 logprobs: meta.logprobs.filter(|l| !l.is_null()),
                 usage,
                 request_id: None,
+                rate_limits: crate::rate_limit::RateLimits::default(),
             })
         }
     }

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod keepalive;
+pub mod tls;
 
 /// A key that must never show up in any output.
 pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";

@@ -87,13 +87,15 @@ const FLAGS: &[Flag] = &[
     flag("system", Some("TEXT"), "a system message before the conversation", &[Chat]),
     flag("messages", Some("FILE"), "a JSON array of {\"role\", \"content\"} messages to send before MESSAGE", &[Chat]),
     flag("image", Some("FILE|URL"), "attach an image to MESSAGE: a PNG/JPEG/GIF/WebP file (up to 20 MiB) or an https:// or data: URL (repeatable)", &[Chat]),
-    flag("input", Some("FILE"), "the JSONL input: one {\"prompt\": …} or {\"messages\": […]} per line", &[Batch]),
-    flag("output", Some("FILE"), "where to write the results (-o for short)", &[Batch, ConfigNew]),
+    flag("input", Some("FILE"), "the JSONL input: one {\"prompt\": …} or {\"messages\": […]} per line; - reads stdin as it comes", &[Batch]),
+    flag("output", Some("FILE"), "where to write the results (-o for short); - writes each to stdout as it is next in order", &[Batch, ConfigNew]),
     flag("concurrency", Some("N"), "requests in flight at once (default 1)", &[Batch]),
     flag("resume", None, "keep the successful results already in the output; redo failed and missing lines", &[Batch]),
     flag("chat", None, "write a chat endpoint (implied by a …/chat/completions URL or a chat formatter)", &[ConfigNew]),
     flag("force", None, "overwrite an existing file", &[ConfigNew]),
     flag("port", Some("N"), "the port on 127.0.0.1 (default 8765; 0 picks a free one)", &[Local]),
+    flag("ca-cert", Some("FILE"), "trust the CA certificates in this PEM file instead of Mozilla's roots, e.g. a TLS-inspecting proxy's (repeatable; or AZUREML_CA_BUNDLE)", CALLING),
+    flag("os-trust-store", None, "verify TLS with the operating system's trust store instead of Mozilla's roots", CALLING),
     flag("model", Some("NAME"), "the body's \"model\", for serverless gateways serving many models from one URL (--param model=… wins)", ENDPOINT),
 ];
 
@@ -125,6 +127,8 @@ pub struct Args {
     pub chat: bool,
     pub force: bool,
     pub port: Option<u16>,
+    pub ca_certs: Vec<PathBuf>,
+    pub os_trust_store: bool,
     pub model: Option<String>,
     /// PROMPT, MESSAGE or FILE.
     pub positional: Vec<OsString>,
@@ -344,6 +348,8 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
                 .map_err(|_| Failure::usage(format!("--port {text:?} is not a port number (0 to 65535)")))?;
             args.port = Some(port);
         }
+        "ca-cert" => args.ca_certs.push(path()),
+        "os-trust-store" => args.os_trust_store = true,
         "model" => args.model = Some(text()?),
         _ => return Err(Failure::usage(format!("unknown flag {shown}"))),
     }

@@ -1,9 +1,11 @@
-//! `batch`: one request per JSONL line, results in input order, resumable.
+//! `batch`: one request per JSONL line, results in input order, resumable; with `--input -
+//! --output -` a streaming filter from stdin to stdout.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{AnyClient, ChatMessage, Error};
@@ -12,6 +14,7 @@ use serde_json::{json, Value};
 use crate::args::{no_positional, Args, Command};
 use crate::call::{chat_json, completion_json};
 use crate::client::{call_options, chat_client, completion_client, load, load_options};
+use crate::ordered::ordered_map;
 use crate::{chain, Failure};
 
 /// One input line of a batch.
@@ -21,21 +24,53 @@ enum Item {
     Bad(String),
 }
 
-/// The non-blank lines of the input with their 1-based line numbers. A line that is not UTF-8
-/// or not a request becomes an `Item::Bad` of its own: the other lines still run.
+/// A numbered non-blank line as an item: a line that is not UTF-8 or not a request becomes an
+/// `Item::Bad` of its own, so the other lines still run.
+fn item(number: usize, line: &[u8]) -> Option<(usize, Item)> {
+    if line.trim_ascii().is_empty() {
+        return None;
+    }
+    let item = match std::str::from_utf8(line) {
+        Ok(text) => parse_item(text),
+        Err(e) => Item::Bad(format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
+    };
+    Some((number, item))
+}
+
+/// The non-blank lines of a whole input with their 1-based line numbers.
 fn items(bytes: &[u8]) -> Vec<(usize, Item)> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
-        .filter(|(_, line)| !line.trim_ascii().is_empty())
-        .map(|(i, line)| {
-            let item = match std::str::from_utf8(line) {
-                Ok(text) => parse_item(text),
-                Err(e) => Item::Bad(format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
-            };
-            (i + 1, item)
-        })
+        .filter_map(|(i, line)| item(i + 1, line))
         .collect()
+}
+
+/// The items of `--input -`, read as they come; a read error ends them and is kept for the end
+/// of the run (never a cut input passed off as whole).
+struct Piped<'a> {
+    lines: std::iter::Enumerate<io::Split<io::BufReader<io::Stdin>>>,
+    error: &'a Mutex<Option<io::Error>>,
+}
+
+impl Iterator for Piped<'_> {
+    type Item = (usize, Item);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.lines.next()? {
+                (i, Ok(line)) => {
+                    if let Some(found) = item(i + 1, &line) {
+                        return Some(found);
+                    }
+                }
+                (_, Err(e)) => {
+                    *self.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 fn parse_item(line: &str) -> Item {
@@ -61,24 +96,40 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let input = args
         .input
         .as_ref()
-        .ok_or_else(|| Failure::usage("batch needs --input FILE.jsonl"))?;
+        .ok_or_else(|| Failure::usage("batch needs --input FILE.jsonl (or - for stdin)"))?;
     let output = args
         .output
         .as_ref()
-        .ok_or_else(|| Failure::usage("batch needs --output FILE.jsonl"))?;
-    let bytes = std::fs::read(input).map_err(|e| {
-        Failure::new(
-            2,
-            format!("cannot read --input {}: {e}", input.display()),
-            "check the path".into(),
-        )
-    })?;
-    let items = items(&bytes);
-    drop(bytes);
+        .ok_or_else(|| Failure::usage("batch needs --output FILE.jsonl (or - for stdout)"))?;
+    let (from_stdin, to_stdout) = (input.as_os_str() == "-", output.as_os_str() == "-");
+    if to_stdout && args.resume {
+        return Err(Failure::usage(
+            "--resume needs an --output file to resume from, not -",
+        ));
+    }
+    let whole = if from_stdin {
+        None
+    } else {
+        let bytes = std::fs::read(input).map_err(|e| {
+            Failure::new(
+                2,
+                format!("cannot read --input {}: {e}", input.display()),
+                "check the path".into(),
+            )
+        })?;
+        Some(items(&bytes))
+    };
 
     // Build only the clients the input needs; a config error stops the run before any request.
-    let needs_completion = items.iter().any(|(_, i)| matches!(i, Item::Prompt(_)));
-    let needs_chat = items.iter().any(|(_, i)| matches!(i, Item::Messages(_)));
+    // A piped input is not known in advance: both kinds are built, and one that cannot be is an
+    // error for its lines only.
+    let needs = |kind: fn(&Item) -> bool| {
+        whole
+            .as_ref()
+            .is_none_or(|items| items.iter().any(|(_, i)| kind(i)))
+    };
+    let needs_completion = needs(|i| matches!(i, Item::Prompt(_)));
+    let needs_chat = needs(|i| matches!(i, Item::Messages(_)));
     let (llm, chat) = match &args.config {
         Some(path) => match load(args, path, &load_options(args, needs_chat && !needs_completion)?)?.0 {
             AnyClient::Completion(llm) => (Some(llm), None),
@@ -88,6 +139,10 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                     "this config's `_type` is not a completion or chat endpoint",
                 ))
             }
+        },
+        None if from_stdin => match (completion_client(args), chat_client(args)) {
+            (Err(e), Err(_)) => return Err(e),
+            (llm, chat) => (llm.ok(), chat.ok()),
         },
         None => (
             needs_completion.then(|| completion_client(args)).transpose()?,
@@ -100,69 +155,66 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     } else {
         BTreeMap::new()
     };
-    let mut out = open_output(output, args.resume)?;
+    let mut out: Box<dyn Write> = if to_stdout {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(open_output(output, args.resume)?)
+    };
     let options = call_options(args);
-    let todo: Vec<&(usize, Item)> = items
-        .iter()
-        .filter(|(line, _)| !kept.contains_key(line))
-        .collect();
-    let total = items.len();
-    let mut progress = Progress::new(total, kept.len());
-    let chunk = args.concurrency.unwrap_or(1).saturating_mul(4);
-    for group in todo.chunks(chunk) {
-        let prompts: Vec<&str> = group
-            .iter()
-            .filter_map(|(_, i)| match i {
-                Item::Prompt(p) => Some(p.as_str()),
-                _ => None,
-            })
-            .collect();
-        let conversations: Vec<&[ChatMessage]> = group
-            .iter()
-            .filter_map(|(_, i)| match i {
-                Item::Messages(m) => Some(m.as_slice()),
-                _ => None,
-            })
-            .collect();
-        let mut completions = llm
-            .as_ref()
-            .map(|l| l.generate(&prompts, &options))
-            .unwrap_or_default()
-            .into_iter();
-        let mut replies = chat
-            .as_ref()
-            .map(|c| c.generate(&conversations, &options))
-            .unwrap_or_default()
-            .into_iter();
-        for (line, item) in group {
-            let mut record = match item {
-                Item::Bad(message) => json!({"error": message}),
-                Item::Prompt(_) => match completions.next() {
-                    Some(Ok(c)) => completion_json(&c),
-                    Some(Err(e)) => error_json(&e),
-                    None => {
-                        json!({"error": "this config is a chat endpoint; use {\"messages\": [...]} lines"})
-                    }
-                },
-                Item::Messages(_) => match replies.next() {
-                    Some(Ok(c)) => chat_json(&c),
-                    Some(Err(e)) => error_json(&e),
-                    None => {
-                        json!({"error": "this config is a completion endpoint; use {\"prompt\": ...} lines"})
-                    }
-                },
-            };
-            progress.failed += usize::from(record.get("error").is_some());
-            if let Some(object) = record.as_object_mut() {
-                object.shift_insert(0, "line".into(), json!(line));
-            }
-            writeln!(out, "{record}").map_err(|e| write_failure(output, &e))?;
+    let mut progress = Progress::new(whole.as_ref().map(Vec::len), kept.len());
+    let read_error = Mutex::new(None);
+    let todo: Box<dyn Iterator<Item = (usize, Item)> + Send> = match whole {
+        Some(items) => Box::new(items.into_iter()),
+        None => Box::new(Piped {
+            lines: io::BufReader::new(io::stdin()).split(b'\n').enumerate(),
+            error: &read_error,
+        }),
+    };
+    let todo = todo.filter(|(line, _)| !kept.contains_key(line));
+    let workers = args.concurrency.unwrap_or(1);
+    let call = |(line, item): (usize, Item)| {
+        let mut record = match item {
+            Item::Bad(message) => json!({"error": message}),
+            Item::Prompt(prompt) => match &llm {
+                Some(llm) => llm
+                    .invoke_with(&prompt, &options)
+                    .map_or_else(|e| error_json(&e), |c| completion_json(&c)),
+                None => json!({"error": "this endpoint is a chat endpoint; use {\"messages\": [...]} lines"}),
+            },
+            Item::Messages(messages) => match &chat {
+                Some(chat) => chat
+                    .invoke_with(&messages, &options)
+                    .map_or_else(|e| error_json(&e), |c| chat_json(&c)),
+                None => {
+                    json!({"error": "this endpoint is a completion endpoint; use {\"prompt\": ...} lines"})
+                }
+            },
+        };
+        if let Some(object) = record.as_object_mut() {
+            object.shift_insert(0, "line".into(), json!(line));
         }
-        out.flush().map_err(|e| write_failure(output, &e))?;
-        progress.done += group.len();
+        record
+    };
+    // Each record is flushed as it is written: a pipe's reader sees it at once, and an
+    // interrupted run keeps every line written.
+    ordered_map(todo, workers, workers.saturating_mul(4), call, |record| {
+        progress.failed += usize::from(record.get("error").is_some());
+        progress.done += 1;
+        writeln!(out, "{record}")
+            .and_then(|()| out.flush())
+            .map_err(|e| write_failure(output, &e))?;
         progress.show(false);
-    }
+        Ok::<(), Failure>(())
+    })?;
     drop(out);
+    if let Some(e) = read_error.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        progress.show(true);
+        return Err(Failure::new(
+            1,
+            format!("cannot read --input -: {e}"),
+            "the lines before it were run and written".into(),
+        ));
+    }
     if !kept.is_empty() {
         compact(output)?;
     }
@@ -258,7 +310,8 @@ fn compact(path: &PathBuf) -> Result<(), Failure> {
 
 /// The progress line on stderr: redrawn in place on a terminal, else a line at most every 10 s.
 struct Progress {
-    total: usize,
+    /// Unknown for a piped input.
+    total: Option<usize>,
     resumed: usize,
     done: usize,
     failed: usize,
@@ -267,7 +320,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: usize, resumed: usize) -> Self {
+    fn new(total: Option<usize>, resumed: usize) -> Self {
         Progress {
             total,
             resumed,
@@ -279,10 +332,10 @@ impl Progress {
     }
 
     fn show(&mut self, last: bool) {
-        let mut line = format!(
-            "batch: {}/{} lines done, {} failed",
-            self.done, self.total, self.failed
-        );
+        let mut line = match self.total {
+            Some(total) => format!("batch: {}/{total} lines done, {} failed", self.done, self.failed),
+            None => format!("batch: {} lines done, {} failed", self.done, self.failed),
+        };
         if last && self.resumed > 0 {
             line.push_str(&format!(" ({} resumed)", self.resumed));
         }

@@ -141,9 +141,39 @@ fn read_stdin(what: &str) -> Result<String, Failure> {
 }
 
 pub fn completion_json(c: &Completion) -> Value {
-    json!({"text": c.text, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id})
+    let record = json!({"text": c.text, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id});
+    with_rate_limits(record, &c.rate_limits)
 }
 
 pub fn chat_json(c: &ChatCompletion) -> Value {
-    json!({"message": c.message, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id})
+    let record = json!({"message": c.message, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id});
+    with_rate_limits(record, &c.rate_limits)
+}
+
+/// Adds `rate_limits` (the `x-ratelimit-*` headers the endpoint sent, resets in seconds) when
+/// there are any, so a batch can be watched against its quota.
+fn with_rate_limits(mut record: Value, limits: &azureml_endpoint::RateLimits) -> Value {
+    let mut found = serde_json::Map::new();
+    let counts = [
+        ("remaining_requests", limits.remaining_requests),
+        ("remaining_tokens", limits.remaining_tokens),
+    ];
+    for (name, value) in counts {
+        if let Some(value) = value {
+            found.insert(name.into(), value.into());
+        }
+    }
+    let resets = [
+        ("reset_requests_s", limits.reset_requests),
+        ("reset_tokens_s", limits.reset_tokens),
+    ];
+    for (name, value) in resets {
+        if let Some(value) = value {
+            found.insert(name.into(), value.as_secs_f64().into());
+        }
+    }
+    if let (false, Some(object)) = (found.is_empty(), record.as_object_mut()) {
+        object.insert("rate_limits".into(), Value::Object(found));
+    }
+    record
 }

@@ -127,6 +127,15 @@ fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Build
     if let Some(id) = &args.client_id {
         builder = builder.client_id(id.clone());
     }
+    if let Some(idle) = idle_connections(args) {
+        builder = builder.max_idle_connections(idle);
+    }
+    for path in &args.ca_certs {
+        builder = builder.add_root_certificates_file(path);
+    }
+    if args.os_trust_store {
+        builder = builder.use_os_trust_store(true);
+    }
     Ok(builder.allow_insecure_http(args.allow_insecure_http).with_env())
 }
 
@@ -163,7 +172,23 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     if let Some(id) = &args.client_id {
         options = options.client_id(id.clone());
     }
+    if let Some(idle) = idle_connections(args) {
+        options = options.max_idle_connections(idle);
+    }
+    for path in &args.ca_certs {
+        options = options.add_root_certificates_file(path);
+    }
+    if args.os_trust_store {
+        options = options.use_os_trust_store(true);
+    }
     Ok(options)
+}
+
+/// A pool that keeps every connection of `--concurrency` open between requests, when the
+/// default would not.
+fn idle_connections(args: &Args) -> Option<usize> {
+    args.concurrency
+        .filter(|&n| n > azureml_endpoint::DEFAULT_MAX_IDLE_CONNECTIONS)
 }
 
 /// A config file's client and top-level fields. `--formatter` (in `options`) replaces the file's

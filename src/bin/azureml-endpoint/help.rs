@@ -55,7 +55,9 @@ pub fn command(command: Command) -> (&'static str, &'static str, &'static str) {
             "One request per input line: {\"prompt\": \"...\"} or {\"messages\": [...]}; blank lines are\n\
              skipped. Results go to the output in input order, one JSON line each, {\"line\": n, ...}\n\
              with n the input line number, and {\"line\": n, \"error\": ...} for a line that failed.\n\
-             Progress goes to stderr. Exit status 1 when any line failed (the others are written).",
+             Progress goes to stderr. Exit status 1 when any line failed (the others are written).\n\
+             --input - --output - is a streaming filter (Spark's RDD.pipe, GNU parallel): each result\n\
+             is written to stdout as soon as it is next in input order.",
             "azureml-endpoint batch --config azureml.json --input prompts.jsonl --output answers.jsonl --concurrency 8",
         ),
         Command::ConfigNew => (

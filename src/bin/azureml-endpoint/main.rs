@@ -9,6 +9,7 @@ mod call;
 mod client;
 mod config;
 mod help;
+mod ordered;
 mod stream_json;
 
 use std::io::{self, Write};
@@ -112,6 +113,9 @@ fn transport_hint(kind: TransportErrorKind) -> &'static str {
         TransportErrorKind::Timeout => "the model is slow: raise --timeout, or ask for fewer tokens",
         TransportErrorKind::TooLarge => "ask for a shorter answer (max_tokens / max_new_tokens)",
         TransportErrorKind::Redirect => "use the URL the endpoint redirects to",
+        TransportErrorKind::Tls => {
+            "behind a TLS-inspecting proxy, trust its CA: --ca-cert FILE, AZUREML_CA_BUNDLE, or --os-trust-store"
+        }
         _ => "retry later",
     }
 }
