@@ -84,6 +84,7 @@ pub(crate) struct Settings {
     pub token_scope: Option<WithOrigin<String>>,
     pub max_idle_connections: Option<usize>,
     pub trust: Trust,
+    pub model: Option<WithOrigin<String>>,
 }
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
@@ -313,6 +314,15 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// The body's `"model"`, for serverless gateways that serve many models from one URL (e.g.
+    /// the unified `…/openai/v1/chat/completions` route). A `model` in `model_kwargs` or in the
+    /// call's parameters wins over it. A dedicated endpoint serves one model, so setting it
+    /// there is a config error at build. Defaults to none (no `"model"` sent).
+    pub fn model(mut self, name: impl Into<String>) -> Self {
+        self.settings.model = Some(WithOrigin::new(name.into(), Origin::Argument));
+        self
+    }
+
     /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
     /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
     /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a PEM file of CA certificates,
@@ -490,6 +500,7 @@ impl Settings {
             max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
             ca_certificate_files: self.trust.files(),
             use_os_trust_store: self.trust.os_store,
+            model: check_model(self.model, api_type, &mut origins)?,
         };
         let auth = match (key.as_ref(), self.credential, scope) {
             (Some(key), _, _) => Auth::Key(key),
@@ -576,6 +587,29 @@ fn check_formatter_supports(
             supported.join(", ")
         ),
     ))
+}
+
+/// A `model` is a non-empty name, for serverless endpoints only.
+fn check_model(
+    model: Option<WithOrigin<String>>,
+    api_type: ApiType,
+    origins: &mut Vec<(&'static str, Origin)>,
+) -> Result<Option<String>> {
+    let Some(WithOrigin { value, origin }) = model else {
+        return Ok(None);
+    };
+    let bad = |message: &str| Err(Error::config("model", origin.clone(), message.to_owned()));
+    if value.trim().is_empty() {
+        return bad("the model name is empty; give a name or leave `model` unset");
+    }
+    if api_type == ApiType::Dedicated {
+        return bad(
+            "`model` applies to serverless endpoints; a dedicated endpoint serves the model its \
+             deployment runs: remove `model`, or pin a deployment with `deployment_name`",
+        );
+    }
+    origins.push(("model", origin));
+    Ok(Some(value))
 }
 
 /// What both clients hold once their settings are valid.

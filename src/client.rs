@@ -1,6 +1,7 @@
 //! The private core both clients share: validated settings, the transport and the formatter, and
 //! the steps of one call. Each public client declares its whole API in its own file on top.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -47,13 +48,14 @@ impl<F: ?Sized + Formatter> Core<F> {
     ) -> Result<(T, ReplyMeta)> {
         let formatter = &*self.formatter;
         let api_type = self.resolved.config.api_type;
-        let params = options.merge(&self.resolved.config.model_kwargs);
+        let params = self.with_model(options.merge(&self.resolved.config.model_kwargs));
         let body = request(formatter, &params, api_type)?;
         let out = Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: formatter.accept(),
             timeout: options.checked_timeout()?,
+            headers: options.checked_headers()?,
         };
         self.resolved
             .transport
@@ -80,16 +82,18 @@ impl<F: ?Sized + Formatter> Core<F> {
             return Ok(CompletionStream::whole(chunk, meta.request_id).with_rate_limits(meta.rate_limits));
         }
         let formatter = &*self.formatter;
-        let mut params = options.merge(&config.model_kwargs).into_owned();
+        let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
         params.insert("stream".to_owned(), Value::Bool(true));
         let body = request(formatter, &params, api_type)?;
         let timeout = options.checked_timeout()?;
+        let headers = options.checked_headers()?;
         let transport = &self.resolved.transport;
         let reply = transport.post_stream(&Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: EVENT_STREAM,
             timeout,
+            headers,
         })?;
         let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);
@@ -103,6 +107,16 @@ impl<F: ?Sized + Formatter> Core<F> {
             expected,
         )
         .with_rate_limits(rate_limits))
+    }
+
+    /// The parameters with the configured `model` added, unless they name one already.
+    fn with_model<'a>(&self, mut params: Cow<'a, Map<String, Value>>) -> Cow<'a, Map<String, Value>> {
+        if let Some(model) = &self.resolved.config.model {
+            if !params.contains_key("model") {
+                params.to_mut().insert("model".to_owned(), model.as_str().into());
+            }
+        }
+        params
     }
 
     pub fn config(&self) -> &EndpointConfig {

@@ -160,6 +160,9 @@ pub struct EndpointConfig {
     pub ca_certificate_files: Vec<std::path::PathBuf>,
     /// TLS is verified with the operating system's trust store (saved as `use_os_trust_store`).
     pub use_os_trust_store: bool,
+    /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
+    /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
+    pub model: Option<String>,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

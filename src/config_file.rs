@@ -65,6 +65,7 @@ pub(crate) struct ConfigFile {
     ca_certificates: Option<Value>,
     /// Saved when `true`.
     use_os_trust_store: Option<Value>,
+    model: Option<Value>,
 }
 
 /// A formatter as the file names it: the key it was under, its tag and its settings.
@@ -129,6 +130,8 @@ impl ConfigFile {
                 )
             }),
             use_os_trust_store: config.use_os_trust_store.then_some(Value::Bool(true)),
+            // Unset is not written, so files without it stay as Python writes them.
+            model: config.model.as_deref().map(Value::from),
         }
     }
 
@@ -318,6 +321,11 @@ impl ConfigFile {
             if !trust_given {
                 s.trust.os_store = use_it;
             }
+        }
+        if let Some(v) = self.model {
+            let model = string("model", v)?;
+            s.model
+                .get_or_insert_with(|| WithOrigin::new(model, file.clone()));
         }
         let formatter = match (self.formatter, self.content_formatter) {
             (Some(_), Some(_)) => {
@@ -624,6 +632,7 @@ mod tests {
                 "token_scope",
                 "ca_certificates",
                 "use_os_trust_store",
+                "model",
             ]
         );
         // Every key the loader reads, set, is written back under the same name.
@@ -652,6 +661,7 @@ mod tests {
             max_idle_connections: 32,
             ca_certificate_files: vec!["corp-ca.pem".into()],
             use_os_trust_store: true,
+            model: Some("gpt-4o".into()),
         };
         let formatter: &dyn crate::formatter::ContentFormatter = &crate::formatter::Gpt2ContentFormatter;
         let file = ConfigFile::saved(AZUREML_ENDPOINT_TYPE, &config, formatter);

@@ -69,7 +69,7 @@ pub use formatter::{
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
-pub use options::CallOptions;
+pub use options::{CallOptions, ExtraParameters};
 pub use rate_limit::RateLimits;
 #[allow(deprecated)]
 pub use registry::{

@@ -9,6 +9,7 @@ use crate::config::check_timeout;
 use crate::error::{Error, Result};
 use crate::structured::ResponseFormat;
 use crate::tools::{Tool, ToolChoice};
+use crate::validate::header_rule;
 
 /// Options for one call: extra model parameters, stop words and an HTTP timeout.
 ///
@@ -19,12 +20,13 @@ use crate::tools::{Tool, ToolChoice};
 /// let options = CallOptions::new().param("temperature", 0.1).stop(["\n\n"]);
 /// assert_eq!(options.params()["temperature"], 0.1);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct CallOptions {
     params: Map<String, Value>,
     stop: Vec<String>,
     timeout: Option<Duration>,
     max_concurrency: usize,
+    headers: Vec<(String, String)>,
 }
 
 impl CallOptions {
@@ -84,6 +86,43 @@ impl CallOptions {
         self
     }
 
+    /// Sends a header on this call only (repeatable). It replaces an `extra_headers` entry of
+    /// the same name (case-insensitive) for this call. The headers the client sets itself
+    /// (`Authorization`, `api-key`, `Content-Type`, `Accept`, `Host`, `Content-Length`,
+    /// `Transfer-Encoding`, `Connection`) and values with control characters are refused with
+    /// [`Error::Input`] naming the header, before anything is sent.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Tells an Azure serverless endpoint what to do with body parameters its model does not
+    /// know (the `extra-parameters` header). Without it the endpoint rejects them with a 400,
+    /// a common surprise when passing a provider-specific parameter.
+    ///
+    /// ```
+    /// use azureml_endpoint::{CallOptions, ExtraParameters};
+    /// let options = CallOptions::new().extra_parameters(ExtraParameters::PassThrough);
+    /// assert_eq!(options.headers(), [("extra-parameters".to_owned(), "pass-through".to_owned())]);
+    /// ```
+    pub fn extra_parameters(self, policy: ExtraParameters) -> Self {
+        self.header("extra-parameters", policy.as_str())
+    }
+
+    /// The headers set for this call, in the order they were set.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The headers set for this call, checked by the rule `extra_headers` follow.
+    pub(crate) fn checked_headers(&self) -> Result<&[(String, String)]> {
+        for (name, value) in &self.headers {
+            header_rule(name, value, ("a per-call header", "the per-call headers"))
+                .map_err(|message| Error::input(format!("`CallOptions::header`: {message}")))?;
+        }
+        Ok(&self.headers)
+    }
+
     /// The concurrency set for `generate` (at least 1).
     pub fn concurrency(&self) -> usize {
         self.max_concurrency.max(1)
@@ -128,6 +167,45 @@ impl CallOptions {
     }
 }
 
+impl std::fmt::Debug for CallOptions {
+    // A per-call header may carry a token: only names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("params", &self.params)
+            .field("stop", &self.stop)
+            .field("timeout", &self.timeout)
+            .field("max_concurrency", &self.max_concurrency)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What an Azure serverless endpoint does with body parameters its model does not know: the
+/// values of the `extra-parameters` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtraParameters {
+    /// `pass-through`: sends them on to the model.
+    PassThrough,
+    /// `drop`: removes them from the request.
+    Drop,
+    /// `error`: rejects the request (the service's default).
+    Error,
+}
+
+impl ExtraParameters {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExtraParameters::PassThrough => "pass-through",
+            ExtraParameters::Drop => "drop",
+            ExtraParameters::Error => "error",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +225,15 @@ mod tests {
             r#"{"temperature":0.1,"max_tokens":10,"stop":["b"],"top_p":0.5}"#
         );
         assert_eq!(kwargs["temperature"], 0.8, "the client's kwargs are untouched");
+    }
+
+    #[test]
+    fn debug_shows_header_names_only() {
+        let options = CallOptions::new().header("x-token", "secret-value");
+        assert_eq!(
+            format!("{options:?}"),
+            r#"CallOptions { params: {}, stop: [], timeout: None, max_concurrency: 0, headers: ["x-token"] }"#
+        );
     }
 
     #[test]

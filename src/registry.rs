@@ -160,6 +160,11 @@ impl LoadOptions {
         self.with(|b| b.client_id(client_id))
     }
 
+    /// The body's `"model"` on a serverless endpoint. Defaults to the file's `model`.
+    pub fn model(self, name: impl Into<String>) -> Self {
+        self.with(|b| b.model(name))
+    }
+
     /// Reads the `AZUREML_*` settings from these pairs instead of the process environment (for
     /// tests, or a program that keeps its own). An empty list means no env vars at all.
     /// Defaults to the process environment.

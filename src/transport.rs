@@ -83,6 +83,8 @@ pub(crate) struct Outgoing<'a> {
     pub accept: &'a str,
     /// Overrides the client's timeout for this call.
     pub timeout: Option<Duration>,
+    /// This call's headers, checked; each replaces a client header of the same name.
+    pub headers: &'a [(String, String)],
 }
 
 impl std::fmt::Debug for Transport {
@@ -333,7 +335,16 @@ impl Transport {
             .header("Content-Type", out.content_type)
             .header("Accept", out.accept);
         for (name, value) in &self.headers {
-            request = request.header(name.clone(), value.clone());
+            if !out
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+            {
+                request = request.header(name.clone(), value.clone());
+            }
+        }
+        for (name, value) in out.headers {
+            request = request.header(name.as_str(), value.as_str());
         }
         if let Some(value) = authorization {
             request = request.header(ureq::http::header::AUTHORIZATION, value.clone());

@@ -69,27 +69,42 @@ const CLIENT_HEADERS: &[&str] = &[
 /// Checks user headers: names are HTTP tokens and not one the client sets, values have no
 /// control characters.
 pub(crate) fn check_extra_headers(headers: &[(String, String)], source: &Origin) -> Result<()> {
-    let bad = |message: String| Err(Error::config("extra_headers", source.clone(), message));
     for (name, value) in headers {
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !token {
-            return bad(format!("{name:?} is not a valid header name"));
-        }
-        let lower = name.to_ascii_lowercase();
-        if lower == "authorization" || lower == "api-key" {
-            return bad(format!(
-                "`{name}` is set from the API key; do not pass it as an extra header"
-            ));
-        }
-        if CLIENT_HEADERS.contains(&lower.as_str()) {
-            return bad(format!(
-                "`{name}` is set by the client on every request; remove it from the extra headers"
-            ));
-        }
-        check_header_value("extra_headers", source, value, &format!("the value of `{name}`"))?;
+        header_rule(name, value, ("an extra header", "the extra headers"))
+            .map_err(|message| Error::config("extra_headers", source.clone(), message))?;
+    }
+    Ok(())
+}
+
+/// The one rule for a user's header, wherever it is set (`place` names where, one and many, for
+/// the fix):
+/// the name is an HTTP token the client does not set itself, the value has no control characters.
+pub(crate) fn header_rule(name: &str, value: &str, place: (&str, &str)) -> std::result::Result<(), String> {
+    let token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(format!("{name:?} is not a valid header name"));
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower == "authorization" || lower == "api-key" {
+        return Err(format!(
+            "`{name}` is set from the API key; do not pass it as {}",
+            place.0
+        ));
+    }
+    if CLIENT_HEADERS.contains(&lower.as_str()) {
+        return Err(format!(
+            "`{name}` is set by the client on every request; remove it from {}",
+            place.1
+        ));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "the value of `{name}` contains a control character (CR, LF, NUL, …), which cannot go \
+             in an HTTP header"
+        ));
     }
     Ok(())
 }

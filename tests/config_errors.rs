@@ -293,7 +293,7 @@ fn unknown_key_is_named_with_the_closest_known_one() {
         "invalid `endpoint_ulr` (file `<file>`): unknown key (did you mean `endpoint_url`?); known keys: _type, \
          endpoint_url, endpoint_api_type, endpoint_api_key, deployment_name, timeout, max_retries, formatter, \
          content_formatter, model_kwargs, extra_headers, auth, client_id, token_scope, ca_certificates, \
-         use_os_trust_store"
+         use_os_trust_store, model"
     );
     let far = load_message("far.yaml", "_type: azureml_endpoint\ntemperature: 0.5\n", &env());
     assert!(

@@ -96,6 +96,7 @@ const FLAGS: &[Flag] = &[
     flag("port", Some("N"), "the port on 127.0.0.1 (default 8765; 0 picks a free one)", &[Local]),
     flag("ca-cert", Some("FILE"), "trust the CA certificates in this PEM file instead of Mozilla's roots, e.g. a TLS-inspecting proxy's (repeatable; or AZUREML_CA_BUNDLE)", CALLING),
     flag("os-trust-store", None, "verify TLS with the operating system's trust store instead of Mozilla's roots", CALLING),
+    flag("model", Some("NAME"), "the body's \"model\", for serverless gateways serving many models from one URL (--param model=… wins)", ENDPOINT),
 ];
 
 /// The settings the flags gave; `None`/empty where not given.
@@ -128,6 +129,7 @@ pub struct Args {
     pub port: Option<u16>,
     pub ca_certs: Vec<PathBuf>,
     pub os_trust_store: bool,
+    pub model: Option<String>,
     /// PROMPT, MESSAGE or FILE.
     pub positional: Vec<OsString>,
 }
@@ -348,6 +350,7 @@ fn apply(args: &mut Args, command: Command, name: &str, value: Option<OsString>)
         }
         "ca-cert" => args.ca_certs.push(path()),
         "os-trust-store" => args.os_trust_store = true,
+        "model" => args.model = Some(text()?),
         _ => return Err(Failure::usage(format!("unknown flag {shown}"))),
     }
     Ok(())

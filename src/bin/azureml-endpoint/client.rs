@@ -112,6 +112,9 @@ fn builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Build
     if let Some(name) = &args.deployment {
         builder = builder.deployment_name(name.clone());
     }
+    if let Some(model) = &args.model {
+        builder = builder.model(model.clone());
+    }
     if let Some(timeout) = args.timeout {
         builder = builder.timeout(timeout);
     }
@@ -147,6 +150,9 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     }
     if let Some(name) = &args.deployment {
         options = options.deployment_name(name.clone());
+    }
+    if let Some(model) = &args.model {
+        options = options.model(model.clone());
     }
     if let Some(timeout) = args.timeout {
         options = options.timeout(timeout);
@@ -268,6 +274,9 @@ pub fn saving_builder<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> R
     }
     if let Some(name) = &args.deployment {
         b = b.deployment_name(name.clone());
+    }
+    if let Some(model) = &args.model {
+        b = b.model(model.clone());
     }
     if let Some(timeout) = args.timeout {
         b = b.timeout(timeout);
