@@ -28,6 +28,7 @@ mod error;
 mod excerpt;
 pub mod formatter;
 mod llm;
+mod load_options;
 #[cfg(feature = "local")]
 pub mod local;
 mod message;
@@ -68,13 +69,12 @@ pub use formatter::{
     LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
+pub use load_options::LoadOptions;
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::{CallOptions, ExtraParameters};
 pub use rate_limit::RateLimits;
 #[allow(deprecated)]
-pub use registry::{
-    load_llm, AnyClient, LoadContext, LoadOptions, Loaded, LoadedClient, LoadedConfig, Registry,
-};
+pub use registry::{load_llm, AnyClient, LoadContext, Loaded, LoadedClient, LoadedConfig, Registry};
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
 pub use structured::ResponseFormat;
