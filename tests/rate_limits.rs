@@ -5,19 +5,14 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Error, Gpt2ContentFormatter, RateLimits, Result};
+use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Error, RateLimits, Result};
 use common::keepalive::{KeepAliveServer, Reply};
 use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn client(server: &KeepAliveServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_retries(retries)
-        .build()
+    common::gpt2_client(server.url("/score"), retries)
 }
 
 #[test]

@@ -13,12 +13,7 @@ use common::KEY;
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn client(server: &FaultServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_retries(retries)
-        .build()
+    common::gpt2_client(server.url("/score"), retries)
 }
 
 #[test]
@@ -240,15 +235,6 @@ fn same_host_redirects_are_followed() -> Result<()> {
     Ok(())
 }
 
-fn fault_client(server: &FaultServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_retries(retries)
-        .build()
-}
-
 #[test]
 fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
     let cases = [
@@ -267,7 +253,7 @@ fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
             response(200, &[], OK),
         ]);
         let start = Instant::now();
-        let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+        let err = client(&server, 3)?.invoke("x").unwrap_err();
         // Quick: nothing is waited for (2x a generous bound for a shared machine).
         assert!(start.elapsed() < Duration::from_secs(4), "{name}: {value}");
         let Error::Http(http) = &err else {
@@ -291,7 +277,7 @@ fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
 #[test]
 fn saturated_waits_say_so_exactly() -> Result<()> {
     let server = FaultServer::start(vec![response(503, &[("retry-after-ms", "1e30")], "")]);
-    let err = fault_client(&server, 1)?.invoke("x").unwrap_err();
+    let err = client(&server, 1)?.invoke("x").unwrap_err();
     let Error::Http(http) = &err else {
         panic!("{err:?}")
     };
@@ -310,11 +296,7 @@ fn unreadable_waits_are_ignored_for_backoff() -> Result<()> {
     ] {
         let server = FaultServer::start(vec![response(429, &[(name, value)], ""), response(200, &[], OK)]);
         let start = Instant::now();
-        assert_eq!(
-            fault_client(&server, 3)?.invoke("x")?.text,
-            "done",
-            "{name}: {value}"
-        );
+        assert_eq!(client(&server, 3)?.invoke("x")?.text, "done", "{name}: {value}");
         // The first backoff is 0.4 to 0.8 s.
         let waited = start.elapsed();
         assert!(
@@ -335,7 +317,7 @@ fn past_and_zero_waits_retry_at_once() -> Result<()> {
     ] {
         let server = FaultServer::start(vec![response(503, &[(name, value)], ""), response(200, &[], OK)]);
         let start = Instant::now();
-        assert_eq!(fault_client(&server, 3)?.invoke("x")?.text, "done");
+        assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
         assert!(
             start.elapsed() < Duration::from_millis(400),
             "{name}: {value}: {:?}",
@@ -389,7 +371,7 @@ fn a_cut_body_after_two_503s_counts_three_attempts_and_says_the_model_ran() -> R
     let cut = vec![Act::send(head(200, &[("content-length", "100")]) + &OK[..6])];
     let busy = || response(503, &[("retry-after-ms", "1")], "busy");
     let server = FaultServer::start(vec![busy(), busy(), cut]);
-    let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+    let err = client(&server, 3)?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -415,7 +397,7 @@ fn a_reset_body_says_the_model_ran() -> Result<()> {
         Act::Reset,
     ];
     let server = FaultServer::start(vec![script]);
-    let err = fault_client(&server, 3)?.invoke("x").unwrap_err();
+    let err = client(&server, 3)?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -431,7 +413,7 @@ fn a_reset_body_says_the_model_ran() -> Result<()> {
 #[test]
 fn a_reset_before_any_response_is_retried() -> Result<()> {
     let server = FaultServer::start(vec![vec![Act::Reset], response(200, &[], OK)]);
-    assert_eq!(fault_client(&server, 3)?.invoke("x")?.text, "done");
+    assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
     Ok(())
 }

@@ -25,5 +25,18 @@ pub fn http_proxy_in_env(host: &str) -> Option<&'static str> {
         .find(|var| set(var))
 }
 
+/// A GPT-2 (dedicated) client for `url` with `retries` retries and the test key.
+pub fn gpt2_client(
+    url: String,
+    retries: u32,
+) -> azureml_endpoint::Result<azureml_endpoint::AzureMlOnlineEndpoint> {
+    azureml_endpoint::AzureMlOnlineEndpoint::builder()
+        .endpoint_url(url)
+        .api_key(KEY)
+        .formatter(azureml_endpoint::Gpt2ContentFormatter)
+        .max_retries(retries)
+        .build()
+}
+
 /// A prompt with every character that Python's hand escaping used to corrupt.
 pub const SPECIAL: &str = "Quote \" backslash \\ newline \n tab \t nul \u{0} 中文 emoji 🦀 end";
