@@ -33,6 +33,15 @@ fn header(request: &Request, name: &str) -> Option<String> {
     })
 }
 
+/// The `Authorization` header of each request the server got, in order.
+fn authorizations(server: &FaultServer) -> Vec<Option<String>> {
+    server
+        .requests()
+        .iter()
+        .map(|r| header(r, "authorization"))
+        .collect()
+}
+
 fn ok_scripts(n: usize) -> Vec<Vec<common::fault::Act>> {
     (0..n).map(|_| response(200, &[], COMPLETION)).collect()
 }
@@ -196,11 +205,7 @@ fn sixteen_threads_first_calls_make_one_token_request() -> TestResult {
         assert_eq!(thread.join().map_err(|_| "thread panicked")??, "ok");
     }
     assert_eq!(calls.count(), 1);
-    let bearers: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| header(r, "authorization"))
-        .collect();
+    let bearers = authorizations(&server);
     assert_eq!(bearers, vec![Some(format!("Bearer {TOKEN}")); 16]);
     Ok(())
 }
@@ -216,11 +221,7 @@ fn a_token_about_to_expire_is_refreshed_before_use() -> TestResult {
     )?;
     llm.invoke("one")?;
     llm.invoke("two")?;
-    let bearers: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| header(r, "authorization"))
-        .collect();
+    let bearers = authorizations(&server);
     assert_eq!(
         bearers,
         [Some(format!("Bearer {TOKEN}")), Some(format!("Bearer {TOKEN_2}"))]
@@ -238,11 +239,7 @@ fn a_401_gets_one_new_token_and_one_retry() -> TestResult {
     let llm = llm(&server, calls.credential(&[TOKEN, TOKEN_2], HOUR, Duration::ZERO))?;
     // max_retries is 0: the retry after a 401 is not counted against it.
     assert_eq!(llm.invoke("hi")?.text, "ok");
-    let bearers: Vec<_> = server
-        .requests()
-        .iter()
-        .map(|r| header(r, "authorization"))
-        .collect();
+    let bearers = authorizations(&server);
     assert_eq!(
         bearers,
         [Some(format!("Bearer {TOKEN}")), Some(format!("Bearer {TOKEN_2}"))]
