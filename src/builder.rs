@@ -1,32 +1,24 @@
-//! The consuming builder shared by both clients, and where settings are resolved and validated.
+//! The consuming builder shared by both clients and by loading: setters over the one settings
+//! model (`settings.rs`), checked once by `resolve.rs` at `build()`.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::config::{
-    check_timeout, parse_timeout, ApiType, ClientKind, EndpointConfig, Origin, WithOrigin,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
-    ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL, ENV_TIMEOUT,
-};
-use crate::config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
-use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE, ENV_AUTH};
+use crate::config::{ApiType, ClientKind, Origin};
+use crate::credential::{AuthMode, TokenCredential};
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
+use crate::resolve::{resolve, timeout_argument, FormatterFacts, Resolved};
 use crate::secret::ApiKey;
-use crate::transport::{Auth, CaCertificates, Transport, Trust};
-use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
-
-/// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
-/// a later source can still give one.
-pub(crate) fn deployment(name: String, source: Origin) -> Option<WithOrigin<String>> {
-    (!name.is_empty()).then(|| WithOrigin::new(name, source))
-}
+use crate::settings::{FormatterSpec, Setting, Settings};
+use crate::transport::CaCertificates;
 
 /// What the builder and the clients' core need of a formatter, whichever client it serves.
-/// `pub` in a private module: it seals [`Builder`]'s `Default`, so only the two clients'
-/// builders exist.
+/// `pub` in a private module: users never name it.
 pub trait Formatter {
     fn tag(&self) -> &str;
     fn supported_api_types(&self) -> &[ApiType];
@@ -60,33 +52,6 @@ macro_rules! formatter_for {
 
 formatter_for!(ContentFormatter, ChatContentFormatter);
 
-/// Settings as given, not yet validated. Text from env vars and files is parsed late, so an
-/// explicit argument can still replace a bad value before [`Builder::build`] reports it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Settings {
-    pub endpoint_url: Option<WithOrigin<String>>,
-    pub api_type: Option<WithOrigin<std::result::Result<ApiType, String>>>,
-    pub api_key: Option<WithOrigin<ApiKey>>,
-    pub deployment_name: Option<WithOrigin<String>>,
-    pub timeout: Option<WithOrigin<std::result::Result<Duration, String>>>,
-    pub connect_timeout: Option<std::result::Result<Duration, String>>,
-    pub max_retries: Option<u32>,
-    pub model_kwargs: Map<String, Value>,
-    pub extra_headers: Vec<(String, String)>,
-    /// Where `extra_headers` came from; `None` means the builder.
-    pub extra_headers_source: Option<Origin>,
-    pub allow_insecure_http: bool,
-    pub max_response_bytes: Option<u64>,
-    pub auth: Option<WithOrigin<std::result::Result<AuthMode, String>>>,
-    /// Set with `auth` = [`AuthMode::Custom`].
-    pub credential: Option<Arc<dyn TokenCredential>>,
-    pub client_id: Option<WithOrigin<String>>,
-    pub token_scope: Option<WithOrigin<String>>,
-    pub max_idle_connections: Option<usize>,
-    pub trust: Trust,
-    pub model: Option<WithOrigin<String>>,
-}
-
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
 /// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder) are this type.
 ///
@@ -113,19 +78,74 @@ pub(crate) struct Settings {
 /// assert_eq!(llm.config().max_retries, chat.config().max_retries);
 /// # Ok::<(), azureml_endpoint::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Builder<F: ?Sized> {
     pub(crate) settings: Settings,
-    pub(crate) formatter: Option<WithOrigin<Arc<F>>>,
+    /// A formatter given in code; one named by tag is in `settings.formatter`.
+    pub(crate) formatter: Option<(Arc<F>, Origin)>,
+    /// Set with `auth` = [`AuthMode::Custom`].
+    pub(crate) credential: Option<Arc<dyn TokenCredential>>,
+    /// Where env vars are read from at build, under everything else; `None`: not read.
+    pub(crate) env: Option<Env>,
 }
 
-/// Only for the two formatter kinds: no other builder can be made.
-impl<F: ?Sized + Formatter> Default for Builder<F> {
+/// Where a build reads the `AZUREML_*` env vars from.
+#[derive(Clone, Debug)]
+pub(crate) enum Env {
+    Process,
+    Vars(Arc<HashMap<String, String>>),
+}
+
+impl Env {
+    pub(crate) fn settings(&self) -> Settings {
+        match self {
+            Env::Process => Settings::from_env(|name| std::env::var(name).ok()),
+            Env::Vars(vars) => Settings::from_env(|name| vars.get(name).cloned()),
+        }
+    }
+}
+
+/// The builder kinds: the two clients' formatter traits and [`LoadOptions`](crate::LoadOptions)'
+/// marker. `pub` in a private module, so no other builder can be made.
+pub trait BuilderKind {}
+impl BuilderKind for dyn ContentFormatter {}
+impl BuilderKind for dyn ChatContentFormatter {}
+impl BuilderKind for Load {}
+
+/// The kind of [`LoadOptions`](crate::LoadOptions): a load builds whichever client the file
+/// holds, so its formatter is named by tag.
+#[derive(Debug)]
+pub enum Load {}
+
+impl<F: ?Sized + BuilderKind> Default for Builder<F> {
     fn default() -> Self {
         Builder {
             settings: Settings::default(),
             formatter: None,
+            credential: None,
+            env: None,
         }
+    }
+}
+
+impl<F: ?Sized> Clone for Builder<F> {
+    fn clone(&self) -> Self {
+        Builder {
+            settings: self.settings.clone(),
+            formatter: self.formatter.clone(),
+            credential: self.credential.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+impl<F: ?Sized> fmt::Debug for Builder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .field("formatter", &self.formatter.as_ref().map(|(_, origin)| origin))
+            .field("credential", &self.credential.is_some())
+            .field("env", &self.env)
+            .finish()
     }
 }
 
@@ -135,26 +155,26 @@ impl<F: ?Sized> Builder<F> {
     /// [`chat_formatter`](crate::formatter::chat_formatter). Defaults to the client's default
     /// formatter.
     pub fn formatter_arc(mut self, formatter: Arc<F>) -> Self {
-        self.formatter = Some(WithOrigin::new(formatter, Origin::Argument));
+        self.formatter = Some((formatter, Origin::Argument));
         self
     }
 
     /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.endpoint_url = Some(WithOrigin::new(url.into(), Origin::Argument));
+        self.settings.endpoint_url = Setting::new(url.into(), Origin::Argument);
         self
     }
 
     /// The endpoint kind. Defaults to [`ApiType::Dedicated`].
     pub fn api_type(mut self, api_type: ApiType) -> Self {
-        self.settings.api_type = Some(WithOrigin::new(Ok(api_type), Origin::Argument));
+        self.settings.endpoint_api_type = Setting::new(api_type, Origin::Argument);
         self
     }
 
     /// The endpoint key or Microsoft Entra token: visible ASCII, no spaces or line breaks.
     /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.settings.api_key = Some(WithOrigin::new(key.into(), Origin::Argument));
+        self.settings.endpoint_api_key = Setting::new(key.into(), Origin::Argument);
         self
     }
 
@@ -162,49 +182,48 @@ impl<F: ?Sized> Builder<F> {
     /// `AZUREML_DEPLOYMENT_NAME` still applies, as in Python. Defaults to none: the endpoint's
     /// traffic split decides.
     pub fn deployment_name(mut self, name: impl Into<String>) -> Self {
-        match deployment(name.into(), Origin::Argument) {
-            Some(name) => self.settings.deployment_name = Some(name),
-            // Unset forgets an earlier argument but keeps what `with_env` found.
-            None => {
-                let set = &mut self.settings.deployment_name;
-                if set.as_ref().is_some_and(|d| d.origin == Origin::Argument) {
-                    *set = None;
-                }
-            }
-        }
+        let name = name.into();
+        // `""` forgets an earlier argument, so the file's or env's name applies.
+        self.settings.deployment_name = if name.is_empty() {
+            Setting::default()
+        } else {
+            Setting::new(name, Origin::Argument)
+        };
         self
     }
 
     /// Deadline for one request attempt; for a stream, for each next event. Must be between
     /// 1 ms and a day. Defaults to 50 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        let value = check_timeout(timeout, format_args!("{timeout:?}"));
-        self.settings.timeout = Some(WithOrigin::new(value, Origin::Argument));
+        self.settings.timeout = Setting::parsed(timeout_argument(timeout), Origin::Argument);
         self
     }
 
     /// Deadline for making a connection. Must be between 1 ms and a day. Defaults to 10 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = Some(check_timeout(timeout, format_args!("{timeout:?}")));
+        self.settings.connect_timeout = Setting::parsed(timeout_argument(timeout), Origin::Argument);
         self
     }
 
     /// Further attempts after the first for 408, 429, 5xx and failed connections. Defaults to 3.
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.settings.max_retries = Some(retries);
+        self.settings.max_retries = Setting::new(retries, Origin::Argument);
         self
     }
 
     /// Parameters sent with every request (`temperature`, `max_new_tokens`, …), replacing any set
     /// before. Defaults to none.
     pub fn model_kwargs(mut self, kwargs: Map<String, Value>) -> Self {
-        self.settings.model_kwargs = kwargs;
+        self.settings.model_kwargs = Setting::new(kwargs, Origin::Argument);
         self
     }
 
     /// Adds one parameter sent with every request. Defaults to none.
     pub fn model_kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.settings.model_kwargs.insert(key.into(), value.into());
+        let (key, value) = (key.into(), value.into());
+        self.settings.model_kwargs.update_argument(|kwargs| {
+            kwargs.insert(key, value);
+        });
         self
     }
 
@@ -213,20 +232,23 @@ impl<F: ?Sized> Builder<F> {
     /// `Transfer-Encoding`, `Connection`, `Content-Type`, `Accept`, `Authorization`, `api-key`);
     /// the value must have no control characters. Defaults to none.
     pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.extra_headers.push((name.into(), value.into()));
+        let header = (name.into(), value.into());
+        self.settings
+            .extra_headers
+            .update_argument(|headers| headers.push(header));
         self
     }
 
     /// Allows plain `http` to a non-loopback host, which sends the key in clear text.
     /// Defaults to `false`.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.settings.allow_insecure_http = allow;
+        self.settings.allow_insecure_http = Setting::new(allow, Origin::Argument);
         self
     }
 
     /// A response body larger than this is an error, never a truncated answer. Defaults to 32 MiB.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
-        self.settings.max_response_bytes = Some(limit);
+        self.settings.max_response_bytes = Setting::new(limit, Origin::Argument);
         self
     }
 
@@ -240,8 +262,8 @@ impl<F: ?Sized> Builder<F> {
     ///
     /// A saved config does not record it: it loads as [`AuthMode::Key`] unless `auth` is set.
     pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
-        self.settings.credential = Some(Arc::new(credential));
-        self.settings.auth = Some(WithOrigin::new(Ok(AuthMode::Custom), Origin::Argument));
+        self.credential = Some(Arc::new(credential));
+        self.settings.auth = Setting::new(AuthMode::Custom, Origin::Argument);
         self
     }
 
@@ -250,12 +272,12 @@ impl<F: ?Sized> Builder<F> {
     /// unset is [`Error::Credential`]). Tokens are cached and retried as for
     /// [`credential`](Self::credential), which this replaces.
     pub fn auth(mut self, mode: AuthMode) -> Self {
-        self.settings.credential = None;
+        self.credential = None;
         let mode = match mode {
             AuthMode::Custom => Err("`custom` is set with Builder::credential".to_owned()),
             named => Ok(named),
         };
-        self.settings.auth = Some(WithOrigin::new(mode, Origin::Argument));
+        self.settings.auth = Setting::parsed(mode, Origin::Argument);
         self
     }
 
@@ -265,14 +287,14 @@ impl<F: ?Sized> Builder<F> {
     /// `*.cognitiveservices.azure.com` and `*.services.ai.azure.com`. Any other host needs one:
     /// a token is never sent to a host nobody vouched for.
     pub fn token_scope(mut self, scope: impl Into<String>) -> Self {
-        self.settings.token_scope = Some(WithOrigin::new(scope.into(), Origin::Argument));
+        self.settings.token_scope = Setting::new(scope.into(), Origin::Argument);
         self
     }
 
     /// The identity to sign in as: a user-assigned managed identity's client id, or the app's
     /// client id instead of `AZURE_CLIENT_ID` (workload identity, client secret, default).
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.settings.client_id = Some(WithOrigin::new(client_id.into(), Origin::Argument));
+        self.settings.client_id = Setting::new(client_id.into(), Origin::Argument);
         self
     }
 
@@ -283,7 +305,7 @@ impl<F: ?Sized> Builder<F> {
     /// this many are closed after each request and opened again for the next, so set it to at
     /// least your largest concurrency. `0` keeps none (a new connection per request).
     pub fn max_idle_connections(mut self, connections: usize) -> Self {
-        self.settings.max_idle_connections = Some(connections);
+        self.settings.max_idle_connections = Setting::new(connections, Origin::Argument);
         self
     }
 
@@ -294,7 +316,9 @@ impl<F: ?Sized> Builder<F> {
     /// without a certificate, or not PEM, is an error from `build()`.
     pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         let given = CaCertificates::Pem(pem.into());
-        self.settings.trust.extra.push((given, Origin::Argument));
+        self.settings
+            .ca_certificates
+            .update_argument(|list| list.push(given));
         self
     }
 
@@ -302,7 +326,9 @@ impl<F: ?Sized> Builder<F> {
     /// at `build()`; a missing, unreadable or empty file is an error naming it.
     pub fn add_root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let given = CaCertificates::File(path.into());
-        self.settings.trust.extra.push((given, Origin::Argument));
+        self.settings
+            .ca_certificates
+            .update_argument(|list| list.push(given));
         self
     }
 
@@ -310,7 +336,7 @@ impl<F: ?Sized> Builder<F> {
     /// a corporate CA) instead of Mozilla's roots. Cannot be combined with extra CA
     /// certificates. Defaults to `false`.
     pub fn use_os_trust_store(mut self, use_it: bool) -> Self {
-        self.settings.trust.os_store = use_it;
+        self.settings.use_os_trust_store = Setting::new(use_it, Origin::Argument);
         self
     }
 
@@ -319,303 +345,90 @@ impl<F: ?Sized> Builder<F> {
     /// call's parameters wins over it. A dedicated endpoint serves one model, so setting it
     /// there is a config error at build. Defaults to none (no `"model"` sent).
     pub fn model(mut self, name: impl Into<String>) -> Self {
-        self.settings.model = Some(WithOrigin::new(name.into(), Origin::Argument));
+        self.settings.model = Setting::new(name.into(), Origin::Argument);
         self
     }
 
-    /// Fills every setting not given yet from the `AZUREML_*` env vars: `AZUREML_ENDPOINT_URL`,
-    /// `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`, `AZUREML_DEPLOYMENT_NAME`,
-    /// `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a PEM file of CA certificates,
-    /// used when no CA or OS trust store was chosen in code). Settings given in code win, whatever
-    /// the call order.
+    /// Fills every setting not given otherwise from the `AZUREML_*` env vars, read at
+    /// `build()`: `AZUREML_ENDPOINT_URL`, `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`,
+    /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a
+    /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise).
+    /// Settings given in code win, whatever the call order. Defaults to no env vars for a
+    /// builder; loading reads them unless [`env_vars`](Self::env_vars) says otherwise.
     pub fn with_env(mut self) -> Self {
-        self.settings.fill_from_env(|name| std::env::var(name).ok());
+        self.env = Some(Env::Process);
+        self
+    }
+
+    /// Like [`with_env`](Self::with_env), reading the `AZUREML_*` settings from these pairs
+    /// instead of the process environment (for tests, or a program that keeps its own). An
+    /// empty list means no env vars at all.
+    pub fn env_vars<K: Into<String>, V: Into<String>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.env = Some(Env::Vars(Arc::new(vars)));
         self
     }
 }
 
-impl<F: ?Sized> Builder<F> {
-    /// Resolves the settings for a client of `kind`, with the formatter given or `default`.
+impl<F: ?Sized + Formatter> Builder<F> {
+    /// Validates the settings for a client of `kind`, with the formatter given in code, else
+    /// the one named by tag (looked up with `builtin`), else `default`.
     pub(crate) fn resolve_for(
         self,
         kind: ClientKind,
+        builtin: fn(&str) -> Option<Arc<F>>,
         default: impl FnOnce() -> Arc<F>,
-    ) -> Result<(Resolved, Arc<F>)>
-    where
-        F: Formatter,
-    {
-        let formatter = self
-            .formatter
-            .unwrap_or_else(|| WithOrigin::new(default(), Origin::Default));
-        let resolved = self.settings.resolve(
-            kind,
-            formatter.value.tag(),
-            formatter.value.supported_api_types(),
-            &formatter.origin,
-        )?;
-        Ok((resolved, formatter.value))
-    }
-}
-
-impl Settings {
-    /// Fills unset values from env vars read through `var` (a seam for tests).
-    pub(crate) fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) {
-        let env = |name: &'static str| var(name).map(|value| (value, Origin::Env(name)));
-        if self.endpoint_url.is_none() {
-            self.endpoint_url = env(ENV_ENDPOINT_URL).map(|(v, s)| WithOrigin::new(v, s));
+    ) -> Result<(Resolved, Arc<F>)> {
+        let mut settings = self.settings;
+        if let Some(env) = &self.env {
+            settings.overlay(env.settings());
         }
-        if self.api_key.is_none() {
-            self.api_key = env(ENV_ENDPOINT_API_KEY).map(|(v, s)| WithOrigin::new(ApiKey::new(v), s));
-        }
-        if self.api_type.is_none() {
-            self.api_type = env(ENV_ENDPOINT_API_TYPE).map(|(v, s)| WithOrigin::new(v.parse(), s));
-        }
-        if self.deployment_name.is_none() {
-            self.deployment_name = env(ENV_DEPLOYMENT_NAME).and_then(|(v, s)| deployment(v, s));
-        }
-        if self.timeout.is_none() {
-            self.timeout = env(ENV_TIMEOUT).map(|(v, s)| WithOrigin::new(parse_timeout(&v), s));
-        }
-        if self.auth.is_none() {
-            self.auth = env(ENV_AUTH).map(|(v, s)| WithOrigin::new(v.parse(), s));
-        }
-        if self.trust.extra.is_empty() && !self.trust.os_store {
-            if let Some((path, source)) = env(ENV_CA_BUNDLE).filter(|(v, _)| !v.trim().is_empty()) {
-                self.trust.extra.push((CaCertificates::File(path.into()), source));
-            }
-        }
-    }
-
-    /// Validates everything and makes the transport: the one place a client's settings are
-    /// checked, in the order their errors are reported.
-    pub(crate) fn resolve(
-        self,
-        kind: ClientKind,
-        formatter_tag: &str,
-        formatter_api_types: &[ApiType],
-        formatter_origin: &Origin,
-    ) -> Result<Resolved> {
-        let mut origins = Vec::new();
-        let api_type = parsed_or_default(
-            "endpoint_api_type",
-            self.api_type,
-            ApiType::Dedicated,
-            &mut origins,
-        )?;
-
-        let url = required(
-            "endpoint_url",
-            self.endpoint_url,
-            format!("no endpoint URL: pass it to the builder, set `endpoint_url` in the config file, or set {ENV_ENDPOINT_URL}"),
-        )?;
-        let parsed_url = validate_url(&url.value, &url.origin, api_type, kind, self.allow_insecure_http)?;
-        origins.push(("endpoint_url", url.origin));
-
-        let auth = parsed_or_default("auth", self.auth, AuthMode::Key, &mut origins)?;
-        let client_id = self
-            .client_id
-            .map(|id| check_client_id(id, auth, &mut origins))
-            .transpose()?;
-        let token_scope = match &self.token_scope {
-            Some(WithOrigin { value, origin }) => {
-                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(Error::config(
-                        "token_scope",
-                        origin.clone(),
-                        format!("{value:?} is not a token scope; use a URL such as {AZURE_ML_SCOPE:?}, without spaces"),
-                    ));
-                }
-                origins.push(("token_scope", origin.clone()));
-                Some(value.clone())
-            }
-            None => None,
-        };
-        let key = if auth.uses_token() {
-            // A key in the environment is ignored: the client signs in with a token.
-            None
-        } else {
-            let key = required(
-                "endpoint_api_key",
-                self.api_key,
-                format!("no API key: pass it to the builder, set {ENV_ENDPOINT_API_KEY}, or set `endpoint_api_key` in a hand-written config file"),
-            )?;
-            check_key(key.value.expose(), &key.origin)?;
-            origins.push(("endpoint_api_key", key.origin));
-            Some(key.value)
-        };
-        let scope = match (&token_scope, auth.uses_token()) {
-            (Some(scope), _) => Some(scope.clone()),
-            (None, false) => None,
-            (None, true) => match scope_for_host(&parsed_url.host) {
-                Some(scope) => Some(scope.to_owned()),
-                None => {
-                    return Err(Error::config(
-                        "token_scope",
-                        Origin::Default,
-                        format!(
-                            "no token scope is known for host `{}`: a token is sent only to \
-                             *.inference.ml.azure.com, *.openai.azure.com, \
-                             *.cognitiveservices.azure.com and *.services.ai.azure.com unless \
-                             you set token_scope (--token-scope) for this host",
-                            parsed_url.host
-                        ),
-                    ))
-                }
+        let (formatter, origin) = match self.formatter {
+            Some(given) => given,
+            None => match named_formatter(&mut settings, builtin)? {
+                Some(named) => named,
+                None => (default(), Origin::Default),
             },
         };
-
-        let deployment_name = match self.deployment_name {
-            Some(WithOrigin { value, origin }) => {
-                check_header_value("deployment_name", &origin, &value, &format!("{value:?}"))?;
-                origins.push(("deployment_name", origin));
-                Some(value)
-            }
-            None => None,
+        let facts = FormatterFacts {
+            spec: FormatterSpec {
+                tag: formatter.tag().to_owned(),
+                settings: formatter.settings(),
+            },
+            api_types: formatter.supported_api_types(),
+            origin,
         };
-        let timeout = parsed_or_default("timeout", self.timeout, DEFAULT_TIMEOUT, &mut origins)?;
-        let connect_timeout = self
-            .connect_timeout
-            .unwrap_or(Ok(DEFAULT_CONNECT_TIMEOUT))
-            .map_err(|message| Error::config("connect_timeout", Origin::Argument, message))?;
-        check_extra_headers(
-            &self.extra_headers,
-            &self.extra_headers_source.unwrap_or(Origin::Argument),
-        )?;
-        check_formatter_supports(api_type, formatter_tag, formatter_api_types, formatter_origin)?;
-
-        let config = EndpointConfig {
-            endpoint_url: url.value,
-            api_type,
-            deployment_name,
-            timeout,
-            connect_timeout,
-            max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
-            model_kwargs: self.model_kwargs,
-            extra_headers: self.extra_headers,
-            allow_insecure_http: self.allow_insecure_http,
-            max_response_bytes: self.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-            auth,
-            client_id,
-            token_scope,
-            max_idle_connections: self.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
-            ca_certificate_files: self.trust.files(),
-            use_os_trust_store: self.trust.os_store,
-            model: check_model(self.model, api_type, &mut origins)?,
-        };
-        let auth = match (key.as_ref(), self.credential, scope) {
-            (Some(key), _, _) => Auth::Key(key),
-            (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
-            (None, _, scope) => Auth::Mode(auth, config.client_id.as_deref(), scope.unwrap_or_default()),
-        };
-        let transport = Transport::new(
-            &config,
-            parsed_url,
-            auth,
-            config.deployment_name.as_deref(),
-            &self.trust,
-        )?;
-        Ok(Resolved {
-            config,
-            transport,
-            sources: origins,
-        })
+        let resolved = resolve(settings, self.credential, kind, facts)?;
+        Ok((resolved, formatter))
     }
 }
 
-/// Where each resolved setting came from, in resolution order.
-type Origins = Vec<(&'static str, Origin)>;
-
-/// A setting parsed late (so an argument can replace a bad env or file value) or its default,
-/// with its origin recorded.
-fn parsed_or_default<T>(
-    key: &'static str,
-    given: Option<WithOrigin<std::result::Result<T, String>>>,
-    default: T,
-    origins: &mut Origins,
-) -> Result<T> {
-    match given {
-        Some(WithOrigin { value, origin }) => {
-            let value = value.map_err(|message| Error::config(key, origin.clone(), message))?;
-            origins.push((key, origin));
-            Ok(value)
-        }
-        None => {
-            origins.push((key, Origin::Default));
-            Ok(default)
-        }
-    }
-}
-
-/// A client id, for a mode that takes one.
-fn check_client_id(id: WithOrigin<String>, auth: AuthMode, origins: &mut Origins) -> Result<String> {
-    if !auth.takes_client_id() {
-        return Err(Error::config(
-            "client_id",
-            id.origin,
-            format!(
-                "auth `{auth}` takes no client id; it is for managed_identity, workload_identity, \
-                 client_secret and default"
-            ),
-        ));
-    }
-    check_header_value("client_id", &id.origin, &id.value, &format!("{:?}", id.value))?;
-    origins.push(("client_id", id.origin));
-    Ok(id.value)
-}
-
-/// A setting without a default; `missing` says where it can come from.
-fn required<T>(key: &'static str, given: Option<WithOrigin<T>>, missing: String) -> Result<WithOrigin<T>> {
-    given.ok_or_else(|| Error::config(key, Origin::Default, missing))
-}
-
-fn check_formatter_supports(
-    api_type: ApiType,
-    tag: &str,
-    supported: &[ApiType],
-    origin: &Origin,
-) -> Result<()> {
-    if supported.contains(&api_type) {
-        return Ok(());
-    }
-    let supported: Vec<_> = supported.iter().map(|t| t.as_str()).collect();
-    Err(Error::config(
-        "formatter",
-        origin.clone(),
-        format!(
-            "formatter `{tag}` does not support api type `{api_type}` (it supports: {}); \
-             choose a formatter for {api_type} endpoints, e.g. `custom_openai`",
-            supported.join(", ")
-        ),
-    ))
-}
-
-/// A `model` is a non-empty name, for serverless endpoints only.
-fn check_model(
-    model: Option<WithOrigin<String>>,
-    api_type: ApiType,
-    origins: &mut Vec<(&'static str, Origin)>,
-) -> Result<Option<String>> {
-    let Some(WithOrigin { value, origin }) = model else {
+/// The formatter named by tag in `settings` (`formatter`, or Python's `content_formatter`), as
+/// `lookup` finds it.
+fn named_formatter<F: ?Sized>(
+    settings: &mut Settings,
+    lookup: impl FnOnce(&str) -> Option<Arc<F>>,
+) -> Result<Option<(Arc<F>, Origin)>> {
+    let (key, setting) = if settings.formatter.is_set() {
+        ("formatter", std::mem::take(&mut settings.formatter))
+    } else {
+        (
+            "content_formatter",
+            std::mem::take(&mut settings.content_formatter),
+        )
+    };
+    let Some((spec, origin)) = setting.get(key)? else {
         return Ok(None);
     };
-    let bad = |message: &str| Err(Error::config("model", origin.clone(), message.to_owned()));
-    if value.trim().is_empty() {
-        return bad("the model name is empty; give a name or leave `model` unset");
+    match lookup(&spec.tag) {
+        Some(formatter) => Ok(Some((formatter, origin))),
+        None => Err(Error::config(
+            key,
+            origin,
+            format!("unknown formatter `{}`", spec.tag),
+        )),
     }
-    if api_type == ApiType::Dedicated {
-        return bad(
-            "`model` applies to serverless endpoints; a dedicated endpoint serves the model its \
-             deployment runs: remove `model`, or pin a deployment with `deployment_name`",
-        );
-    }
-    origins.push(("model", origin));
-    Ok(Some(value))
-}
-
-/// What both clients hold once their settings are valid.
-#[derive(Debug)]
-pub(crate) struct Resolved {
-    pub config: EndpointConfig,
-    pub transport: Transport,
-    pub sources: Vec<(&'static str, Origin)>,
 }

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::builder::Builder;
-use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig, Origin};
+use crate::chunk::StreamChunk;
+use crate::client::{Core, Kind};
+use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE};
 use crate::error::Result;
 use crate::formatter::{ChatContentFormatter, CustomOpenAiChatContentFormatter};
 use crate::message::{ChatCompletion, ChatMessage};
 use crate::options::CallOptions;
+use crate::rate_limit::RateLimits;
 use crate::stream::CompletionStream;
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
@@ -37,7 +39,7 @@ pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlChatOnlineEndpoint {
-    core: Arc<Core<dyn ChatContentFormatter>>,
+    core: Arc<Core<Chats>>,
 }
 
 impl Builder<dyn ChatContentFormatter> {
@@ -54,9 +56,7 @@ impl Builder<dyn ChatContentFormatter> {
     /// change, as for the completion client; on serverless the URL path must end with
     /// `/chat/completions`.
     pub fn build(self) -> Result<AzureMlChatOnlineEndpoint> {
-        let core = Core::build(self, ClientKind::Chat, || {
-            Arc::new(CustomOpenAiChatContentFormatter)
-        })?;
+        let core = Core::build(self)?;
         Ok(AzureMlChatOnlineEndpoint { core })
     }
 }
@@ -91,14 +91,7 @@ impl AzureMlChatOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<ChatCompletion> {
-        let (mut completion, meta) = self.core.call(
-            options,
-            |formatter, params, api_type| formatter.format_messages(messages, params, api_type),
-            |formatter, body, api_type| formatter.format_response(body, api_type),
-        )?;
-        completion.request_id = meta.request_id;
-        completion.rate_limits = meta.rate_limits;
-        Ok(completion)
+        self.core.call(messages, options)
     }
 
     /// Sends every conversation, returning one result per conversation in order; a failure does
@@ -148,12 +141,7 @@ impl AzureMlChatOnlineEndpoint {
     /// # Errors
     /// As [`stream`](Self::stream).
     pub fn stream_with(&self, messages: &[ChatMessage], options: &CallOptions) -> Result<CompletionStream> {
-        self.core.stream(
-            options,
-            |formatter, params, api_type| formatter.format_messages(messages, params, api_type),
-            |formatter, body, api_type| formatter.format_response(body, api_type).map(Into::into),
-            |formatter, data, api_type| formatter.parse_stream_event(data, api_type),
-        )
+        self.core.stream(messages, options)
     }
 
     /// The validated settings.
@@ -167,13 +155,13 @@ impl AzureMlChatOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Origin)] {
+    pub fn sources(&self) -> Vec<(&'static str, Origin)> {
         self.core.sources()
     }
 
     /// The mapping [`save`](Self::save) writes: the whole config except the key.
     pub fn to_config_map(&self) -> Map<String, Value> {
-        self.core.config_map(AZUREML_CHAT_ENDPOINT_TYPE)
+        self.core.config_map()
     }
 
     /// Writes the config (never the key) to `path`, as
@@ -183,5 +171,45 @@ impl AzureMlChatOnlineEndpoint {
     /// As [`AzureMlOnlineEndpoint::save`](crate::AzureMlOnlineEndpoint::save).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save_config(path, &self.to_config_map())
+    }
+}
+
+/// What the chat client sends and reads.
+#[derive(Debug)]
+pub(crate) enum Chats {}
+
+impl Kind for Chats {
+    type Formatter = dyn ChatContentFormatter;
+    type Input = [ChatMessage];
+    type Output = ChatCompletion;
+    const CLIENT: ClientKind = ClientKind::Chat;
+    const TYPE_NAME: &'static str = AZUREML_CHAT_ENDPOINT_TYPE;
+
+    fn default_formatter() -> Arc<dyn ChatContentFormatter> {
+        Arc::new(CustomOpenAiChatContentFormatter)
+    }
+    fn builtin_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
+        crate::formatter::chat_formatter(tag)
+    }
+    fn request(
+        f: &dyn ChatContentFormatter,
+        input: &[ChatMessage],
+        params: &Map<String, Value>,
+        api_type: ApiType,
+    ) -> Result<Vec<u8>> {
+        f.format_messages(input, params, api_type)
+    }
+    fn response(f: &dyn ChatContentFormatter, body: &[u8], api_type: ApiType) -> Result<ChatCompletion> {
+        f.format_response(body, api_type)
+    }
+    fn set_meta(output: &mut ChatCompletion, request_id: Option<String>, rate_limits: RateLimits) {
+        output.request_id = request_id;
+        output.rate_limits = rate_limits;
+    }
+    fn into_chunk(output: ChatCompletion) -> StreamChunk {
+        output.into()
+    }
+    fn stream_event(f: &dyn ChatContentFormatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        f.parse_stream_event(data, api_type)
     }
 }

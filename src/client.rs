@@ -1,55 +1,104 @@
-//! The private core both clients share: validated settings, the transport and the formatter, and
-//! the steps of one call. Each public client declares its whole API in its own file on top.
+//! The private core every client shares: validated settings, the transport and the formatter,
+//! and the steps of one call. A kind of client says what it sends and reads by implementing
+//! [`Kind`]; its public type is a thin handle over `Arc<Core<Kind>>` (see `docs/architecture.md`).
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::builder::{Builder, Formatter, Resolved};
+use crate::builder::{Builder, Formatter};
 use crate::chunk::StreamChunk;
 use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
-use crate::config_file::ConfigFile;
 use crate::error::Result;
 use crate::formatter::stream_chunk_shape;
 use crate::options::CallOptions;
+use crate::rate_limit::RateLimits;
+use crate::resolve::Resolved;
+use crate::settings::Setting;
 use crate::stream::CompletionStream;
 use crate::transport::{Outgoing, ReplyMeta};
 
 /// The `Accept` of streaming requests.
 const EVENT_STREAM: &str = "text/event-stream";
 
-/// A built client's state; the public clients hold it in an `Arc`, so clones share it.
-#[derive(Debug)]
-pub(crate) struct Core<F: ?Sized> {
-    resolved: Resolved,
-    formatter: Arc<F>,
+/// What one kind of client sends and reads.
+pub(crate) trait Kind: 'static {
+    /// The formatter trait this kind takes.
+    type Formatter: ?Sized + Formatter + fmt::Debug + Send + Sync;
+    /// What one call sends (a prompt, a conversation).
+    type Input: ?Sized;
+    /// What one call returns.
+    type Output;
+    /// Which URL rules apply.
+    const CLIENT: ClientKind;
+    /// The `_type` a saved config of this kind has.
+    const TYPE_NAME: &'static str;
+
+    fn default_formatter() -> Arc<Self::Formatter>;
+    /// A built-in formatter by tag, alias or Python class name.
+    fn builtin_formatter(tag: &str) -> Option<Arc<Self::Formatter>>;
+    fn request(
+        formatter: &Self::Formatter,
+        input: &Self::Input,
+        params: &Map<String, Value>,
+        api_type: ApiType,
+    ) -> Result<Vec<u8>>;
+    fn response(formatter: &Self::Formatter, body: &[u8], api_type: ApiType) -> Result<Self::Output>;
+    /// Records the service's request id and rate limits on an answer.
+    fn set_meta(output: &mut Self::Output, request_id: Option<String>, rate_limits: RateLimits);
+    /// A whole answer as the one chunk of a stream (dedicated endpoints do not stream).
+    fn into_chunk(output: Self::Output) -> StreamChunk;
+    /// One stream event's chunk, or `None` for an event of another shape.
+    fn stream_event(formatter: &Self::Formatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk>;
 }
 
-impl<F: ?Sized + Formatter> Core<F> {
-    /// Validates `builder`'s settings for a client of `kind`, with its formatter or `default`.
-    pub fn build(
-        builder: Builder<F>,
-        kind: ClientKind,
-        default: impl FnOnce() -> Arc<F>,
-    ) -> Result<Arc<Self>> {
-        let (resolved, formatter) = builder.resolve_for(kind, default)?;
+/// A built client's state; the public clients hold it in an `Arc`, so clones share it.
+pub(crate) struct Core<K: Kind> {
+    resolved: Resolved,
+    formatter: Arc<K::Formatter>,
+}
+
+impl<K: Kind> fmt::Debug for Core<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("config", &self.resolved.config)
+            .field("transport", &self.resolved.transport)
+            .field("formatter", &self.formatter)
+            .finish()
+    }
+}
+
+impl<K: Kind> Core<K> {
+    /// Validates `builder`'s settings.
+    pub fn build(builder: Builder<K::Formatter>) -> Result<Arc<Self>> {
+        let (mut resolved, formatter) =
+            builder.resolve_for(K::CLIENT, K::builtin_formatter, K::default_formatter)?;
+        resolved.settings.type_name = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
         Ok(Arc::new(Core { resolved, formatter }))
     }
 
-    /// One call: `request` encodes the input with the client's `model_kwargs` and the options
-    /// merged, `response` reads the answer. Returns it with the service's request id and rate
-    /// limits.
-    pub fn call<T>(
-        &self,
-        options: &CallOptions,
-        request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
-        response: impl FnOnce(&F, &[u8], ApiType) -> Result<T>,
-    ) -> Result<(T, ReplyMeta)> {
+    /// One call, with the service's request id and rate limits recorded on the answer.
+    pub fn call(&self, input: &K::Input, options: &CallOptions) -> Result<K::Output> {
+        let (
+            mut output,
+            ReplyMeta {
+                request_id,
+                rate_limits,
+            },
+        ) = self.exchange(input, options)?;
+        K::set_meta(&mut output, request_id, rate_limits);
+        Ok(output)
+    }
+
+    /// The input encoded with the client's `model_kwargs` and the options merged, sent, and the
+    /// answer read.
+    fn exchange(&self, input: &K::Input, options: &CallOptions) -> Result<(K::Output, ReplyMeta)> {
         let formatter = &*self.formatter;
         let api_type = self.resolved.config.api_type;
         let params = self.with_model(options.merge(&self.resolved.config.model_kwargs));
-        let body = request(formatter, &params, api_type)?;
+        let body = K::request(formatter, input, &params, api_type)?;
         let out = Outgoing {
             body: &body,
             content_type: formatter.content_type(),
@@ -59,54 +108,44 @@ impl<F: ?Sized + Formatter> Core<F> {
         };
         self.resolved
             .transport
-            .exchange(&out, |body| response(formatter, body, api_type))
+            .exchange(&out, |body| K::response(formatter, body, api_type))
     }
 
-    /// One streamed call. A dedicated endpoint does not stream: the answer `whole` reads is the
-    /// one chunk. A serverless one gets the request `request` encodes with `"stream": true` in
-    /// the parameters (so custom formatters see it too), and `parse` reads each event.
-    pub fn stream(
-        &self,
-        options: &CallOptions,
-        request: impl FnOnce(&F, &Map<String, Value>, ApiType) -> Result<Vec<u8>>,
-        whole: impl FnOnce(&F, &[u8], ApiType) -> Result<StreamChunk>,
-        parse: fn(&F, &[u8], ApiType) -> Option<StreamChunk>,
-    ) -> Result<CompletionStream>
-    where
-        F: Send + Sync + 'static,
-    {
+    /// One streamed call. A dedicated endpoint does not stream: the whole answer is the one
+    /// chunk. A serverless one gets the request with `"stream": true` in the parameters (so
+    /// custom formatters see it too), and each event is read as it arrives.
+    pub fn stream(&self, input: &K::Input, options: &CallOptions) -> Result<CompletionStream> {
         let config = &self.resolved.config;
         let api_type = config.api_type;
         if api_type == ApiType::Dedicated {
-            let (chunk, meta) = self.call(options, request, whole)?;
-            return Ok(CompletionStream::whole(chunk, meta.request_id).with_rate_limits(meta.rate_limits));
+            let (output, meta) = self.exchange(input, options)?;
+            return Ok(CompletionStream::whole(K::into_chunk(output), meta.request_id)
+                .with_rate_limits(meta.rate_limits));
         }
         let formatter = &*self.formatter;
         let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
         params.insert("stream".to_owned(), Value::Bool(true));
-        let body = request(formatter, &params, api_type)?;
+        let body = K::request(formatter, input, &params, api_type)?;
         let timeout = options.checked_timeout()?;
-        let headers = options.checked_headers()?;
         let transport = &self.resolved.transport;
         let reply = transport.post_stream(&Outgoing {
             body: &body,
             content_type: formatter.content_type(),
             accept: EVENT_STREAM,
             timeout,
-            headers,
+            headers: options.checked_headers()?,
         })?;
         let expected = stream_chunk_shape(formatter.tag());
         let formatter = Arc::clone(&self.formatter);
-        let rate_limits = reply.rate_limits;
         Ok(CompletionStream::events(
             reply.body,
             reply.request_id,
             timeout.unwrap_or(config.timeout),
             transport.scrubber().clone(),
-            Box::new(move |data| parse(&formatter, data, api_type)),
+            Box::new(move |data| K::stream_event(&formatter, data, api_type)),
             expected,
         )
-        .with_rate_limits(rate_limits))
+        .with_rate_limits(reply.rate_limits))
     }
 
     /// The parameters with the configured `model` added, unless they name one already.
@@ -123,16 +162,17 @@ impl<F: ?Sized + Formatter> Core<F> {
         &self.resolved.config
     }
 
-    pub fn formatter(&self) -> &Arc<F> {
+    pub fn formatter(&self) -> &Arc<K::Formatter> {
         &self.formatter
     }
 
-    pub fn sources(&self) -> &[(&'static str, Origin)] {
-        &self.resolved.sources
+    /// Where each setting came from, in file order, defaults included.
+    pub fn sources(&self) -> Vec<(&'static str, Origin)> {
+        self.resolved.settings.origins()
     }
 
-    /// The config this client saves, under `_type` `type_name`.
-    pub fn config_map(&self, type_name: &str) -> Map<String, Value> {
-        ConfigFile::saved(type_name, self.config(), &*self.formatter).into_map()
+    /// The config this client saves: every setting as resolved, never the key.
+    pub fn config_map(&self) -> Map<String, Value> {
+        self.resolved.settings.to_map()
     }
 }

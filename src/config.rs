@@ -108,20 +108,6 @@ impl fmt::Display for Origin {
 )]
 pub type Source = Origin;
 
-/// A setting as given and its origin (argument, file, env var or default), so an error can
-/// point at the place to fix it.
-#[derive(Clone, Debug)]
-pub(crate) struct WithOrigin<T> {
-    pub value: T,
-    pub origin: Origin,
-}
-
-impl<T> WithOrigin<T> {
-    pub fn new(value: T, origin: Origin) -> Self {
-        WithOrigin { value, origin }
-    }
-}
-
 /// The resolved, validated settings of a client: everything but the key and the formatter.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::builder::Builder;
-use crate::client::Core;
-use crate::config::{ClientKind, EndpointConfig, Origin};
+use crate::chunk::StreamChunk;
+use crate::client::{Core, Kind};
+use crate::config::{ApiType, ClientKind, EndpointConfig, Origin};
 use crate::config_file::{save_config, AZUREML_ENDPOINT_TYPE};
 use crate::error::Result;
 use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
 use crate::options::CallOptions;
+use crate::rate_limit::RateLimits;
 use crate::stream::CompletionStream;
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
@@ -37,7 +39,7 @@ pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AzureMlOnlineEndpoint {
-    core: Arc<Core<dyn ContentFormatter>>,
+    core: Arc<Core<Completions>>,
 }
 
 impl Builder<dyn ContentFormatter> {
@@ -56,9 +58,7 @@ impl Builder<dyn ContentFormatter> {
     /// does not support the api type, an extra header the client sets itself or with control
     /// characters in its value.
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
-        let core = Core::build(self, ClientKind::Completion, || {
-            Arc::new(CustomOpenAiContentFormatter)
-        })?;
+        let core = Core::build(self)?;
         Ok(AzureMlOnlineEndpoint { core })
     }
 }
@@ -94,14 +94,7 @@ impl AzureMlOnlineEndpoint {
     /// As [`invoke`](Self::invoke), and [`Error::Input`](crate::Error::Input) before anything is
     /// sent when the [`CallOptions::timeout`] is not between 1 ms and a day.
     pub fn invoke_with(&self, prompt: &str, options: &CallOptions) -> Result<Completion> {
-        let (mut completion, meta) = self.core.call(
-            options,
-            |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
-            |formatter, body, api_type| formatter.format_response(body, api_type),
-        )?;
-        completion.request_id = meta.request_id;
-        completion.rate_limits = meta.rate_limits;
-        Ok(completion)
+        self.core.call(prompt, options)
     }
 
     /// Completes every prompt, returning one result per prompt in order; a failed prompt does
@@ -151,12 +144,7 @@ impl AzureMlOnlineEndpoint {
     /// # Errors
     /// As [`stream`](Self::stream).
     pub fn stream_with(&self, prompt: &str, options: &CallOptions) -> Result<CompletionStream> {
-        self.core.stream(
-            options,
-            |formatter, params, api_type| formatter.format_request(prompt, params, api_type),
-            |formatter, body, api_type| formatter.format_response(body, api_type).map(Into::into),
-            |formatter, data, api_type| formatter.parse_stream_event(data, api_type),
-        )
+        self.core.stream(prompt, options)
     }
 
     /// The validated settings.
@@ -170,7 +158,7 @@ impl AzureMlOnlineEndpoint {
     }
 
     /// Where each setting came from (argument, file, env var or default), for `config show`.
-    pub fn sources(&self) -> &[(&'static str, Origin)] {
+    pub fn sources(&self) -> Vec<(&'static str, Origin)> {
         self.core.sources()
     }
 
@@ -190,7 +178,7 @@ impl AzureMlOnlineEndpoint {
     /// # Ok::<(), azureml_endpoint::Error>(())
     /// ```
     pub fn to_config_map(&self) -> Map<String, Value> {
-        self.core.config_map(AZUREML_ENDPOINT_TYPE)
+        self.core.config_map()
     }
 
     /// Writes the config (never the key) to `path`: JSON for `.json`, YAML for `.yaml`/`.yml`.
@@ -223,5 +211,45 @@ impl AzureMlOnlineEndpoint {
     /// may.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         save_config(path, &self.to_config_map())
+    }
+}
+
+/// What the completion client sends and reads.
+#[derive(Debug)]
+pub(crate) enum Completions {}
+
+impl Kind for Completions {
+    type Formatter = dyn ContentFormatter;
+    type Input = str;
+    type Output = Completion;
+    const CLIENT: ClientKind = ClientKind::Completion;
+    const TYPE_NAME: &'static str = AZUREML_ENDPOINT_TYPE;
+
+    fn default_formatter() -> Arc<dyn ContentFormatter> {
+        Arc::new(CustomOpenAiContentFormatter)
+    }
+    fn builtin_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
+        crate::formatter::completion_formatter(tag)
+    }
+    fn request(
+        f: &dyn ContentFormatter,
+        input: &str,
+        params: &Map<String, Value>,
+        api_type: ApiType,
+    ) -> Result<Vec<u8>> {
+        f.format_request(input, params, api_type)
+    }
+    fn response(f: &dyn ContentFormatter, body: &[u8], api_type: ApiType) -> Result<Completion> {
+        f.format_response(body, api_type)
+    }
+    fn set_meta(output: &mut Completion, request_id: Option<String>, rate_limits: RateLimits) {
+        output.request_id = request_id;
+        output.rate_limits = rate_limits;
+    }
+    fn into_chunk(output: Completion) -> StreamChunk {
+        output.into()
+    }
+    fn stream_event(f: &dyn ContentFormatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
+        f.parse_stream_event(data, api_type)
     }
 }

@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::builder::{Builder, Settings};
+use crate::builder::{Builder, Env};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{Origin, WithOrigin};
+use crate::config::Origin;
 use crate::config_file::{
-    describe, read_config, suggest, ConfigFile, FormatterSpec, AZUREML_CHAT_ENDPOINT_TYPE,
-    AZUREML_ENDPOINT_TYPE,
+    check_keys, read_config, suggest, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE,
 };
 use crate::error::{Error, Result};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::load_options::LoadOptions;
+use crate::settings::{describe, FormatterSpec, Settings};
 
 /// An error a user formatter factory returns; its text goes into [`Error::Config`].
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -184,61 +184,62 @@ impl LoadContext<'_> {
         self.builder(&self.registry.chat, &FormatterKind::CHAT)?.build()
     }
 
-    /// A builder with this file's settings and the formatter it names, if any.
+    /// A builder with the caller's settings over this file's (over the env vars, read at
+    /// build), and the formatter they name, if any.
     fn builder<T: ?Sized>(
         &self,
         registered: &BTreeMap<String, Arc<Factory<T>>>,
         kind: &FormatterKind<T>,
     ) -> Result<Builder<T>> {
-        let (settings, spec) = self.settings()?;
-        let (spec, origin) = match &self.options.formatter {
-            Some(tag) => {
-                let spec = FormatterSpec {
-                    key: "formatter",
-                    tag: tag.clone(),
-                    settings: Map::new(),
-                };
-                (Some(spec), Origin::Argument)
-            }
-            None => (spec, self.file()),
+        let file = self.file();
+        check_keys(self.fields, &file)?;
+        let non_null = |key| self.fields.get(key).is_some_and(|v| !v.is_null());
+        if non_null("formatter") && non_null("content_formatter") {
+            return Err(Error::config(
+                "content_formatter",
+                file,
+                "both `formatter` and `content_formatter` are set; keep `formatter`",
+            ));
+        }
+        let options = self.options;
+        let mut settings = options.settings.clone();
+        settings.overlay(Settings::from_map(self.fields.clone(), &file)?);
+        let (key, named) = if settings.formatter.is_set() {
+            ("formatter", std::mem::take(&mut settings.formatter))
+        } else {
+            (
+                "content_formatter",
+                std::mem::take(&mut settings.content_formatter),
+            )
         };
-        let formatter = match spec {
-            Some(spec) => Some(WithOrigin::new(
-                self.formatter(&spec, registered, kind, &origin)?,
-                origin,
-            )),
+        let formatter = match named.get(key)? {
+            Some((spec, origin)) => Some((self.formatter(key, &spec, registered, kind, &origin)?, origin)),
             None => None,
         };
-        Ok(Builder { settings, formatter })
+        Ok(Builder {
+            settings,
+            formatter,
+            credential: options.credential.clone(),
+            env: Some(options.env.clone().unwrap_or(Env::Process)),
+        })
     }
 
     fn file(&self) -> Origin {
         Origin::File(self.path.to_path_buf())
     }
 
-    /// The file's settings over the env vars, under the explicit ones; and the formatter named.
-    fn settings(&self) -> Result<(Settings, Option<FormatterSpec>)> {
-        let file = self.file();
-        let (mut settings, formatter) =
-            ConfigFile::from_fields(self.fields, &file)?.settings(self.options.explicit.clone(), &file)?;
-        match &self.options.env {
-            Some(vars) => settings.fill_from_env(|name| vars.get(name).cloned()),
-            None => settings.fill_from_env(|name| std::env::var(name).ok()),
-        }
-        Ok((settings, formatter))
-    }
-
     /// A formatter by tag: a registered one first, then a built-in (which takes no settings);
     /// errors point at `origin`, the file or the load options.
     fn formatter<T: ?Sized>(
         &self,
+        key: &str,
         spec: &FormatterSpec,
         registered: &BTreeMap<String, Arc<Factory<T>>>,
         kind: &FormatterKind<T>,
         origin: &Origin,
     ) -> Result<Arc<T>> {
         let invalid = |key: &str, message: String| Error::config(key, origin.clone(), message);
-        let FormatterSpec { key, tag, settings } = spec;
+        let FormatterSpec { tag, settings } = spec;
         if let Some(factory) = registered.get(tag) {
             return factory(settings).map_err(|e| invalid(key, format!("formatter `{tag}`: {e}")));
         }

@@ -420,14 +420,14 @@ fn missing_url_and_key_say_where_each_can_come_from() {
     let no_env = LoadOptions::new().env_vars(Vec::<(String, String)>::new());
     assert_eq!(
         load_message("n.yaml", "_type: azureml_endpoint\n", &no_env),
-        "invalid `endpoint_url` (default): no endpoint URL: pass it to the builder, set `endpoint_url` in the \
-         config file, or set AZUREML_ENDPOINT_URL"
+        "invalid `endpoint_url` (default): no endpoint URL; it comes from the builder, the config file's \
+         `endpoint_url` or env var AZUREML_ENDPOINT_URL"
     );
     let url_only = with_env(&[("AZUREML_ENDPOINT_URL", URL)]);
     assert_eq!(
         load_message("n.yaml", "_type: azureml_endpoint\n", &url_only),
-        "invalid `endpoint_api_key` (default): no API key: pass it to the builder, set AZUREML_ENDPOINT_API_KEY, \
-         or set `endpoint_api_key` in a hand-written config file"
+        "invalid `endpoint_api_key` (default): no API key; it comes from the builder, env var \
+         AZUREML_ENDPOINT_API_KEY or `endpoint_api_key` in a hand-written config file"
     );
     assert_eq!(
         load_message(

@@ -175,8 +175,8 @@ fn an_unknown_host_without_a_scope_is_refused() {
         Some(
             "invalid `token_scope` (default): no token scope is known for host `models.example.com`: \
              a token is sent only to *.inference.ml.azure.com, *.openai.azure.com, \
-             *.cognitiveservices.azure.com and *.services.ai.azure.com unless you set token_scope \
-             (--token-scope) for this host"
+             *.cognitiveservices.azure.com and *.services.ai.azure.com unless `token_scope` is set \
+             for this host"
                 .to_owned()
         )
     );

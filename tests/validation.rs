@@ -193,7 +193,7 @@ fn formatter_must_support_the_api_type() {
 fn missing_or_bad_settings() {
     let (key, _, message) = config_error(AzureMlOnlineEndpoint::builder().api_key(KEY).build());
     assert_eq!(key, "endpoint_url");
-    assert!(message.contains("set AZUREML_ENDPOINT_URL"), "{message}");
+    assert!(message.contains("env var AZUREML_ENDPOINT_URL"), "{message}");
 
     let (key, _, message) = config_error(
         AzureMlOnlineEndpoint::builder()
@@ -201,7 +201,7 @@ fn missing_or_bad_settings() {
             .build(),
     );
     assert_eq!(key, "endpoint_api_key");
-    assert!(message.contains("set AZUREML_ENDPOINT_API_KEY"), "{message}");
+    assert!(message.contains("env var AZUREML_ENDPOINT_API_KEY"), "{message}");
 
     let base = || AzureMlOnlineEndpoint::builder().endpoint_url("https://e.inference.ml.azure.com/score");
     let (key, _, message) = config_error(base().api_key("  ").build());

@@ -10,8 +10,9 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::{kind_of, ConfigFile, Format, MAX_DEPTH, MAX_FILE_BYTES};
+use super::{Format, MAX_DEPTH, MAX_FILE_BYTES};
 use crate::error::{ConfigFileErrorKind, Error, Result};
+use crate::settings::{kind_of, Settings};
 use crate::yaml;
 
 /// Reads and parses a config file into its top-level mapping.
@@ -297,7 +298,7 @@ impl<'de> Visitor<'de> for Bounded<'_> {
             let value = map.next_value_seed(inner)?;
             if out.contains_key(&key) {
                 // Only a setting's name is shown: any other key is file content.
-                let shown = if ConfigFile::keys().contains(&key.as_str()) {
+                let shown = if Settings::keys().contains(&key.as_str()) {
                     format!("duplicate key `{key}`")
                 } else {
                     "duplicate key".to_owned()
