@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::local::LocalEndpoint;
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, ContentFormatter, Gpt2ContentFormatter};
+use azureml_endpoint::{
+    formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions, ContentFormatter,
+};
 
 const KEY: &str = "bench-key";
 const REQUESTS: usize = 3000;

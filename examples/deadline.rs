@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, Gpt2ContentFormatter};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint};
 
 const BODY: &str = r#"[{"0": "a model's answer, sent one byte at a time"}]"#;
 

@@ -7,7 +7,7 @@
 use std::error::Error;
 use std::time::Instant;
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let url = std::env::var("AZUREML_PEER_URL")

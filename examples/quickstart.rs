@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use azureml_endpoint::local::LocalEndpoint;
 use azureml_endpoint::{
-    load_llm, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, DollyContentFormatter,
-    Gpt2ContentFormatter, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE, ENV_ENDPOINT_URL,
+    config::ENV_ENDPOINT_API_KEY, config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL,
+    formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter, load_llm, ApiType,
+    AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage,
 };
 
 type BoxError = Box<dyn std::error::Error>;

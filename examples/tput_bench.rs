@@ -13,7 +13,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions};
 use common::keepalive::KeepAliveServer;
 use common::keepalive::Reply;
 use common::tls::{https_url, TestCa};

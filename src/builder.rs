@@ -12,7 +12,7 @@ use crate::config::{ApiType, ClientKind, Origin};
 use crate::credential::{AuthMode, TokenCredential};
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
-use crate::resolve::{resolve, timeout_argument, FormatterFacts, Resolved};
+use crate::resolve::{check, timeout_argument, Checked, FormatterFacts};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
 use crate::transport::CaCertificates;
@@ -374,14 +374,16 @@ impl<F: ?Sized> Builder<F> {
 }
 
 impl<F: ?Sized + Formatter> Builder<F> {
-    /// Validates the settings for a client of `kind`, with the formatter given in code, else
-    /// the one named by tag (looked up with `builtin`), else `default`.
-    pub(crate) fn resolve_for(
+    /// Checks the settings for a client of `kind`, with the formatter given in code, else the
+    /// one named by tag (looked up with `builtin`), else `default`; `need_key` is false for
+    /// saving, which never writes the key.
+    pub(crate) fn check_for(
         self,
         kind: ClientKind,
         builtin: fn(&str) -> Option<Arc<F>>,
         default: impl FnOnce() -> Arc<F>,
-    ) -> Result<(Resolved, Arc<F>)> {
+        need_key: bool,
+    ) -> Result<(Checked, Arc<F>)> {
         let mut settings = self.settings;
         if let Some(env) = &self.env {
             settings.overlay(env.settings());
@@ -401,8 +403,8 @@ impl<F: ?Sized + Formatter> Builder<F> {
             api_types: formatter.supported_api_types(),
             origin,
         };
-        let resolved = resolve(settings, self.credential, kind, facts)?;
-        Ok((resolved, formatter))
+        let checked = check(settings, self.credential, kind, facts, need_key)?;
+        Ok((checked, formatter))
     }
 }
 

@@ -59,6 +59,26 @@ impl Builder<dyn ChatContentFormatter> {
         let core = Core::build(self)?;
         Ok(AzureMlChatOnlineEndpoint { core })
     }
+
+    /// The mapping a client built from these settings would [`save`](AzureMlChatOnlineEndpoint::save),
+    /// checked as [`build`](Self::build) checks it except that no key is needed (a saved config
+    /// never holds one), e.g. to write a config on a machine that has no key.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), less the missing key and the CA certificate files (read when a
+    /// client is built).
+    pub fn to_config_map(&self) -> Result<Map<String, Value>> {
+        Core::<Chats>::saved(self.clone())
+    }
+
+    /// Writes the config [`to_config_map`](Self::to_config_map) makes to `path`, as
+    /// [`AzureMlChatOnlineEndpoint::save`] does.
+    ///
+    /// # Errors
+    /// As [`to_config_map`](Self::to_config_map), then as [`AzureMlChatOnlineEndpoint::save`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map()?)
+    }
 }
 
 impl AzureMlChatOnlineEndpoint {

@@ -73,10 +73,20 @@ impl<K: Kind> fmt::Debug for Core<K> {
 impl<K: Kind> Core<K> {
     /// Validates `builder`'s settings.
     pub fn build(builder: Builder<K::Formatter>) -> Result<Arc<Self>> {
-        let (mut resolved, formatter) =
-            builder.resolve_for(K::CLIENT, K::builtin_formatter, K::default_formatter)?;
+        let (checked, formatter) =
+            builder.check_for(K::CLIENT, K::builtin_formatter, K::default_formatter, true)?;
+        let mut resolved = checked.into_resolved()?;
         resolved.settings.type_name = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
         Ok(Arc::new(Core { resolved, formatter }))
+    }
+
+    /// The config a client built from `builder` would save, checked as `build()` checks it but
+    /// without a key (never saved) or the transport.
+    pub fn saved(builder: Builder<K::Formatter>) -> Result<Map<String, Value>> {
+        let (mut checked, _) =
+            builder.check_for(K::CLIENT, K::builtin_formatter, K::default_formatter, false)?;
+        checked.settings.type_name = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
+        Ok(checked.settings.to_map())
     }
 
     /// One call, with the service's request id and rate limits recorded on the answer.

@@ -1,4 +1,5 @@
-//! Endpoint settings as plain data: api type, defaults, env vars and URL rules.
+//! Endpoint settings as plain data: api type, defaults, env vars, limits and URL rules; the
+//! names and numbers a program may want to spell (env vars, `_type`s, defaults) live here.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,6 +9,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::config_file::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+pub use crate::content::MAX_IMAGE_FILE_BYTES;
+
+/// Env var naming how the client signs in (`key`, `managed_identity`, …; see
+/// [`AuthMode`](crate::AuthMode)).
+pub const ENV_AUTH: &str = "AZUREML_AUTH";
 /// Env var holding the endpoint URL.
 pub const ENV_ENDPOINT_URL: &str = "AZUREML_ENDPOINT_URL";
 /// Env var holding the key or token.
@@ -100,13 +107,6 @@ impl fmt::Display for Origin {
         }
     }
 }
-
-/// The old name of [`Origin`].
-#[deprecated(
-    since = "0.2.0",
-    note = "renamed to `Origin`, the origin of a setting (as in `ConfigError::origin`)"
-)]
-pub type Source = Origin;
 
 /// The resolved, validated settings of a client: everything but the key and the formatter.
 #[derive(Clone, Debug, PartialEq)]

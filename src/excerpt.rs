@@ -1,7 +1,7 @@
 //! Server text cut to a length for error messages. Text that may echo the key is scrubbed
 //! first ([`Scrubber::excerpt`](crate::secret::Scrubber)); this only cuts.
 
-/// How many characters of a response body a [`ResponseError`](crate::ResponseError) shows.
+/// How many characters of a response body a [`ResponseError`](crate::error::ResponseError) shows.
 pub(crate) const EXCERPT_CHARS: usize = 200;
 
 /// The first `max` characters of a body, lossily decoded, for error messages.

@@ -20,11 +20,11 @@ mod builder;
 mod chat;
 mod chunk;
 mod client;
-mod config;
+pub mod config;
 mod config_file;
 mod content;
 pub mod credential;
-mod error;
+pub mod error;
 mod excerpt;
 pub mod formatter;
 mod llm;
@@ -33,6 +33,8 @@ mod load_options;
 pub mod local;
 mod message;
 mod options;
+#[cfg(test)]
+mod public_surface;
 mod rate_limit;
 mod registry;
 mod resolve;
@@ -51,32 +53,18 @@ mod yaml;
 pub use builder::Builder;
 pub use chat::{AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder};
 pub use chunk::{StreamChunk, ToolCallDelta};
-#[allow(deprecated)]
-pub use config::{
-    ApiType, EndpointConfig, Origin, Source, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ENV_DEPLOYMENT_NAME, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
-    ENV_ENDPOINT_URL, ENV_TIMEOUT,
-};
-pub use config::{DEFAULT_MAX_IDLE_CONNECTIONS, ENV_CA_BUNDLE};
-pub use config_file::{save_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
-pub use content::{ContentPart, MAX_IMAGE_FILE_BYTES};
+pub use config::{ApiType, EndpointConfig, Origin};
+pub use config_file::save_config;
+pub use content::ContentPart;
 pub use credential::AuthMode;
-pub use error::{
-    ConfigError, ConfigFileError, ConfigFileErrorKind, Error, HttpError, IoError, ReplyJsonError,
-    ResponseError, Result, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
-};
-pub use formatter::{
-    ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
-    DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter, LlamaChatContentFormatter,
-    LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
-};
+pub use error::{Error, Result};
+pub use formatter::{ChatContentFormatter, ContentFormatter};
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use load_options::LoadOptions;
 pub use message::{ChatCompletion, ChatMessage, Completion, FunctionCall, Role, ToolCall, Usage};
 pub use options::{CallOptions, ExtraParameters};
 pub use rate_limit::RateLimits;
-#[allow(deprecated)]
-pub use registry::{load_llm, AnyClient, LoadContext, Loaded, LoadedClient, LoadedConfig, Registry};
+pub use registry::{load_llm, AnyClient, LoadContext, LoadedConfig, Registry};
 pub use secret::ApiKey;
 pub use stream::CompletionStream;
 pub use structured::ResponseFormat;

@@ -26,7 +26,7 @@ pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
 /// many threads. Its settings never change after `build()`.
 ///
 /// ```no_run
-/// use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Gpt2ContentFormatter};
+/// use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, formatter::Gpt2ContentFormatter};
 ///
 /// let llm = AzureMlOnlineEndpoint::builder()
 ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
@@ -60,6 +60,26 @@ impl Builder<dyn ContentFormatter> {
     pub fn build(self) -> Result<AzureMlOnlineEndpoint> {
         let core = Core::build(self)?;
         Ok(AzureMlOnlineEndpoint { core })
+    }
+
+    /// The mapping a client built from these settings would [`save`](AzureMlOnlineEndpoint::save),
+    /// checked as [`build`](Self::build) checks it except that no key is needed (a saved config
+    /// never holds one), e.g. to write a config on a machine that has no key.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), less the missing key and the CA certificate files (read when a
+    /// client is built).
+    pub fn to_config_map(&self) -> Result<Map<String, Value>> {
+        Core::<Completions>::saved(self.clone())
+    }
+
+    /// Writes the config [`to_config_map`](Self::to_config_map) makes to `path`, as
+    /// [`AzureMlOnlineEndpoint::save`] does.
+    ///
+    /// # Errors
+    /// As [`to_config_map`](Self::to_config_map), then as [`AzureMlOnlineEndpoint::save`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_config(path, &self.to_config_map()?)
     }
 }
 

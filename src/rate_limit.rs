@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// What the endpoint said about its rate limits, on every result
 /// ([`Completion`](crate::Completion), [`ChatCompletion`](crate::ChatCompletion),
-/// [`HttpError`](crate::HttpError)). A header that is absent or not a number is `None`.
+/// [`HttpError`](crate::error::HttpError)). A header that is absent or not a number is `None`.
 ///
 /// ```
 /// use azureml_endpoint::RateLimits;

@@ -38,10 +38,6 @@ pub enum AnyClient {
     Custom(Box<dyn Any + Send + Sync>),
 }
 
-/// The former name of [`AnyClient`]; use that.
-#[deprecated(note = "renamed to `AnyClient`")]
-pub type LoadedClient = AnyClient;
-
 /// A loaded config file: the client it rebuilt, with the file's `_type` and path.
 ///
 /// Take the client with [`into_completion`](Self::into_completion) or
@@ -53,10 +49,6 @@ pub struct LoadedConfig {
     path: PathBuf,
     client: AnyClient,
 }
-
-/// The former name of [`LoadedConfig`].
-#[deprecated(note = "renamed to `LoadedConfig`")]
-pub type Loaded = LoadedConfig;
 
 impl LoadedConfig {
     /// The file's `_type`.

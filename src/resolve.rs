@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::ParsedUrl;
 use crate::config::{
     ApiType, ClientKind, EndpointConfig, Origin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
 };
 use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE};
 use crate::error::{Error, Result};
+use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
 use crate::transport::{Auth, Transport, Trust};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
@@ -43,13 +45,26 @@ fn given<T: Clone>(setting: &Setting<T>, key: &str) -> Result<Option<(T, Origin)
     setting.clone().get(key)
 }
 
-/// Validates everything and makes the transport.
-pub(crate) fn resolve(
+/// Settings that passed every check, before the transport is made (which reads CA files and
+/// needs the key or a credential).
+pub(crate) struct Checked {
+    pub config: EndpointConfig,
+    pub settings: Settings,
+    key: Option<ApiKey>,
+    scope: Option<String>,
+    credential: Option<Arc<dyn TokenCredential>>,
+    url: ParsedUrl,
+    trust: Trust,
+}
+
+/// Validates everything; `need_key` is false for saving, which never writes the key.
+pub(crate) fn check(
     mut s: Settings,
     credential: Option<Arc<dyn TokenCredential>>,
     kind: ClientKind,
     formatter: FormatterFacts<'_>,
-) -> Result<Resolved> {
+    need_key: bool,
+) -> Result<Checked> {
     let api_type = or_default(&mut s.endpoint_api_type, "endpoint_api_type", ApiType::Dedicated)?;
     let Some((url, url_origin)) = given(&s.endpoint_url, "endpoint_url")? else {
         return Err(Error::config("endpoint_url", Origin::Default, "no endpoint URL; it comes from the builder, the config file's `endpoint_url` or env var AZUREML_ENDPOINT_URL"));
@@ -79,11 +94,14 @@ pub(crate) fn resolve(
         // A key in the environment is ignored: the client signs in with a token.
         None
     } else {
-        let Some((key, origin)) = given(&s.endpoint_api_key, "endpoint_api_key")? else {
-            return Err(Error::config("endpoint_api_key", Origin::Default, "no API key; it comes from the builder, env var AZUREML_ENDPOINT_API_KEY or `endpoint_api_key` in a hand-written config file"));
-        };
-        check_key(key.expose(), &origin)?;
-        Some(key)
+        match given(&s.endpoint_api_key, "endpoint_api_key")? {
+            Some((key, origin)) => {
+                check_key(key.expose(), &origin)?;
+                Some(key)
+            }
+            None if !need_key => None,
+            None => return Err(Error::config("endpoint_api_key", Origin::Default, "no API key; it comes from the builder, env var AZUREML_ENDPOINT_API_KEY or `endpoint_api_key` in a hand-written config file")),
+        }
     };
     let scope = match (&token_scope, auth.uses_token()) {
         (Some(scope), _) => Some(scope.clone()),
@@ -155,27 +173,49 @@ pub(crate) fn resolve(
         use_os_trust_store: trust.os_store,
         model,
     };
-    let auth = match (key.as_ref(), credential, scope) {
-        (Some(key), _, _) => Auth::Key(key),
-        (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
-        (None, _, scope) => Auth::Mode(auth, config.client_id.as_deref(), scope.unwrap_or_default()),
-    };
-    let transport = Transport::new(
-        &config,
-        parsed_url,
-        auth,
-        config.deployment_name.as_deref(),
-        &trust,
-    )?;
     // Saved files say "" for no deployment, as Python's do.
     if !s.deployment_name.is_set() {
         s.deployment_name = Setting::new(String::new(), Origin::Default);
     }
-    Ok(Resolved {
+    Ok(Checked {
         config,
-        transport,
         settings: s,
+        key,
+        scope,
+        credential,
+        url: parsed_url,
+        trust,
     })
+}
+
+impl Checked {
+    /// Makes the transport: reads the CA certificates and sets up the key or the credential.
+    pub(crate) fn into_resolved(self) -> Result<Resolved> {
+        let Checked {
+            config,
+            settings,
+            key,
+            scope,
+            credential,
+            url,
+            trust,
+        } = self;
+        let auth = match (key.as_ref(), credential, scope) {
+            (Some(key), _, _) => Auth::Key(key),
+            (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
+            (None, _, scope) => Auth::Mode(
+                config.auth,
+                config.client_id.as_deref(),
+                scope.unwrap_or_default(),
+            ),
+        };
+        let transport = Transport::new(&config, url, auth, config.deployment_name.as_deref(), &trust)?;
+        Ok(Resolved {
+            config,
+            transport,
+            settings,
+        })
+    }
 }
 
 /// What the client trusts: the CA certificates and the OS store, from one layer.

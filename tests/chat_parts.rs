@@ -6,7 +6,7 @@ mod config_helpers;
 
 use azureml_endpoint::formatter::chat_formatter;
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, ChatMessage, ContentPart, Error, MAX_IMAGE_FILE_BYTES,
+    config::MAX_IMAGE_FILE_BYTES, ApiType, AzureMlChatOnlineEndpoint, ChatMessage, ContentPart, Error,
 };
 use config_helpers::TempDir;
 use httpmock::prelude::*;

@@ -3,8 +3,9 @@
 mod common;
 
 use azureml_endpoint::{
-    ApiType, AzureMlOnlineEndpoint, CallOptions, ContentFormatter, CustomOpenAiContentFormatter,
-    DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter, Result,
+    formatter::CustomOpenAiContentFormatter, formatter::DollyContentFormatter,
+    formatter::Gpt2ContentFormatter, formatter::HfContentFormatter, ApiType, AzureMlOnlineEndpoint,
+    CallOptions, ContentFormatter, Result,
 };
 use common::{KEY, SPECIAL};
 use httpmock::MockServer;

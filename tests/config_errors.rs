@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{
-    load_llm, save_config, AzureMlOnlineEndpoint, ConfigFileErrorKind, Error, LoadOptions, Registry, Result,
+    error::ConfigFileErrorKind, load_llm, save_config, AzureMlOnlineEndpoint, Error, LoadOptions, Registry,
+    Result,
 };
 use config_helpers::{message, with_env, TempDir};
 use serde_json::json;

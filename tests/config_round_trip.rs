@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatCompletion,
-    ChatContentFormatter, ChatMessage, Completion, ContentFormatter, CustomOpenAiChatContentFormatter,
-    Gpt2ContentFormatter, LoadOptions, Registry, Result,
+    formatter::CustomOpenAiChatContentFormatter, formatter::Gpt2ContentFormatter, save_config, AnyClient,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatCompletion, ChatContentFormatter,
+    ChatMessage, Completion, ContentFormatter, LoadOptions, Registry, Result,
 };
 use config_helpers::{message, with_env, TempDir};
 use serde_json::{json, Map, Value};

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{
-    ApiType, AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result, TransportErrorKind,
+    error::TransportErrorKind, formatter::Gpt2ContentFormatter, ApiType, AzureMlOnlineEndpoint, Error, Result,
 };
 use common::fault::{head, Act, FaultServer};
 use common::KEY;

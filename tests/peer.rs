@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use azureml_endpoint::formatter::{completion_formatter, parse_json, text_at};
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder, AzureMlOnlineEndpoint,
-    AzureMlOnlineEndpointBuilder, CallOptions, ChatCompletion, ChatContentFormatter, ChatMessage, Completion,
-    ContentFormatter, CustomOpenAiChatContentFormatter, Error, MistralChatContentFormatter, Result, Role,
-    TransportErrorKind,
+    error::TransportErrorKind, formatter::CustomOpenAiChatContentFormatter,
+    formatter::MistralChatContentFormatter, ApiType, AzureMlChatOnlineEndpoint,
+    AzureMlChatOnlineEndpointBuilder, AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder, CallOptions,
+    ChatCompletion, ChatContentFormatter, ChatMessage, Completion, ContentFormatter, Error, Result, Role,
 };
 use common::{KEY, SPECIAL};
 use serde_json::{json, Map, Value};
@@ -120,7 +120,7 @@ fn is_uuid(id: &str) -> bool {
         })
 }
 
-fn http_error(result: Result<impl std::fmt::Debug>) -> Box<azureml_endpoint::HttpError> {
+fn http_error(result: Result<impl std::fmt::Debug>) -> Box<azureml_endpoint::error::HttpError> {
     match result {
         Err(Error::Http(http)) => http,
         other => panic!("expected Error::Http, got {other:?}"),

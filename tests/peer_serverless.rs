@@ -9,9 +9,9 @@
 mod common;
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder, AzureMlOnlineEndpoint,
-    AzureMlOnlineEndpointBuilder, CallOptions, ChatMessage, ContentPart, Error, HttpError, ResponseFormat,
-    Result, Role, StreamChunk, ToolCall, Usage,
+    error::HttpError, ApiType, AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder,
+    AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder, CallOptions, ChatMessage, ContentPart, Error,
+    ResponseFormat, Result, Role, StreamChunk, ToolCall, Usage,
 };
 use common::KEY;
 use serde_json::json;

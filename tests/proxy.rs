@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, Error, Result};
 use common::fault::{response, FaultServer};
 use common::KEY;
 

@@ -4,8 +4,9 @@ mod common;
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    ApiType, AzureMlOnlineEndpoint, CustomOpenAiContentFormatter, DollyContentFormatter, Error,
-    Gpt2ContentFormatter, HfContentFormatter, Result,
+    formatter::CustomOpenAiContentFormatter, formatter::DollyContentFormatter,
+    formatter::Gpt2ContentFormatter, formatter::HfContentFormatter, ApiType, AzureMlOnlineEndpoint, Error,
+    Result,
 };
 use common::KEY;
 use httpmock::MockServer;
@@ -135,7 +136,7 @@ fn oversized_response_is_an_error_not_a_truncated_answer() -> Result<()> {
         .build()?;
     match llm.invoke("x") {
         Err(Error::Transport(e)) => {
-            assert_eq!(e.kind, azureml_endpoint::TransportErrorKind::TooLarge);
+            assert_eq!(e.kind, azureml_endpoint::error::TransportErrorKind::TooLarge);
             assert!(e.detail.contains("over the 1024-byte limit"), "{}", e.detail);
         }
         other => panic!("expected TooLarge, got {other:?}"),

@@ -5,7 +5,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{
-    AzureMlOnlineEndpoint, CallOptions, Error, Gpt2ContentFormatter, Result, TransportErrorKind,
+    error::TransportErrorKind, formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions, Error,
+    Result,
 };
 use common::fault::{head, response, Act, FaultServer};
 use common::KEY;

@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error, Gpt2ContentFormatter,
-    StreamErrorKind,
+    error::StreamErrorKind, formatter::Gpt2ContentFormatter, ApiType, AzureMlChatOnlineEndpoint,
+    AzureMlOnlineEndpoint, ChatMessage, Error,
 };
 use common::fault::{response, sse_head, Act, FaultServer};
 use common::KEY;

@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use azureml_endpoint::{
-    ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
-    Gpt2ContentFormatter, Result,
+    formatter::Gpt2ContentFormatter, ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint,
+    ChatMessage, Error, Result,
 };
 use common::fault::{response, Act, FaultServer};
 use common::KEY;

@@ -5,8 +5,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage, CompletionStream,
-    Error, MistralChatContentFormatter, Role, StreamChunk, StreamErrorKind, Usage,
+    error::StreamErrorKind, formatter::MistralChatContentFormatter, ApiType, AzureMlChatOnlineEndpoint,
+    AzureMlOnlineEndpoint, CallOptions, ChatMessage, CompletionStream, Error, Role, StreamChunk, Usage,
 };
 use common::fault::{chat_delta, completion_text, event, sse, End, FaultServer, Step, DONE};
 use httpmock::prelude::*;

@@ -4,7 +4,8 @@
 mod common;
 
 use azureml_endpoint::{
-    ApiType, AzureMlOnlineEndpoint, Completion, ContentFormatter, Error, Result, StreamChunk, StreamErrorKind,
+    error::StreamErrorKind, ApiType, AzureMlOnlineEndpoint, Completion, ContentFormatter, Error, Result,
+    StreamChunk,
 };
 use common::fault::{sse_head, Act, FaultServer};
 use common::KEY;

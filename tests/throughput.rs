@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::{Arc, Barrier};
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter, Result};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions, Result};
 use common::keepalive::{KeepAliveServer, Reply};
 use common::KEY;
 

@@ -4,7 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result, TransportErrorKind};
+use azureml_endpoint::{
+    error::TransportErrorKind, formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, Error, Result,
+};
 use common::keepalive::Reply;
 use common::tls::{https_url, TestCa};
 use common::KEY;

@@ -5,8 +5,9 @@ mod common;
 use std::time::Duration;
 
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
-    DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Origin,
+    formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter,
+    formatter::MistralChatContentFormatter, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint,
+    CallOptions, ChatMessage, Error, Origin,
 };
 use common::KEY;
 

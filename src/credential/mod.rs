@@ -45,6 +45,7 @@ mod redact;
 mod token_response;
 mod workload_identity;
 
+pub(crate) use crate::config::ENV_AUTH;
 pub use azure_cli::{AzureCliCredential, AZURE_CLI_TIMEOUT};
 pub use cache::{CachedCredential, REFRESH_MARGIN};
 pub use client_secret::ClientSecretCredential;
@@ -53,7 +54,7 @@ pub use error::{CredentialError, CredentialErrorKind};
 pub use from_fn::{from_fn, FnCredential};
 pub(crate) use http::TokenHttp;
 pub use managed_identity::ManagedIdentityCredential;
-pub use mode::{AuthMode, ENV_AUTH};
+pub use mode::AuthMode;
 pub use workload_identity::WorkloadIdentityCredential;
 
 /// The scope for Azure ML online endpoints (`*.inference.ml.azure.com`).
@@ -105,8 +106,9 @@ impl Token {
         Token(token.into())
     }
 
-    /// The token itself, for the `Authorization: Bearer` header.
-    pub(crate) fn expose(&self) -> &str {
+    /// The token itself, e.g. for an `Authorization: Bearer` header of your own. Named so that
+    /// each place that reads the secret is easy to find; `Debug` never shows it.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }

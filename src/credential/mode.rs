@@ -10,9 +10,6 @@ use super::{
     ManagedIdentityCredential, TokenCredential, WorkloadIdentityCredential,
 };
 
-/// The env var that names the [`AuthMode`] when neither code nor the config file does.
-pub const ENV_AUTH: &str = "AZUREML_AUTH";
-
 /// How a client authenticates: the config key `auth`, env `AZUREML_AUTH`, CLI `--auth`.
 ///
 /// Every mode but [`Key`](Self::Key) and [`Custom`](Self::Custom) signs in with Microsoft Entra

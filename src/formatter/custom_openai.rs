@@ -16,9 +16,6 @@ pub(super) const TAG: &str = "custom_openai";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CustomOpenAiContentFormatter;
 
-/// Python's `LlamaContentFormatter`, the same wire format (tag `llama`).
-pub type LlamaContentFormatter = CustomOpenAiContentFormatter;
-
 #[derive(Serialize)]
 struct DedicatedInput<'a> {
     input_string: [&'a str; 1],

@@ -18,9 +18,6 @@ pub(super) const TAG: &str = "custom_openai_chat";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CustomOpenAiChatContentFormatter;
 
-/// Python's `LlamaChatContentFormatter`, the same wire format (tag `llama_chat`).
-pub type LlamaChatContentFormatter = CustomOpenAiChatContentFormatter;
-
 #[derive(Serialize)]
 struct DedicatedInput<'a> {
     input_string: &'a [ChatMessage],

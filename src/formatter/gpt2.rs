@@ -15,9 +15,6 @@ pub(super) const TAG: &str = "gpt2";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Gpt2ContentFormatter;
 
-/// Python's `OSSContentFormatter`, the same wire format under its old name (tag `oss`).
-pub type OssContentFormatter = Gpt2ContentFormatter;
-
 /// The request shape GPT-2 and Dolly share, `{wrapper: {"input_string": [prompt]}, "parameters":
 /// {…}}`, and where each finds the text in the answer.
 pub(super) struct InputString {

@@ -26,10 +26,10 @@ mod mistral_chat;
 pub(crate) mod openai;
 mod path;
 
-pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
-pub use custom_openai_chat::{CustomOpenAiChatContentFormatter, LlamaChatContentFormatter};
+pub use custom_openai::CustomOpenAiContentFormatter;
+pub use custom_openai_chat::CustomOpenAiChatContentFormatter;
 pub use dolly::DollyContentFormatter;
-pub use gpt2::{Gpt2ContentFormatter, OssContentFormatter};
+pub use gpt2::Gpt2ContentFormatter;
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
 pub use path::value_at;

@@ -33,7 +33,7 @@ pub fn gpt2_client(
     azureml_endpoint::AzureMlOnlineEndpoint::builder()
         .endpoint_url(url)
         .api_key(KEY)
-        .formatter(azureml_endpoint::Gpt2ContentFormatter)
+        .formatter(azureml_endpoint::formatter::Gpt2ContentFormatter)
         .max_retries(retries)
         .build()
 }

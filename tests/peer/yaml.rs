@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use azureml_endpoint::{AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Gpt2ContentFormatter};
+use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint};
 use serde_json::{json, Map, Value};
 
 /// Strings a YAML 1.1 reader takes for booleans, numbers, dates or null when unquoted, and

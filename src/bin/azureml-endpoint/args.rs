@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use azureml_endpoint::{ApiType, AuthMode, ENV_ENDPOINT_API_KEY};
+use azureml_endpoint::{config::ENV_ENDPOINT_API_KEY, ApiType, AuthMode};
 use lexopt::prelude::*;
 use serde_json::{Map, Value};
 

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use azureml_endpoint::credential;
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    AnyClient, ApiType, AuthMode, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions,
-    Registry, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE, ENV_ENDPOINT_API_KEY, ENV_ENDPOINT_API_TYPE,
-    ENV_ENDPOINT_URL,
+    config::AZUREML_CHAT_ENDPOINT_TYPE, config::AZUREML_ENDPOINT_TYPE, config::ENV_ENDPOINT_API_KEY,
+    config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL, AnyClient, ApiType, AuthMode,
+    AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Builder, LoadOptions, Registry,
 };
 use serde_json::{Map, Value};
 
@@ -188,7 +188,7 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
 /// default would not.
 fn idle_connections(args: &Args) -> Option<usize> {
     args.concurrency
-        .filter(|&n| n > azureml_endpoint::DEFAULT_MAX_IDLE_CONNECTIONS)
+        .filter(|&n| n > azureml_endpoint::config::DEFAULT_MAX_IDLE_CONNECTIONS)
 }
 
 /// A config file's client and top-level fields. `--formatter` (in `options`) replaces the file's

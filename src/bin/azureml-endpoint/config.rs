@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
-    save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, Origin,
-    ENV_ENDPOINT_API_KEY,
+    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint,
+    AzureMlOnlineEndpoint, Origin,
 };
 use serde_json::{json, Map, Value};
 

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use azureml_endpoint::local::LocalEndpoint;
-use azureml_endpoint::{Error, Origin, TransportErrorKind, ENV_ENDPOINT_API_KEY};
+use azureml_endpoint::{config::ENV_ENDPOINT_API_KEY, error::TransportErrorKind, Error, Origin};
 
 use args::{Command, Parsed};
 
