@@ -153,7 +153,7 @@ impl ConfigFile {
         if let Some(key) = fields.keys().find(|k| !keys.contains(&k.as_str())) {
             let hint = suggest(key, keys).map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
             return Err(Error::config(
-                key.as_str(),
+                crate::redact_key::redact_key(key),
                 file.clone(),
                 format!("unknown key{hint}; known keys: {}", keys.join(", ")),
             ));

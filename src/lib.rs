@@ -34,6 +34,7 @@ pub mod local;
 mod message;
 mod options;
 mod rate_limit;
+mod redact_key;
 mod registry;
 mod retry;
 mod secret;
