@@ -11,6 +11,9 @@ use crate::flags::Flag;
 use crate::settings::other_command;
 use crate::stand_ins::credential_mode;
 
+/// What a signed-in identity needs for a 401 or 403.
+const ROLE: &str = "check that the identity has a role that may score on the endpoint (see the README)";
+
 /// `failure` with a hint, when it has none yet and came from the library.
 pub fn explain(mut failure: Failure, args: &Args, command: Command) -> Failure {
     if failure.hint.is_none() {
@@ -26,11 +29,13 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
             "endpoint_url" => url_remedy(e, args, command).unwrap_or_else(|| setting_remedy(e, command)),
             _ => setting_remedy(e, command),
         },
-        Error::ConfigFile(_) | Error::Input(_) | Error::Io(_) => "fix the file or input named above".into(),
-        Error::Http(e) if e.status == 401 || e.status == 403 => format!(
-            "check the key in {ENV_ENDPOINT_API_KEY} (or --api-key-env); with --auth, check that the \
-             identity has a role that may score on the endpoint (see the README)"
-        ),
+        Error::ConfigFile(_) => "fix the file named above".into(),
+        Error::Io(_) => "check the path and that it can be read (or written)".into(),
+        Error::Input(_) => "check the prompt, the messages and the --param values".into(),
+        Error::Http(e) if e.status == 401 || e.status == 403 => match args.auth {
+            Some(mode) if mode.uses_token() => ROLE.into(),
+            _ => format!("check the key in {}; with --auth, {ROLE}", args.key_var()),
+        },
         Error::Http(e) if e.status == 404 => "check the URL and that a deployment takes traffic".into(),
         Error::Http(e) if e.status == 400 || e.status == 422 => {
             "the endpoint refused the request: check --param values and --formatter".into()
