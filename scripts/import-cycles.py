@@ -1,17 +1,18 @@
-"""Usage: python3 scripts/import-cycles.py src
+"""Usage: python3 scripts/import-cycles.py src   (or src/bin/azureml-endpoint)
 
-Top-level module import graph of src/ (a module's file and its folder are one node): every
+Top-level module import graph of a crate root folder (a module's file and its folder are one node;
+binaries under its bin/ are left out): every
 `crate::<module>` path in code, then every cycle found. `crate::<Item>` (through the root) listed."""
 import re, os, sys, itertools
 root = sys.argv[1]
 mods = {}
 for dirpath, _, files in os.walk(root):
-    if '/bin' in dirpath: continue
+    if os.path.relpath(dirpath, root).split('/')[0] == 'bin': continue
     for f in files:
         if not f.endswith('.rs'): continue
         p = os.path.join(dirpath, f); rel = os.path.relpath(p, root)
         top = rel.split('/')[0].removesuffix('.rs')
-        if top in ('lib',): continue
+        if top in ('lib', 'main'): continue
         mods.setdefault(top, []).append(p)
 edges, up = {}, []
 for m, files in mods.items():

@@ -37,7 +37,7 @@ pub(crate) fn check_keys(fields: &Map<String, Value>, file: &Origin) -> Result<(
         Some(key) => {
             let hint = suggest(key, keys).map_or(String::new(), |k| format!(" (did you mean `{k}`?)"));
             Err(Error::config(
-                key.as_str(),
+                crate::redact_key::redact_key(key),
                 file.clone(),
                 format!("unknown key{hint}; known keys: {}", keys.join(", ")),
             ))

@@ -36,6 +36,7 @@ mod options;
 #[cfg(test)]
 mod public_surface;
 mod rate_limit;
+mod redact_key;
 mod registry;
 mod resolve;
 mod retry;

@@ -313,9 +313,10 @@ fn config_show_refuses_a_key_with_cr_lf() {
     let out = run(&["config", "new", "-o", path.to_str().unwrap(), "--url", url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bad = format!("{KEY}\r\n");
+    // The library's key check says what is wrong and where; the CLI how to export it again.
     let expected = usage(
-        "the key in env var AZUREML_ENDPOINT_API_KEY is invalid: it must be visible ASCII, without spaces, CR/LF or other control characters",
-        "export AZUREML_ENDPOINT_API_KEY again without the trailing newline, e.g. AZUREML_ENDPOINT_API_KEY=\"$(tr -d '\\r\\n' < key.txt)\"",
+        "invalid `endpoint_api_key` (env var AZUREML_ENDPOINT_API_KEY): the key contains a line break at character 26, which cannot go in an HTTP header; keys and tokens are visible ASCII only: copy the key again, without spaces or line breaks",
+        "export AZUREML_ENDPOINT_API_KEY again with the key alone, e.g. AZUREML_ENDPOINT_API_KEY=\"$(tr -d '\\r\\n' < key.txt)\"",
     );
     for command in [
         &["config", "show", path.to_str().unwrap()][..],
@@ -399,37 +400,61 @@ fn prompts_from_stdin_must_not_be_empty() {
 }
 
 #[test]
-fn errors_speak_the_clis_words() {
-    let out = run(&["complete", "--url", "http://example.com/score", "hi"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("or pass --allow-insecure-http"),
-        "{}",
-        stderr(&out)
+fn the_library_says_what_went_wrong_and_the_hint_which_flag_fixes_it() {
+    let url = "https://e.eastus2.inference.ml.azure.com/score";
+    let dir = temp_dir("cli-hints");
+    let file = dir.join("slow.json");
+    std::fs::write(
+        &file,
+        json!({"_type": "azureml_endpoint", "endpoint_url": url, "timeout": 0}).to_string(),
+    )
+    .unwrap();
+    let (file, new) = (
+        file.display().to_string(),
+        dir.join("new.json").display().to_string(),
     );
-    assert!(!stderr(&out).contains("allow_insecure_http"), "{}", stderr(&out));
-
-    let out = run_with(
-        &[
-            "complete",
-            "--url",
-            "https://e.eastus2.inference.ml.azure.com/score",
-            "hi",
-        ],
-        b"",
-        &[("AZUREML_ENDPOINT_API_KEY", OsStr::new(""))],
-    );
-    assert_eq!(out.status.code(), Some(2));
-
     let chat_url = "https://m.eastus2.models.ai.azure.com/v1/chat/completions";
-    let out = run(&["complete", "--url", chat_url, "--api-type", "serverless", "hi"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("; this is a chat URL: use `azureml-endpoint chat`\n"),
-        "{}",
-        stderr(&out)
-    );
+    let entra = "https://e.example.com/v1/chat/completions";
+    // Arguments, env, the start of the library's message, the CLI's hint.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], String, String);
+    let cases: [Case; 9] = [
+        (&["complete", "--url", "http://example.com/score", "hi"], &[],
+         "invalid `endpoint_url` (argument): \"http://example.com/score\": plain http sends the key in clear text".into(),
+         "use https://, or pass --allow-insecure-http to send the key in clear text anyway".into()),
+        (&["complete", "--url", chat_url, "--api-type", "serverless", "hi"], &[],
+         format!("invalid `endpoint_url` (argument): \"{chat_url}\": for api type `serverless` the completion client"),
+         "use `azureml-endpoint chat` for this URL".into()),
+        (&["complete", "hi"], &[], "invalid `endpoint_url` (default): no endpoint URL".into(),
+         "give --url URL (or set AZUREML_ENDPOINT_URL)".into()),
+        // `config new` reads no env var: only the flag is named.
+        (&["config", "new", "-o", &new], &[], "invalid `endpoint_url` (default): no endpoint URL".into(), "give --url URL".into()),
+        (&["complete", "--url", url, "hi"], &[("AZUREML_TIMEOUT", "0")],
+         "invalid `timeout` (env var AZUREML_TIMEOUT): must be a number of seconds > 0, got 0".into(),
+         "fix or unset env var AZUREML_TIMEOUT, or give --timeout SECS over it".into()),
+        (&["complete", "--url", url, "--timeout", "1e9", "hi"], &[],
+         "invalid `timeout` (argument): must be at most 86400 seconds (a day)".into(), "check --timeout SECS".into()),
+        (&["complete", "--config", &file, "hi"], &[],
+         format!("invalid `timeout` (file `{file}`): must be a number of seconds > 0, got 0"),
+         format!("fix `timeout` in {file}, or give --timeout SECS over it")),
+        (&["chat", "--url", entra, "--auth", "managed_identity", "hi"], &[],
+         "invalid `token_scope` (default): no token scope is known for host `e.example.com`".into(),
+         "give --token-scope SCOPE".into()),
+        (&["complete", "--url", url, "hi"], &[("AZUREML_ENDPOINT_API_KEY", "")],
+         "invalid `endpoint_api_key` (env var AZUREML_ENDPOINT_API_KEY): the key is empty".into(),
+         "export AZUREML_ENDPOINT_API_KEY again with the key alone, e.g. AZUREML_ENDPOINT_API_KEY=\"$(tr -d '\\r\\n' < key.txt)\"".into()),
+    ];
+    for (args, env, message, hint) in cases {
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
+        let (code, out, err) = outcome(&run_with(args, b"", &env));
+        let (first, rest) = err.split_once('\n').unwrap_or_default();
+        assert_eq!((code, out.as_str()), (Some(2), ""), "{args:?}: {err}");
+        assert!(first.starts_with(&format!("error: {message}")), "{args:?}: {err}");
+        assert_eq!(rest, format!("hint: {hint}\n"), "{args:?}");
+    }
+}
 
+#[test]
+fn network_and_port_failures_get_the_clis_hints() {
     // A refused connection: the hint is about the host, not about timeouts.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -211,3 +211,27 @@ fn an_unknown_mode_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_source_that_is_not_set_up_gets_the_hint_of_its_mode() {
+    let url = "https://my-ep.eastus2.inference.ml.azure.com/score";
+    for (mode, message, hint) in [
+        (
+            "workload_identity",
+            "workload identity credential: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID not set",
+            "check the pod's workload identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID",
+        ),
+        (
+            "client_secret",
+            "client secret credential: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET not set",
+            "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
+        ),
+    ] {
+        let output = run_with(&["complete", "--url", url, "--auth", mode, "hi"], b"", &[]);
+        assert_eq!(
+            outcome(&output),
+            (Some(1), String::new(), format!("error: {message}\nhint: {hint}\n")),
+            "{mode}"
+        );
+    }
+}

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use azureml_endpoint::{AnyClient, ChatMessage, Error};
 use serde_json::{json, Value};
 
-use crate::args::{no_positional, Args, Command};
+use crate::args::Args;
 use crate::call::{chat_json, completion_json};
 use crate::client::{call_options, chat_client, completion_client, load, load_options};
+use crate::command::Command;
+use crate::failure::{chain, Failure};
 use crate::ordered::ordered_map;
-use crate::{chain, Failure};
 
 /// One input line of a batch.
 enum Item {
@@ -92,7 +93,7 @@ fn parse_item(line: &str) -> Item {
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    no_positional(args, Command::Batch)?;
+    args.no_positional(Command::Batch)?;
     let input = args
         .input
         .as_ref()
@@ -223,7 +224,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 }
 
 fn error_json(error: &Error) -> Value {
-    json!({"error": crate::cli_words(&chain(error)), "status": error.status(), "request_id": error.request_id()})
+    json!({"error": chain(error), "status": error.status(), "request_id": error.request_id()})
 }
 
 fn write_failure(path: &Path, error: &io::Error) -> Failure {
@@ -241,9 +242,10 @@ fn open_output(path: &Path, resume: bool) -> Result<File, Failure> {
         .append(true)
         .open(path)
         // Before any request: a bad path is a usage error.
-        .map_err(|e| Failure {
-            code: 2,
-            ..write_failure(path, &e)
+        .map_err(|e| {
+            let mut failure = write_failure(path, &e);
+            failure.code = 2;
+            failure
         })?;
     let keep = if resume {
         let bytes = std::fs::read(path).map_err(|e| write_failure(path, &e))?;

@@ -5,15 +5,16 @@ use std::io::{self, IsTerminal, Read, Write};
 use azureml_endpoint::{ChatCompletion, ChatMessage, Completion, ContentPart};
 use serde_json::{json, Value};
 
-use crate::args::{Args, Command};
-use crate::client::{chat_client, completion_client};
+use crate::args::Args;
+use crate::client::{call_options, chat_client, completion_client};
+use crate::command::Command;
+use crate::failure::Failure;
 use crate::stream_json::{print, print_tool_calls};
-use crate::Failure;
 
 pub fn complete(args: &Args) -> Result<u8, Failure> {
     let llm = completion_client(args)?;
     let prompt = text_argument(args, Command::Complete)?;
-    let options = crate::client::call_options(args);
+    let options = call_options(args);
     if args.stream {
         return print(llm.stream_with(&prompt, &options)?, args.json, false);
     }
@@ -54,7 +55,7 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
                 .to_owned(),
         ));
     }
-    let options = crate::client::call_options(args);
+    let options = call_options(args);
     if args.stream {
         return print(client.stream_with(&messages, &options)?, args.json, true);
     }

@@ -3,19 +3,22 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
+use azureml_endpoint::credential::{self, CredentialError};
+use azureml_endpoint::formatter::chat_formatter;
 use azureml_endpoint::{
-    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint,
-    AzureMlOnlineEndpoint, Origin,
+    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AuthMode, AzureMlChatOnlineEndpoint,
+    AzureMlOnlineEndpoint, Builder, Origin,
 };
 use serde_json::{json, Map, Value};
 
-use crate::args::{no_positional, Args, Command};
-use crate::client::{key, key_var, load, load_options, saving_builder, unknown_formatter, with_auth};
-use crate::Failure;
+use crate::args::Args;
+use crate::client::{load, load_options};
+use crate::command::Command;
+use crate::failure::Failure;
+use crate::settings::{settings, Sink};
 
 pub fn new(args: &Args) -> Result<u8, Failure> {
-    no_positional(args, Command::ConfigNew)?;
+    args.no_positional(Command::ConfigNew)?;
     let path = args
         .output
         .as_ref()
@@ -35,26 +38,60 @@ pub fn new(args: &Args) -> Result<u8, Failure> {
     if !args.stop.is_empty() {
         kwargs.insert("stop".into(), json!(args.stop));
     }
-    if is_chat {
-        let base = AzureMlChatOnlineEndpoint::builder().api_key(PLACEHOLDER);
-        let mut b = saving_builder(args, base, true)?.model_kwargs(kwargs);
-        if let Some(tag) = &args.formatter {
-            b = b.formatter_arc(chat_formatter(tag).ok_or_else(|| unknown_formatter(tag, true))?);
-        }
-        save_config(path, &with_auth(args, b.build()?.to_config_map())?)?;
+    let map = if is_chat {
+        let b = saving(
+            args,
+            AzureMlChatOnlineEndpoint::builder().api_key(PLACEHOLDER),
+            true,
+        )?;
+        b.model_kwargs(kwargs).build()?.to_config_map()
     } else {
-        let base = AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER);
-        let mut b = saving_builder(args, base, false)?.model_kwargs(kwargs);
-        if let Some(tag) = &args.formatter {
-            b = b.formatter_arc(completion_formatter(tag).ok_or_else(|| unknown_formatter(tag, false))?);
-        }
-        save_config(path, &with_auth(args, b.build()?.to_config_map())?)?;
-    }
+        let b = saving(args, AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER), false)?;
+        b.model_kwargs(kwargs).build()?.to_config_map()
+    };
+    save_config(path, &with_auth(args, map)?)?;
     eprintln!(
         "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
         path.display()
     );
     Ok(0)
+}
+
+/// The flags on a builder for `config new`, without the env vars. `config new` makes no call,
+/// and the file may be for another machine (a pod, a VM): a sign-in mode is checked with a
+/// stand-in credential, not this machine's environment, and saved by [`with_auth`].
+fn saving<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure>
+where
+    Builder<F>: Sink,
+{
+    if !args.auth.is_some_and(AuthMode::uses_token) {
+        return settings(args, chat, base);
+    }
+    let flags = Args {
+        auth: None,
+        client_id: None,
+        ..args.clone()
+    };
+    let stand_in = credential::from_fn(|_: &str| Err(CredentialError::custom("config new makes no calls")));
+    Ok(settings(&flags, chat, base)?.credential(stand_in))
+}
+
+/// `config_map` with the flags' sign-in settings: the mode and client id the stand-in
+/// credential (see [`saving`]) left out.
+fn with_auth(args: &Args, mut map: Map<String, Value>) -> Result<Map<String, Value>, Failure> {
+    let Some(mode) = args.auth.filter(|mode| mode.uses_token()) else {
+        return Ok(map);
+    };
+    map.insert("auth".into(), mode.as_str().into());
+    if let Some(id) = &args.client_id {
+        if mode == AuthMode::AzureCli {
+            return Err(Failure::usage(
+                "--client-id does not apply to --auth azure_cli: it signs in as the `az login` account",
+            ));
+        }
+        map.insert("client_id".into(), id.as_str().into());
+    }
+    Ok(map)
 }
 
 /// Refuses to overwrite without `--force`, and to create folders a typo may have named.
@@ -88,14 +125,13 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             ))
         }
     };
-    // The key is checked (never shown) before anything else: an invalid one is an error, not "unset".
-    let key_set = key(args)?.is_some();
     // `chat` only guides api type inference from --url, which `show` does not take.
     let options = load_options(args, false)?;
-    // Show a config even where no key is set anywhere: the key is reported as unset.
+    // Show a config even where no key is set anywhere: the key is reported as unset. A key that
+    // is set but invalid is the library's error, never shown.
     let (client, fields, key_set) = match load(args, &file, &options) {
         Ok((client, fields)) => (client, fields, true),
-        Err(failure) if !key_set && failure.missing_key => {
+        Err(failure) if failure.is_missing_key() => {
             let (client, fields) = load(args, &file, &options.clone().api_key("unset"))?;
             (client, fields, false)
         }
@@ -136,7 +172,7 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
     let key_shown = match (auth.uses_token(), key_set) {
         (true, _) => format!("not used (auth {auth})"),
         (false, true) => format!("set ({key_source})"),
-        (false, false) => format!("unset (export {} to set it)", key_var(args)),
+        (false, false) => format!("unset (export {} to set it)", args.key_var()),
     };
     let mut out = io::stdout().lock();
     if args.json {

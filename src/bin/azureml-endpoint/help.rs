@@ -1,6 +1,7 @@
-//! The help texts; each command's flags are listed from the flag table in `args.rs`.
+//! The help texts; each command's flags are listed from the flag table.
 
-use crate::args::Command;
+use crate::command::Command;
+use crate::flags::FLAGS;
 
 pub const OVERVIEW: &str = "\
 azureml-endpoint: call models on Azure Machine Learning online endpoints
@@ -34,8 +35,24 @@ Options:
     -V, --version            the version
 ";
 
+/// The help of one command: what it does, every flag it takes, an example.
+pub fn command_help(command: Command) -> String {
+    let (usage, about, example) = texts(command);
+    let mut text = format!("Usage: azureml-endpoint {usage}\n\n{about}\n\nFlags:\n");
+    for flag in FLAGS.iter().filter(|f| f.commands.contains(&command)) {
+        let left = match flag.short {
+            Some(short) => format!("-{short}, {}", flag.usage()),
+            None => flag.usage(),
+        };
+        text.push_str(&format!("    {left:<24} {}\n", flag.help));
+    }
+    text.push_str(&format!("    {:<24} {}\n", "-h, --help", "this help"));
+    text.push_str(&format!("\nExample:\n    {example}\n"));
+    text
+}
+
 /// A command's usage line, description and example.
-pub fn command(command: Command) -> (&'static str, &'static str, &'static str) {
+fn texts(command: Command) -> (&'static str, &'static str, &'static str) {
     match command {
         Command::Complete => (
             "complete [FLAGS] [--] [PROMPT|-]",

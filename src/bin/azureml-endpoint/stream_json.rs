@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use azureml_endpoint::{CompletionStream, ToolCall, ToolCalls, Usage};
 use serde_json::json;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Prints each chunk as it arrives and flushes it; returns the exit status.
 ///

@@ -1,0 +1,38 @@
+//! The commands and their names as typed.
+
+/// What to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Complete,
+    Chat,
+    Batch,
+    ConfigNew,
+    ConfigShow,
+    Local,
+}
+
+use Command::*;
+
+/// Each command as typed after the program name.
+pub const COMMANDS: [(&str, Command); 6] = [
+    ("complete", Complete),
+    ("chat", Chat),
+    ("batch", Batch),
+    ("config new", ConfigNew),
+    ("config show", ConfigShow),
+    ("local", Local),
+];
+
+impl Command {
+    pub fn name(self) -> &'static str {
+        COMMANDS
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// Whether the command reads the `AZUREML_*` env vars (`config new` writes only its flags).
+    pub fn reads_env(self) -> bool {
+        !matches!(self, ConfigNew | Local)
+    }
+}
