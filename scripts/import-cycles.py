@@ -1,12 +1,13 @@
 """Usage: python3 scripts/import-cycles.py src
 
 Top-level module import graph of src/ (a module's file and its folder are one node): every
-`crate::<module>` path in code, then every cycle found. `crate::<Item>` (through the root) listed."""
+`crate::<module>` path in code, then every cycle found. `crate::<Item>` (through the root) listed.
+Exits 1 when there is a cycle (CI runs it), else 0."""
 import re, os, sys, itertools
 root = sys.argv[1]
 mods = {}
 for dirpath, _, files in os.walk(root):
-    if '/bin' in dirpath: continue
+    if os.path.relpath(dirpath, root).split(os.sep)[0] == 'bin': continue
     for f in files:
         if not f.endswith('.rs'): continue
         p = os.path.join(dirpath, f); rel = os.path.relpath(p, root)
@@ -39,3 +40,4 @@ def dfs(start, node, path):
 for m in mods: dfs(m, m, [m])
 print("cycles:", [' -> '.join(c + (c[0],)) for c in sorted(cycles)] or "none")
 print("imports through the crate root:", up or "none")
+sys.exit(1 if cycles else 0)

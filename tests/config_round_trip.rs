@@ -1,6 +1,14 @@
 //! `load(save(c)) == c` for every built-in configuration and user formatters, in JSON and YAML;
 //! what the saved files hold (and never hold); user `_type`s.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 #[path = "common/config_helpers.rs"]
 mod config_helpers;

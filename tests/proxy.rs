@@ -3,6 +3,14 @@
 //!
 //! The variables are process-wide, so every test here holds `ENV` while it sets them.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::io::{Read, Write};

@@ -422,24 +422,28 @@ fn distance(a: &str, b: &str) -> usize {
     let width = b.len() + 1;
     let mut d: Vec<usize> = vec![0; (a.len() + 1) * width];
     let at = |i: usize, j: usize| i * width + j;
+    // Every index is inside the table; the fallback only keeps indexing out of the CLI.
+    let cell = |d: &[usize], i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
     for i in 0..=a.len() {
         for j in 0..=b.len() {
             let value = if i == 0 || j == 0 {
                 i + j
             } else {
                 let cost = usize::from(a.get(i - 1) != b.get(j - 1));
-                let mut best = (d[at(i - 1, j)] + 1)
-                    .min(d[at(i, j - 1)] + 1)
-                    .min(d[at(i - 1, j - 1)] + cost);
+                let mut best = (cell(&d, i - 1, j) + 1)
+                    .min(cell(&d, i, j - 1) + 1)
+                    .min(cell(&d, i - 1, j - 1) + cost);
                 if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
-                    best = best.min(d[at(i - 2, j - 2)] + 1);
+                    best = best.min(cell(&d, i - 2, j - 2) + 1);
                 }
                 best
             };
-            d[at(i, j)] = value;
+            if let Some(slot) = d.get_mut(at(i, j)) {
+                *slot = value;
+            }
         }
     }
-    d[at(a.len(), b.len())]
+    cell(&d, a.len(), b.len())
 }
 
 /// The help of one command: what it does, every flag it takes, an example.

@@ -23,6 +23,7 @@ use args::{Command, Parsed};
 /// Why the program stops early: the exit code and what to print.
 #[derive(Debug)]
 pub struct Failure {
+    /// The exit status.
     pub code: u8,
     message: String,
     hint: Option<String>,
@@ -31,6 +32,7 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Fails with exit status `code`, printing `message` and then `hint`.
     pub fn new(code: u8, message: String, hint: String) -> Self {
         Failure {
             code,
