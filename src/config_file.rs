@@ -35,7 +35,7 @@ const MAX_FILE_BYTES: u64 = 256 * 1024;
 /// Containers nested deeper than this are rejected before serde's own limit (128) is reached.
 const MAX_DEPTH: usize = 64;
 
-/// The keys of a config file (config.md), for saving and loading alike: the one place they are
+/// The keys of a config file (docs/config.md), for saving and loading alike: the one place they are
 /// spelled.
 ///
 /// Values stay JSON here and are checked one by one in [`settings`](Self::settings), so each

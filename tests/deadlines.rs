@@ -1,4 +1,4 @@
-//! One deadline per attempt (reliability.md, Timeouts), against the fault server: however a
+//! One deadline per attempt (docs/reliability.md, Timeouts), against the fault server: however a
 //! server spreads its response over time, a call ends within the timeout. Bounds are 2x the
 //! timeout they check (the machine is shared).
 

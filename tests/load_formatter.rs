@@ -1,4 +1,4 @@
-//! `LoadOptions::formatter`: a formatter given to the loader wins over the file's (config.md:
+//! `LoadOptions::formatter`: a formatter given to the loader wins over the file's (docs/config.md:
 //! argument > file > default), looked up like the file's tag, with errors naming the argument.
 
 // Test code: a failed unwrap is a failed test.

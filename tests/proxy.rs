@@ -1,4 +1,4 @@
-//! Proxy policy (reliability.md, Secrets): loopback is never proxied, other hosts follow the
+//! Proxy policy (docs/reliability.md, Secrets): loopback is never proxied, other hosts follow the
 //! usual env vars and `NO_PROXY`, and the key crosses a proxy only inside TLS.
 //!
 //! The variables are process-wide, so every test here holds `ENV` while it sets them.
