@@ -1,5 +1,5 @@
 //! Worst-case wall time of one call against a server that trickles its response head and then
-//! its body, for timeouts T = 1, 2 and 5 s (goal: at most 1.1 T; reliability.md, Timeouts).
+//! its body, for timeouts T = 1, 2 and 5 s (goal: at most 1.1 T; docs/reliability.md, Timeouts).
 //!
 //! `cargo run --release --example deadline`
 //!

@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("azmlinfsrv: {server}; {requests} requests per run, run() sleeps {delay_ms} ms");
     // Warm up: each worker's first requests are slower.
-    run(&llm, &prompts[..prompts.len().min(16)], 8, delay_ms)?;
+    run(&llm, prompts.get(..16).unwrap_or(&prompts), 8, delay_ms)?;
     let mut single = 0.0;
     for threads in [1, 8] {
         let rate = run(&llm, &prompts, threads, delay_ms)?;

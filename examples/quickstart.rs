@@ -12,7 +12,7 @@ use azureml_endpoint::local::LocalEndpoint;
 use azureml_endpoint::{
     config::ENV_ENDPOINT_API_KEY, config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL,
     formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter, load_llm, ApiType,
-    AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage,
+    AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Usage,
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -66,12 +66,8 @@ fn run() -> Result<(), BoxError> {
         ChatMessage::user("Why is the sky blue?"),
     ];
     let reply = chat.invoke(&conversation)?;
-    println!(
-        "assistant: {}  (finish reason {:?}, usage {:?})\n",
-        reply.message.text(),
-        reply.finish_reason,
-        reply.usage
-    );
+    println!("assistant: {}", reply.message.text());
+    println!("{}\n", about(reply.finish_reason.as_deref(), reply.usage));
 
     caption("3. The same chat, streamed: each piece printed as it arrives");
     let mut out = std::io::stdout();
@@ -117,6 +113,20 @@ fn run() -> Result<(), BoxError> {
 
 fn caption(text: &str) {
     println!("== {text}");
+}
+
+/// `finish reason: stop` and `tokens: 5 prompt + 5 completion = 10`, on two lines; either may
+/// be missing, as endpoints need not send them.
+fn about(finish_reason: Option<&str>, usage: Option<Usage>) -> String {
+    let reason = format!("finish reason: {}", finish_reason.unwrap_or("not given"));
+    let tokens = match usage {
+        Some(u) => format!(
+            "tokens: {} prompt + {} completion = {}",
+            u.prompt_tokens, u.completion_tokens, u.total_tokens
+        ),
+        None => "tokens: not counted".to_owned(),
+    };
+    format!("{reason}\n{tokens}")
 }
 
 /// A call to the endpoint the env vars name, when both are set: chat for chat URLs, else a

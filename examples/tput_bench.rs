@@ -10,7 +10,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions};
@@ -123,7 +123,7 @@ fn main() -> Result<()> {
 fn admitting(per_second: usize) -> KeepAliveServer {
     let window = Arc::new(Mutex::new((Instant::now(), 0usize)));
     KeepAliveServer::start(move |_| {
-        let mut w = window.lock().unwrap();
+        let mut w = window.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if now.duration_since(w.0) >= Duration::from_secs(1) {
             *w = (now, 0);

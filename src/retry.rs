@@ -1,5 +1,5 @@
-//! The retry decision (reliability.md, Retries) as pure functions of a status and the values of
-//! the headers a server sent, so every hostile number can be tested without a socket.
+//! The retry decision (docs/reliability.md, Retries) as pure functions of a status and the values
+//! of the headers a server sent, so every hostile number can be tested without a socket.
 //!
 //! Every number here comes from a server: it is read with checked arithmetic, an absurdly large
 //! one becomes a wait longer than we take, and a negative or unreadable one is ignored.

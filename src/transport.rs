@@ -169,7 +169,7 @@ impl Transport {
         })
     }
 
-    /// Posts and reads the whole body, retrying per reliability.md. A body of exactly
+    /// Posts and reads the whole body, retrying per docs/reliability.md. A body of exactly
     /// `max_response_bytes` is accepted, one byte more is an error.
     pub fn post(&self, out: &Outgoing<'_>) -> Result<Reply> {
         let timeout = out.timeout.unwrap_or(self.timeout);
@@ -597,7 +597,7 @@ impl Transport {
     }
 }
 
-/// The service's message (wire.md): `error.message`, `error` when it is a string, `message`,
+/// The service's message (docs/wire.md): `error.message`, `error` when it is a string, `message`,
 /// `detail`, else the raw body; scrubbed, then cut to 2 KiB. A body too big to parse whole
 /// (over the 64 KiB read) gives its start raw.
 fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {

@@ -4,7 +4,7 @@
 use crate::config::{parse_url, path_rule_violation, ApiType, ClientKind, Origin, ParsedUrl};
 use crate::error::{Error, Result};
 
-/// Checks a URL against the api type and client kind (wire.md) and returns it parsed.
+/// Checks a URL against the api type and client kind (docs/wire.md) and returns it parsed.
 pub(crate) fn validate_url(
     url: &str,
     source: &Origin,

@@ -1,5 +1,13 @@
 //! The `chat` command beyond plain text: `--image` files and URLs, `--messages` files with parts.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 

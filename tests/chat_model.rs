@@ -2,6 +2,14 @@
 //! one URL; `model_kwargs` and per-call parameters win over it; refused on dedicated endpoints;
 //! saved and loaded in JSON and YAML; `--model` in the CLI.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 

@@ -1,6 +1,14 @@
 //! Content parts: exact request bodies per part type, formatter and api type; Mistral's merge
 //! with parts; replies with a list content; image files and their errors.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 

@@ -1,5 +1,13 @@
 //! The `azureml-endpoint` binary, run for real against the local endpoint and httpmock.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -2,6 +2,14 @@
 //! `--version`, help, suggestions, api type from the URL, `--formatter` with `--config`,
 //! and errors in the CLI's words.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 
 use std::ffi::OsStr;

@@ -1,6 +1,14 @@
 //! `--auth`, `--token-scope` and `--client-id`: the CLI signs in with a fake identity endpoint
 //! or a fake `az`, saves and shows the auth mode, and never prints a token or secret.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 mod common;
 

@@ -1,6 +1,14 @@
 //! `batch`: a bad line fails alone with its line number, blank lines are skipped, `--resume`
 //! redoes failed lines, and an unwritable output is named.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 
 use azureml_endpoint::local::LocalEndpoint;

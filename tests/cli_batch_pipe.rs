@@ -1,5 +1,13 @@
 //! `batch --input - --output -`: a streaming filter from stdin to stdout, in input order.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 mod common;
 

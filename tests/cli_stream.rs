@@ -1,6 +1,14 @@
 //! `--stream` with and without `--json`: written as it arrives, memory flat on a 200 MiB answer,
 //! one valid JSON object, and a stream cut short is never passed off as whole.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 
 use std::io::{BufRead, BufReader, Read, Write};

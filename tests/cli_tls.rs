@@ -1,5 +1,13 @@
 //! The CLI over HTTPS: `--ca-cert`, `AZUREML_CA_BUNDLE`, and the error without them.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod cli_support;
 mod common;
 

@@ -1,5 +1,13 @@
 //! The exact request and parsed result for every completion formatter on every api type it supports.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use azureml_endpoint::{

@@ -1,6 +1,14 @@
 //! Every bad config file gives its own error (kind, position, exact message), quickly, and never
 //! a panic.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 

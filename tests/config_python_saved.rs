@@ -1,6 +1,14 @@
 //! Files LangChain Python's `save()` wrote load as-is, and the rebuilt client sends the request
 //! they describe (URL and key from the env, formatter defaulted).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
 

@@ -1,6 +1,14 @@
 //! `load(save(c)) == c` for every built-in configuration and user formatters, in JSON and YAML;
 //! what the saved files hold (and never hold); user `_type`s.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 #[path = "common/config_helpers.rs"]
 mod config_helpers;
@@ -23,7 +31,7 @@ const COMPLETIONS_URL: &str =
     "https://my-model.eastus2.models.ai.azure.com/v1/completions?api-version=2024-05-01";
 const CHAT_URL: &str = "https://my-model.eastus2.models.ai.azure.com/v1/chat/completions";
 
-/// The keys config.md's table lists, written out here rather than taken from the crate.
+/// The keys docs/config.md's table lists, written out here rather than taken from the crate.
 const CONFIG_MD_KEYS: &[&str] = &[
     "_type",
     "endpoint_url",
@@ -36,6 +44,12 @@ const CONFIG_MD_KEYS: &[&str] = &[
     "model_kwargs",
     "extra_headers",
     "endpoint_api_key",
+    "auth",
+    "client_id",
+    "token_scope",
+    "ca_certificates",
+    "use_os_trust_store",
+    "model",
 ];
 
 /// A user completion formatter with a setting: GPT-2's wire format with a prompt prefix.
@@ -149,7 +163,8 @@ const ENV: [(&str, &str); 5] = [
 ];
 
 /// As [`options`] for reloading `config`: a client without a deployment is saved with
-/// `deployment_name: ""`, which is unset (config.md), so `AZUREML_DEPLOYMENT_NAME` would apply.
+/// `deployment_name: ""`, which is unset (docs/config.md), so `AZUREML_DEPLOYMENT_NAME` would
+/// apply.
 fn options_for(config: &azureml_endpoint::EndpointConfig) -> LoadOptions {
     let keep =
         |(name, _): &&(&str, &str)| config.deployment_name.is_some() || *name != "AZUREML_DEPLOYMENT_NAME";
@@ -429,7 +444,7 @@ fn saved_keys_are_the_ones_config_md_lists() -> Result<()> {
         for key in json.as_object().expect("a mapping").keys() {
             assert!(
                 CONFIG_MD_KEYS.contains(&key.as_str()),
-                "`{key}` is not in config.md"
+                "`{key}` is not in docs/config.md"
             );
         }
     }
@@ -651,7 +666,7 @@ fn precedence_is_argument_then_file_then_env_then_default() -> Result<()> {
     Ok(())
 }
 
-/// What config.md accepts on load besides what `save` writes.
+/// What docs/config.md accepts on load besides what `save` writes.
 #[test]
 fn load_accepts_synonyms_aliases_null_kwargs_and_realtime() -> Result<()> {
     let dir = TempDir::new("lenient");
@@ -678,7 +693,8 @@ fn load_accepts_synonyms_aliases_null_kwargs_and_realtime() -> Result<()> {
     Ok(())
 }
 
-/// Every tag, alias and Python class name of wire.md loads from a file, under its canonical tag.
+/// Every tag, alias and Python class name of docs/wire.md loads from a file, under its canonical
+/// tag.
 #[test]
 fn formatter_tags_aliases_and_python_class_names_load_from_files() -> Result<()> {
     let dir = TempDir::new("tags");

@@ -1,6 +1,14 @@
 //! Entra ID credentials against fake token services on 127.0.0.1 and a fake `az`: the right
 //! request for each flow, the cache's refresh rules, and no token or secret in any output.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -3,6 +3,14 @@
 //! threads, refresh before expiry, one refresh and one retry on 401, no token or secret in any
 //! output, and save/load of every `auth` mode.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 #[path = "common/config_helpers.rs"]
 mod config_helpers;

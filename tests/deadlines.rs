@@ -1,6 +1,14 @@
-//! One deadline per attempt (reliability.md, Timeouts), against the fault server: however a
+//! One deadline per attempt (docs/reliability.md, Timeouts), against the fault server: however a
 //! server spreads its response over time, a call ends within the timeout. Bounds are 2x the
 //! timeout they check (the machine is shared).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,5 +1,13 @@
 //! `from_env()` and env var precedence. One test in this binary: it changes the process env.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Duration;

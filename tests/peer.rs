@@ -5,6 +5,14 @@
 //! `scripts/peer-tests.sh` starts the server, sets `AZUREML_PEER_URL` and runs these tests;
 //! plain `cargo test` lists them as ignored. Run by hand, a test without `AZUREML_PEER_URL` fails.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 #[path = "peer/yaml.rs"]
 mod yaml;

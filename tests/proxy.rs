@@ -1,7 +1,15 @@
-//! Proxy policy (reliability.md, Secrets): loopback is never proxied, other hosts follow the
+//! Proxy policy (docs/reliability.md, Secrets): loopback is never proxied, other hosts follow the
 //! usual env vars and `NO_PROXY`, and the key crosses a proxy only inside TLS.
 //!
 //! The variables are process-wide, so every test here holds `ENV` while it sets them.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -1,5 +1,13 @@
 //! `x-ratelimit-*` headers on every result, and one shared pause per client after a 429.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,13 @@
 //! Responses of the wrong shape give the response error, never a panic or a wrong answer.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};

@@ -2,6 +2,14 @@
 //! gets it into an error, a stream or the CLI's output: in plain, `\u`-escaped or base64 form, in
 //! bodies, header values and streamed events, and whole even where the text is cut.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::process::Command;

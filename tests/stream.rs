@@ -1,5 +1,13 @@
 //! Streaming, both clients: SSE parsing, incremental delivery, errors mid-stream, request shape.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,5 +1,13 @@
 //! Batches over kept-alive connections: how many connections a steady batch opens.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::{Arc, Barrier};

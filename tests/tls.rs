@@ -1,5 +1,13 @@
 //! HTTPS to a TLS server of our own with a self-signed CA: trusting it, and not.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::Path;

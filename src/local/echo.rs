@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::events::Events;
 use super::http::{Payload, Reply, Request};
 
 const MAX_DELAY_MS: f64 = 60_000.0;
@@ -128,58 +129,18 @@ fn delay(body: &Value) -> Duration {
 fn serverless(chat: bool, text: &str, body: &Value, id: &str) -> Payload {
     let n = text.split_whitespace().count();
     let usage = json!({"prompt_tokens": n, "completion_tokens": n, "total_tokens": 2 * n});
-    let stream = body.get("stream") == Some(&Value::Bool(true));
-    let object = match (chat, stream) {
-        (false, _) => "text_completion",
-        (true, false) => "chat.completion",
-        (true, true) => "chat.completion.chunk",
-    };
-    let answer = |choices: Value, usage: Option<&Value>| {
-        let mut answer = json!({"id": id, "object": object, "model": "echo", "choices": choices});
-        if let (Some(usage), Some(fields)) = (usage, answer.as_object_mut()) {
-            fields.insert("usage".into(), usage.clone());
-        }
-        answer
-    };
-    if !stream {
-        let (field, content) = match chat {
-            true => ("message", json!({"role": "assistant", "content": text})),
-            false => ("text", json!(text)),
-        };
-        let choice = json!({"index": 0, field: content, "finish_reason": "stop", "logprobs": null});
-        return Payload::Json(answer(json!([choice]), Some(&usage)));
+    if body.get("stream") == Some(&Value::Bool(true)) {
+        let with_usage = body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+        return Payload::Events(Events::new(id, chat, text, with_usage.then_some(usage)));
     }
-    let field = if chat { "delta" } else { "text" };
-    let chunk = |content: Value, finish: Value| {
-        let choice = json!({"index": 0, field: content, "finish_reason": finish});
-        answer(json!([choice]), None).to_string()
+    let (object, field, content) = match chat {
+        true => (
+            "chat.completion",
+            "message",
+            json!({"role": "assistant", "content": text}),
+        ),
+        false => ("text_completion", "text", json!(text)),
     };
-    let mut events: Vec<String> = (pieces(text).into_iter().enumerate())
-        .map(|(i, piece)| match (chat, i) {
-            (false, _) => chunk(json!(piece), Value::Null),
-            (true, 0) => chunk(json!({"role": "assistant", "content": piece}), Value::Null),
-            (true, _) => chunk(json!({"content": piece}), Value::Null),
-        })
-        .collect();
-    events.push(chunk(if chat { json!({}) } else { json!("") }, json!("stop")));
-    if body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)) {
-        events.push(answer(json!([]), Some(&usage)).to_string());
-    }
-    events.push("[DONE]".into());
-    Payload::Events(events)
-}
-
-/// Cuts after each whitespace run, so the pieces concatenate back to `text`.
-fn pieces(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut after_space) = (0, false);
-    for (i, c) in text.char_indices() {
-        if after_space && !c.is_whitespace() {
-            out.extend(text.get(start..i));
-            start = i;
-        }
-        after_space = c.is_whitespace();
-    }
-    out.extend(text.get(start..).filter(|rest| !rest.is_empty()));
-    out
+    let choice = json!({"index": 0, field: content, "finish_reason": "stop", "logprobs": null});
+    Payload::Json(json!({"id": id, "object": object, "model": "echo", "choices": [choice], "usage": usage}))
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::events::Events;
 use super::{Shared, MAX_BODY, MAX_HEAD};
 
 /// How often blocked reads and sleeps look at the stop flag and their deadline.
@@ -69,8 +70,8 @@ pub(super) struct Reply {
 
 pub(super) enum Payload {
     Json(Value),
-    /// `data:` payloads, `[DONE]` included.
-    Events(Vec<String>),
+    /// Made one event at a time as they are written.
+    Events(Events),
 }
 
 impl Reply {
@@ -320,31 +321,23 @@ impl<'a> Conn<'a> {
 
     pub(super) fn send(
         &mut self,
-        reply: &Reply,
+        reply: Reply,
         id: &str,
         deployment: Option<&str>,
         close: bool,
     ) -> io::Result<()> {
-        match &reply.payload {
+        match reply.payload {
             Payload::Json(body) => {
                 self.nap(reply.delay)?;
-                let response = json_response(reply.status, body, id, deployment, close);
+                let response = json_response(reply.status, &body, id, deployment, close);
                 self.stream.write_all(&response)
             }
-            Payload::Events(events) => {
+            Payload::Events(mut events) => {
                 let mut head = head(reply.status, id, deployment, close);
                 head.push_str("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n");
                 self.stream.write_all(head.as_bytes())?;
-                for (i, event) in events.iter().enumerate() {
-                    if i > 0 {
-                        self.nap(reply.delay)?;
-                    }
-                    let data = format!("data: {event}\n\n");
-                    // One write per event: with TCP_NODELAY it leaves at once, as one chunk.
-                    self.stream
-                        .write_all(format!("{:x}\r\n{data}\r\n", data.len()).as_bytes())?;
-                    self.stream.flush()?;
-                }
+                let mut stream = &self.stream;
+                write_events(&mut stream, &mut events, || self.nap(reply.delay))?;
                 self.stream.write_all(b"0\r\n\r\n")
             }
         }
@@ -394,6 +387,34 @@ pub(super) fn refuse(mut stream: TcpStream, id: &str, max_connections: usize) {
         // discard the answer at the client.
         let _ = stream.read(&mut [0; 4096]);
     }
+}
+
+/// Writes a stream's events, each made just before it is sent as one chunk, with `pause`
+/// between them; returns the most bytes it held at once (the buffer's high-water mark).
+pub(super) fn write_events(
+    w: &mut impl Write,
+    events: &mut Events,
+    mut pause: impl FnMut() -> io::Result<()>,
+) -> io::Result<usize> {
+    let mut out = Vec::new();
+    let mut held = 0;
+    let mut first = true;
+    while !events.done() {
+        if !first {
+            pause()?;
+        }
+        first = false;
+        out.clear();
+        events.write_next(&mut out);
+        let size = format!("{:x}\r\n", out.len());
+        out.splice(..0, size.into_bytes());
+        out.extend_from_slice(b"\r\n");
+        held = held.max(out.capacity());
+        // One write per event: with TCP_NODELAY it leaves at once, as one chunk.
+        w.write_all(&out)?;
+        w.flush()?;
+    }
+    Ok(held)
 }
 
 fn head(status: u16, id: &str, deployment: Option<&str>, close: bool) -> String {

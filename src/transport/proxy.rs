@@ -1,4 +1,4 @@
-//! Which proxy an endpoint goes through (reliability.md, Secrets).
+//! Which proxy an endpoint goes through (docs/reliability.md, Secrets).
 
 use std::net::IpAddr;
 
@@ -6,9 +6,9 @@ use crate::config::{Origin, ParsedUrl};
 use crate::error::{Error, Result};
 use ureq::ProxyProtocol;
 
-/// The proxy for an endpoint (reliability.md, Secrets): never for a loopback host; otherwise the
-/// usual env vars for its scheme unless `NO_PROXY` names the host. A proxy that would see the key
-/// in clear (plain http) is a config error. ureq's own env lookup is not used: it proxies
+/// The proxy for an endpoint (docs/reliability.md, Secrets): never for a loopback host; otherwise
+/// the usual env vars for its scheme unless `NO_PROXY` names the host. A proxy that would see the
+/// key in clear (plain http) is a config error. ureq's own env lookup is not used: it proxies
 /// loopback and takes `ALL_PROXY` before the scheme's variable.
 pub(super) fn proxy_for(
     url: &ParsedUrl,

@@ -1,5 +1,13 @@
 //! Running the `azureml-endpoint` binary in the CLI tests: a clean environment with a test key,
 //! stdin fed, and a check that the key never reaches the output.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #![allow(dead_code)]
 
 use std::ffi::OsStr;

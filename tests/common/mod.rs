@@ -1,6 +1,14 @@
 //! Helpers shared by the integration tests: a test key, and in [`fault`] the one scripted HTTP
 //! server on 127.0.0.1 for what httpmock cannot express (response sequences, slow, broken or
 //! streaming servers).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #![allow(dead_code)]
 
 pub mod fault;

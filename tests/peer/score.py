@@ -3,7 +3,7 @@
 Run by scripts/peer-tests.sh under the real `azureml-inference-server-http`
 package, so the Rust peer tests talk to the same HTTP server that runs inside
 Azure ML online-endpoint containers. It answers the DEDICATED request shapes of
-/work/shared/spec/wire.md (P = prompt string, K = parameters object,
+docs/wire.md (P = prompt string, K = parameters object,
 M = list of {"role", "content"} messages):
 
   gpt2           {"inputs": {"input_string": [P]}, "parameters": K}        -> [{"0": P}]
