@@ -9,9 +9,14 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::config_file::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
-pub use crate::content::MAX_IMAGE_FILE_BYTES;
-
+/// The `_type` of a saved [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint), as in LangChain
+/// Python.
+pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
+/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
+pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
+/// The largest image file [`ContentPart::image_file`](crate::ContentPart::image_file) reads: 20 MiB, the limit most vision
+/// models document for one image. Its data URL is a third larger.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 20 * 1024 * 1024;
 /// Env var naming how the client signs in (`key`, `managed_identity`, …; see
 /// [`AuthMode`](crate::AuthMode)).
 pub const ENV_AUTH: &str = "AZUREML_AUTH";

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::Origin;
+pub(crate) use crate::config::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 use crate::error::{ConfigFileErrorKind, Error, Result};
 use crate::settings::Settings;
 use crate::yaml;
@@ -17,12 +18,6 @@ use crate::yaml;
 mod read;
 
 pub(crate) use read::read_config;
-
-/// The `_type` of a saved [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint), as in LangChain
-/// Python.
-pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
-/// The `_type` of a saved [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
-pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
 
 /// A config file is a few hundred bytes; anything near this is not one.
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -221,6 +216,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn suggests_close_keys_only() {
@@ -229,5 +225,20 @@ mod tests {
         assert_eq!(suggest("Timeout", keys), Some("timeout"));
         assert_eq!(suggest("model_kwarg", keys), Some("model_kwargs"));
         assert_eq!(suggest("temperature", keys), None);
+    }
+
+    #[test]
+    fn an_unknown_secret_key_is_not_in_the_error() {
+        let fields: Map<String, Value> = json!({"_type": "azureml_endpoint", "sk-proj-4f9a27c1d3": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let error = check_keys(&fields, &Origin::Default).err().map(|e| e.to_string());
+        let error = error.unwrap_or_default();
+        assert!(
+            error.starts_with("invalid `sk-…` (default): unknown key; known keys: _type, "),
+            "{error}"
+        );
+        assert!(!error.contains("4f9a27c1d3"), "{error}");
     }
 }

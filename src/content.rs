@@ -1,5 +1,6 @@
 //! The parts of a message beyond its text: images, and any other part type a model takes.
 
+use crate::config::MAX_IMAGE_FILE_BYTES;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -10,10 +11,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-
-/// The largest image file [`ContentPart::image_file`] reads: 20 MiB, the limit most vision
-/// models document for one image. Its data URL is a third larger.
-pub const MAX_IMAGE_FILE_BYTES: u64 = 20 * 1024 * 1024;
 
 /// One part of a message's content, in the OpenAI shape (`{"type": …, …}`).
 ///

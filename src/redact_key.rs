@@ -31,9 +31,6 @@ fn looks_secret(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Origin;
-    use crate::config_file::check_keys;
-    use serde_json::{json, Map, Value};
 
     #[test]
     fn secrets_are_cut_and_names_kept() {
@@ -59,20 +56,5 @@ mod tests {
         ] {
             assert_eq!(redact_key(key), shown, "{key}");
         }
-    }
-
-    #[test]
-    fn an_unknown_secret_key_is_not_in_the_error() {
-        let fields: Map<String, Value> = json!({"_type": "azureml_endpoint", "sk-proj-4f9a27c1d3": 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let error = check_keys(&fields, &Origin::Default).err().map(|e| e.to_string());
-        let error = error.unwrap_or_default();
-        assert!(
-            error.starts_with("invalid `sk-…` (default): unknown key; known keys: _type, "),
-            "{error}"
-        );
-        assert!(!error.contains("4f9a27c1d3"), "{error}");
     }
 }

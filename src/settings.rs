@@ -185,7 +185,7 @@ pub(crate) const ENV: &[(&str, &str)] = &[
     ("endpoint_api_type", crate::config::ENV_ENDPOINT_API_TYPE),
     ("deployment_name", crate::config::ENV_DEPLOYMENT_NAME),
     ("timeout", crate::config::ENV_TIMEOUT),
-    ("auth", crate::credential::ENV_AUTH),
+    ("auth", crate::config::ENV_AUTH),
     ("ca_certificates", crate::config::ENV_CA_BUNDLE),
 ];
 

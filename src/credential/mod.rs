@@ -45,7 +45,6 @@ mod redact;
 mod token_response;
 mod workload_identity;
 
-pub(crate) use crate::config::ENV_AUTH;
 pub use azure_cli::{AzureCliCredential, AZURE_CLI_TIMEOUT};
 pub use cache::{CachedCredential, REFRESH_MARGIN};
 pub use client_secret::ClientSecretCredential;
