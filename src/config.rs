@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::suggest::suggest;
+
 /// The `_type` of a saved [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint), as in LangChain
 /// Python.
 pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
@@ -328,8 +330,20 @@ pub(crate) fn check_timeout(
     }
 }
 
-/// Parses a timeout in seconds (int or float), checked by [`check_timeout`].
-pub(crate) fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
+/// Reads a timeout in seconds (an integer or a decimal) as `AZUREML_TIMEOUT` and config files are
+/// read: more than 0, between 1 ms and a day.
+///
+/// ```
+/// use std::time::Duration;
+/// use azureml_endpoint::config::parse_timeout;
+///
+/// assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+/// assert_eq!(parse_timeout("soon").unwrap_err(), "\"soon\" is not a number of seconds");
+/// ```
+///
+/// # Errors
+/// What is wrong with the text, as config errors say it.
+pub fn parse_timeout(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = text
         .trim()
         .parse()

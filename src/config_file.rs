@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::Origin;
+use crate::config::{suggest, Origin};
 pub(crate) use crate::config::{AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 use crate::error::{ConfigFileErrorKind, Error, Result};
 use crate::settings::Settings;
@@ -178,39 +178,6 @@ impl Format {
             Format::Yaml => "YAML",
         }
     }
-}
-
-/// The known word closest to a misspelt one, if any is close.
-pub(crate) fn suggest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    let word = word.to_lowercase();
-    known
-        .iter()
-        .map(|k| (edit_distance(&word, k), *k))
-        .filter(|(d, k)| *d <= 2 || *d <= k.len() / 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = i;
-        let mut left = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let up = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let cell = (diagonal + usize::from(ca != *cb)).min(up + 1).min(left + 1);
-            diagonal = up;
-            if let Some(slot) = row.get_mut(j + 1) {
-                *slot = cell;
-            }
-            left = cell;
-        }
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -11,10 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Env};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::Origin;
-use crate::config_file::{
-    check_keys, read_config, suggest, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE,
-};
+use crate::config::{suggest, Origin};
+use crate::config_file::{check_keys, read_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
 use crate::error::{Error, Result};
 use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
 use crate::llm::AzureMlOnlineEndpoint;

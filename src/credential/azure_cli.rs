@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::redact::excerpt;
 use super::{scope_to_resource, AccessToken, CredentialError, TokenCredential};
 
-const NAME: &str = "azure cli credential";
+const NAME: &str = super::AuthMode::AzureCli.credential_name();
 /// How long `az` may run before it is killed.
 pub const AZURE_CLI_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most output read from `az`; its JSON answer is a few KiB.

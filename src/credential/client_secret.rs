@@ -4,7 +4,7 @@ use super::authority::{Authority, DEFAULT_AUTHORITY_HOST};
 use super::http::TokenHttp;
 use super::{env_var, process_env, required_vars, AccessToken, CredentialError, Env, Token, TokenCredential};
 
-const NAME: &str = "client secret credential";
+const NAME: &str = super::AuthMode::ClientSecret.credential_name();
 
 /// A service principal's client secret, exchanged at `{authority}/{tenant}/oauth2/v2.0/token`.
 ///

@@ -8,7 +8,7 @@ use super::{
     WorkloadIdentityCredential,
 };
 
-const NAME: &str = "default credential";
+const NAME: &str = super::AuthMode::Default.credential_name();
 
 /// The first source that gives a token: a service principal from `AZURE_CLIENT_SECRET`, then
 /// workload identity, then managed identity, then the Azure CLI.

@@ -38,7 +38,7 @@ impl CredentialError {
     ///
     /// Keep secrets out of `message`: it is shown to users.
     pub fn custom(message: impl Into<String>) -> Self {
-        Self::failed("custom credential", message)
+        Self::failed(super::AuthMode::Custom.credential_name(), message)
     }
 
     pub(crate) fn unavailable(credential: &'static str, message: impl Into<String>) -> Self {
@@ -60,6 +60,12 @@ impl CredentialError {
     /// The source that failed, e.g. `"azure cli"` or `"managed identity"`.
     pub fn credential(&self) -> &'static str {
         self.credential
+    }
+
+    /// The sign-in mode whose credential failed, when it is one of the built-in modes (or
+    /// [`AuthMode::Custom`](super::AuthMode::Custom) for [`custom`](Self::custom) errors).
+    pub fn mode(&self) -> Option<super::AuthMode> {
+        super::AuthMode::of_credential(self.credential)
     }
 
     /// Whether the source is missing here or failed.

@@ -8,7 +8,7 @@ use super::{
     TokenCredential,
 };
 
-const NAME: &str = "managed identity credential";
+const NAME: &str = super::AuthMode::ManagedIdentity.credential_name();
 const IMDS_HOST: &str = "http://169.254.169.254";
 const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
 /// Env var that moves IMDS elsewhere (as in the Azure SDKs), e.g. to a fake one in tests.

@@ -57,6 +57,29 @@ const NAMED: [AuthMode; 6] = [
 ];
 
 impl AuthMode {
+    /// The name a credential of this mode gives in its errors
+    /// ([`CredentialError::credential`](super::CredentialError::credential)).
+    pub(crate) const fn credential_name(self) -> &'static str {
+        match self {
+            AuthMode::Key => "key",
+            AuthMode::ManagedIdentity => "managed identity credential",
+            AuthMode::WorkloadIdentity => "workload identity credential",
+            AuthMode::ClientSecret => "client secret credential",
+            AuthMode::AzureCli => "azure cli credential",
+            AuthMode::Default => "default credential",
+            AuthMode::Custom => "custom credential",
+        }
+    }
+
+    /// The mode whose credential gives `name` in its errors.
+    pub(crate) fn of_credential(name: &str) -> Option<AuthMode> {
+        NAMED
+            .iter()
+            .chain([&AuthMode::Custom])
+            .find(|mode| mode.credential_name() == name)
+            .copied()
+    }
+
     /// The name used in config files, `AZUREML_AUTH` and `--auth`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@ use super::authority::{Authority, DEFAULT_AUTHORITY_HOST};
 use super::http::TokenHttp;
 use super::{env_var, process_env, required_vars, AccessToken, CredentialError, Env, TokenCredential};
 
-const NAME: &str = "workload identity credential";
+const NAME: &str = super::AuthMode::WorkloadIdentity.credential_name();
 /// Largest federated token file read; the projected service account token is ~1 KiB.
 const MAX_ASSERTION: u64 = 64 * 1024;
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::args::Args;
 use crate::command::Command::{self, *};
 use crate::failure::Failure;
-use crate::stand_ins::{parse_timeout, suggest};
+use azureml_endpoint::config::{parse_timeout, suggest};
 
 /// One flag.
 #[derive(Debug)]

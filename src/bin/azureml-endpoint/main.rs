@@ -17,7 +17,6 @@ mod ordered;
 mod parse;
 mod remedy;
 mod settings;
-mod stand_ins;
 mod stream_json;
 
 use std::io::{self, Write};

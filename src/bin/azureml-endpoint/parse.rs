@@ -11,7 +11,7 @@ use crate::command::{Command, COMMANDS};
 use crate::failure::Failure;
 use crate::flags::{Flag, Given, FLAGS};
 use crate::help::{command_help, OVERVIEW};
-use crate::stand_ins::suggest;
+use azureml_endpoint::config::suggest;
 
 /// What the command line asks for.
 #[derive(Debug)]

@@ -11,7 +11,6 @@ use crate::command::Command;
 use crate::failure::Failure;
 use crate::flags::Flag;
 use crate::settings::other_command;
-use crate::stand_ins::credential_mode;
 
 /// What a signed-in identity needs for a 401 or 403.
 const ROLE: &str = "check that the identity has a role that may score on the endpoint (see the README)";
@@ -47,7 +46,7 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
         Error::Response(_) => "check --formatter: it must match the model's request/response shape".into(),
         Error::Stream(_) => "the answer is incomplete; retry the call".into(),
         Error::Transport(e) => transport_remedy(e.kind).into(),
-        Error::Credential(e) => credential_remedy(credential_mode(e)).into(),
+        Error::Credential(e) => credential_remedy(e.mode()).into(),
         _ => "see the message above".into(),
     }
 }

@@ -1,27 +1,28 @@
 //! The one mapping from the flags to the library's settings: the same function fills a builder
 //! (a client from flags) and load options (a config file under the flags).
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     config::DEFAULT_MAX_IDLE_CONNECTIONS, config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL, ApiType,
-    AuthMode, Builder, ChatContentFormatter, ContentFormatter, LoadOptions, Registry,
+    Builder, ChatContentFormatter, ContentFormatter, LoadOptions, Registry,
 };
 
 use crate::args::Args;
 use crate::failure::Failure;
-use crate::stand_ins::suggest;
+use azureml_endpoint::config::suggest;
 
-/// The flags' settings over `sink`: a [`Builder`] or [`LoadOptions`].
+/// The flags' settings over `b`: a client's [`Builder`] or [`LoadOptions`] (a builder too).
 ///
 /// `chat` guides the api type inferred from `--url`. The key is set only from `--api-key-env`:
 /// the library reads `AZUREML_ENDPOINT_API_KEY` itself, after a config file's key, and checks
 /// whichever key it uses.
-pub fn settings<S: Sink>(args: &Args, chat: bool, sink: S) -> Result<S, Failure> {
-    let mut s = sink.allow_insecure_http(args.allow_insecure_http);
+pub fn settings<F: ?Sized>(args: &Args, chat: bool, b: Builder<F>) -> Result<Builder<F>, Failure>
+where
+    Builder<F>: FormatterTag,
+{
+    let mut s = b.allow_insecure_http(args.allow_insecure_http);
     if let Some(key) = named_key(args)? {
         s = s.api_key(key);
     }
@@ -126,48 +127,6 @@ pub fn other_command(url: &str, chat: bool) -> Option<&'static str> {
         ApiType::infer_from_url(url, chat).is_none() && ApiType::infer_from_url(url, !chat).is_some();
     only_other.then_some(if chat { "complete" } else { "chat" })
 }
-
-/// Declares [`Sink`], the library's setters the flags fill, and forwards it to [`Builder`] and
-/// [`LoadOptions`], whose setters of the same names it calls.
-macro_rules! sink {
-    ($($setter:ident($value:ident: $type:ty)),* $(,)?) => {
-        /// The library's setters the flags fill, alike on a builder and on load options.
-        ///
-        /// The library has two setter sets today ([`Builder`] and [`LoadOptions`]); this trait
-        /// bridges them so [`settings`] is written once, and goes when one settings type serves both.
-        pub trait Sink: FormatterTag {
-            $(fn $setter(self, $value: $type) -> Self;)*
-        }
-
-        impl<F: ?Sized + Kind> Sink for Builder<F> {
-            $(fn $setter(self, $value: $type) -> Self {
-                Builder::<F>::$setter(self, $value)
-            })*
-        }
-
-        impl Sink for LoadOptions {
-            $(fn $setter(self, $value: $type) -> Self {
-                LoadOptions::$setter(self, $value)
-            })*
-        }
-    };
-}
-
-sink!(
-    endpoint_url(url: String),
-    api_type(api_type: ApiType),
-    api_key(key: String),
-    deployment_name(name: String),
-    model(name: String),
-    timeout(timeout: Duration),
-    auth(mode: AuthMode),
-    token_scope(scope: String),
-    client_id(id: String),
-    max_idle_connections(connections: usize),
-    add_root_certificates_file(path: PathBuf),
-    use_os_trust_store(use_it: bool),
-    allow_insecure_http(allow: bool),
-);
 
 /// `--formatter`: a builder takes a formatter of its kind; load options take any tag.
 pub trait FormatterTag: Sized {
