@@ -49,6 +49,9 @@ impl ContentPart {
 
     /// An image by URL: `https:`, `data:`, or `http:` to a loopback host (a local model server).
     /// Anything else is [`Error::Input`]: the model's service could not fetch it, or should not.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for another scheme, or `http:` to a host that is not loopback.
     pub fn image_url(url: impl Into<String>) -> Result<Self> {
         let url = url.into();
         let lower = url.get(..8).unwrap_or(&url).to_ascii_lowercase();
@@ -65,6 +68,10 @@ impl ContentPart {
     /// An image file, sent as a base64 `data:` URL. Its media type comes from its first bytes
     /// (PNG, JPEG, GIF or WebP), not its name. A file over [`MAX_IMAGE_FILE_BYTES`], of another
     /// type, or unreadable is an error naming the file.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a file too large or not one of those images, [`Error::Io`] for one
+    /// that cannot be read.
     pub fn image_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io("read image file", path, e))?;
@@ -94,6 +101,10 @@ impl ContentPart {
 
     /// Any part as JSON: an object with a string `type`, else [`Error::Input`]. Known types in
     /// their plain shape become [`Text`](Self::Text) or [`ImageUrl`](Self::ImageUrl).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for anything but an object with a string `type`, or a known type in
+    /// another shape.
     pub fn json(part: Value) -> Result<Self> {
         Self::from_value(part).map_err(Error::input)
     }

@@ -111,6 +111,9 @@ impl ChatCompletion {
     /// assert_eq!(reply.json::<Place>()?.city, "Paris");
     /// # Ok::<(), azureml_endpoint::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::ReplyJson`] when the reply is not `T` as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let message = &self.message;
         if message.parts.is_empty() {
@@ -126,6 +129,9 @@ impl ChatCompletion {
 
 impl Completion {
     /// The generated text read as JSON into `T`, as [`ChatCompletion::json`].
+    ///
+    /// # Errors
+    /// [`Error::ReplyJson`] when the text is not `T` as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         parse(&self.text, the_reply)
     }

@@ -77,6 +77,9 @@ impl ToolCalls {
 
     /// The calls, in index order. A call whose pieces never gave an id or a function name
     /// cannot be answered: that is [`Error::Stream`] ([`StreamErrorKind::BadEvent`]) naming its index.
+    ///
+    /// # Errors
+    /// [`Error::Stream`] for a call without an id or a function name.
     pub fn finish(self) -> Result<Vec<ToolCall>> {
         self.calls
             .into_iter()

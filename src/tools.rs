@@ -89,6 +89,9 @@ impl ToolCall {
     /// assert_eq!(call.arguments::<Weather>()?.city, "Paris");
     /// # Ok::<(), azureml_endpoint::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::ReplyJson`](crate::Error::ReplyJson) when the arguments are not `T` as JSON.
     pub fn arguments<T: DeserializeOwned>(&self) -> Result<T> {
         crate::structured::parse(&self.function.arguments, || {
             format!("the arguments of tool call `{}`", self.function.name)
