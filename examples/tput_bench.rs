@@ -7,7 +7,7 @@
 //! - 429s against a server admitting 50 requests/s: 8 threads of one client (one shared
 //!   backoff) vs 8 clients of one thread each (each backing off on its own).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/support/mod.rs"]
 mod common;
 
 use std::sync::{Arc, Mutex, PoisonError};

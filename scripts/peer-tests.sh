@@ -5,8 +5,8 @@
 # HTTP server inside Azure ML online-endpoint containers) with the echo model
 # tests/peer/score.py, and the LiteLLM proxy (an OpenAI-compatible server) with the
 # mock models of tests/peer/litellm.yaml, each on a free loopback port; exports
-# AZUREML_PEER_URL and AZUREML_PEER_OPENAI_URL and runs tests/peer.rs and
-# tests/peer_serverless.rs (or a curl smoke check while tests/peer.rs does not exist).
+# AZUREML_PEER_URL and AZUREML_PEER_OPENAI_URL and runs the peer test binary, tests/peer/
+# (or a curl smoke check while tests/peer/main.rs does not exist).
 #
 # Usage: scripts/peer-tests.sh [extra args for the test binary, e.g. a test name]
 #        scripts/peer-tests.sh --bench [REQUESTS [DELAY_MS]]
@@ -43,7 +43,7 @@ WORKERS="${PEER_WORKERS:-2}"
 THREADS="${PEER_THREADS:-1}"
 if [[ "$THREADS" == 1 ]]; then WORKER_CLASS=sync; else WORKER_CLASS=gthread; fi
 HEALTH_TIMEOUT_S="${PEER_HEALTH_TIMEOUT_S:-60}"
-DEFAULT_TEST_CMD=(cargo test --test peer --test peer_serverless -- --ignored --test-threads=1)
+DEFAULT_TEST_CMD=(cargo test --test peer -- --ignored --test-threads=1)
 BENCH_CMD=(cargo run --quiet --release --example peer_bench --)
 BENCH=0
 if [[ "${1:-}" == --bench ]]; then BENCH=1; shift; fi
@@ -174,10 +174,10 @@ SERVER_PID=$!
 # bundled (litellm points TIKTOKEN_CACHE_DIR at them), no database, no telemetry, and a proxy in
 # the environment is dropped so nothing could go out through it; provider keys are dropped too,
 # so its pass-through routes (/openai/…) cannot reach a real provider. The master key (which it
-# requires) is tests/common's KEY; tests/peer/litellm_auth.py answers any other key with 401.
+# requires) is tests/support's KEY; tests/peer/litellm_auth.py answers any other key with 401.
 if (( ! BENCH )); then
-    TEST_KEY="$(sed -n 's/^pub const KEY: &str = "\(sk-[^"]*\)";$/\1/p' "$ROOT/tests/common/mod.rs")"
-    [[ -n "$TEST_KEY" ]] || die "no 'pub const KEY: &str = \"sk-…\";' in tests/common/mod.rs"
+    TEST_KEY="$(sed -n 's/^pub const KEY: &str = "\(sk-[^"]*\)";$/\1/p' "$ROOT/tests/support/mod.rs")"
+    [[ -n "$TEST_KEY" ]] || die "no 'pub const KEY: &str = \"sk-…\";' in tests/support/mod.rs"
     LITELLM_PORT="$(free_port)"
     say "starting litellm $LITELLM_VERSION on 127.0.0.1:$LITELLM_PORT, log $LITELLM_LOG"
     env -u DATABASE_URL -u LITELLM_CONFIG_BUCKET_NAME -u REDIS_HOST -u REDIS_URL \
@@ -278,10 +278,10 @@ if (( BENCH )); then
 elif [[ -n "${PEER_TEST_CMD:-}" ]]; then
     say "running: $PEER_TEST_CMD"
     bash -c "$PEER_TEST_CMD"
-elif [[ -f "$ROOT/tests/peer.rs" ]]; then
+elif [[ -f "$ROOT/tests/peer/main.rs" ]]; then
     say "running: ${DEFAULT_TEST_CMD[*]} $*"
     "${DEFAULT_TEST_CMD[@]}" "$@"
 else
-    say "tests/peer.rs does not exist yet: curl smoke check against $AZUREML_PEER_URL"
+    say "tests/peer/main.rs does not exist yet: curl smoke check against $AZUREML_PEER_URL"
     run_smoke
 fi

@@ -11,7 +11,7 @@ import os
 from fastapi import Request
 from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 
-# The master key LiteLLM insists on; scripts/peer-tests.sh sets it to tests/common's KEY.
+# The master key LiteLLM insists on; scripts/peer-tests.sh sets it to tests/support's KEY.
 EXPECTED_KEY = os.environ["LITELLM_MASTER_KEY"]
 
 
