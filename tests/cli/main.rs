@@ -1,5 +1,13 @@
 //! The `azureml-endpoint` binary, run for real against servers on 127.0.0.1.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

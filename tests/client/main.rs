@@ -1,5 +1,13 @@
 //! The two clients over HTTP: request bodies and replies per formatter, streams, retries, errors and secrets.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

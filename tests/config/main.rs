@@ -1,5 +1,13 @@
 //! Saved configs: loading, saving, Python's files, and every error a bad file gives.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -1,5 +1,13 @@
 //! The embedded local endpoint (`azureml_endpoint::local`).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
