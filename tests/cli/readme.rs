@@ -1,14 +1,6 @@
 //! The README's command-line walk-through, run as written against `azureml-endpoint local` on
 //! a free port instead of 8765.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::Path;
 use std::process::Command;
 

@@ -1,14 +1,6 @@
 //! The chat client: request bodies and headers per formatter and api type, parsed replies, tool
 //! round trips, Mistral's system merge, bad input, wrong-shape responses and URL rules.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::sync::Arc;
 
 use azureml_endpoint::formatter::chat_formatter;

@@ -2,14 +2,6 @@
 //! call only, for every call kind of both clients, overriding an `extra_headers` entry of the
 //! same name, and refused by the reserved-header rule before anything is sent.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage, Error,
     ExtraParameters,

@@ -2,14 +2,6 @@
 //! query (`api-version`) kept: `…/openai/deployments/<name>/chat/completions?api-version=…`, the
 //! unified `…/openai/v1/chat/completions`, and their completions equivalents.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use azureml_endpoint::{ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage};
 use httpmock::prelude::*;
 use serde_json::json;

@@ -1,13 +1,5 @@
 //! Structured output: `response_format` on the wire, and replies read into a user's type.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, CallOptions, ChatCompletion, ChatMessage, Completion, Error,
     ResponseFormat,

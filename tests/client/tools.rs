@@ -1,14 +1,6 @@
 //! Tools made easy: definitions and tool_choice on the wire, a full round trip with typed
 //! arguments, and streamed tool-call pieces folded into whole calls.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, CallOptions, ChatMessage, Error, Tool, ToolCall, ToolCalls,
     ToolChoice,

@@ -1,14 +1,6 @@
 //! `LoadOptions::formatter`: a formatter given to the loader wins over the file's (docs/config.md:
 //! argument > file > default), looked up like the file's tag, with errors naming the argument.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::PathBuf;
 
 use azureml_endpoint::formatter::completion_formatter;
