@@ -76,7 +76,9 @@ impl<K: Kind> Core<K> {
         let (checked, formatter) =
             builder.check_for(K::CLIENT, K::builtin_formatter, K::default_formatter, true)?;
         let mut resolved = checked.into_resolved()?;
-        resolved.settings.type_name = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
+        let type_name = &mut resolved.settings._type;
+        let origin = type_name.origin().cloned().unwrap_or(Origin::Default);
+        *type_name = Setting::new(K::TYPE_NAME.to_owned(), origin);
         Ok(Arc::new(Core { resolved, formatter }))
     }
 
@@ -85,7 +87,7 @@ impl<K: Kind> Core<K> {
     pub fn saved(builder: Builder<K::Formatter>) -> Result<Map<String, Value>> {
         let (mut checked, _) =
             builder.check_for(K::CLIENT, K::builtin_formatter, K::default_formatter, false)?;
-        checked.settings.type_name = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
+        checked.settings._type = Setting::new(K::TYPE_NAME.to_owned(), Origin::Default);
         Ok(checked.settings.to_map())
     }
 

@@ -141,8 +141,7 @@ macro_rules! settings {
 
 settings! {
     /// The file's `_type`: which client it holds.
-    #[serde(rename = "_type")]
-    type_name: String,
+    _type: String,
     endpoint_url: String,
     endpoint_api_type: ApiType,
     /// Read from hand-written files and the env; never saved.

@@ -132,7 +132,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let needs_completion = needs(|i| matches!(i, Item::Prompt(_)));
     let needs_chat = needs(|i| matches!(i, Item::Messages(_)));
     let (llm, chat) = match &args.config {
-        Some(path) => match load(args, path, &load_options(args, needs_chat && !needs_completion)?)?.0 {
+        Some(path) => match load(path, &load_options(args, needs_chat && !needs_completion)?)? {
             AnyClient::Completion(llm) => (Some(llm), None),
             AnyClient::Chat(chat) => (None, Some(chat)),
             _ => {

@@ -1,13 +1,10 @@
 //! A client from the flags and the environment, or from a config file under the flags.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use azureml_endpoint::{
-    config::AZUREML_CHAT_ENDPOINT_TYPE, config::AZUREML_ENDPOINT_TYPE, AnyClient, AzureMlChatOnlineEndpoint,
-    AzureMlOnlineEndpoint, CallOptions, LoadOptions, Registry,
+    AnyClient, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, LoadOptions, Registry,
 };
-use serde_json::{Map, Value};
 
 use crate::args::Args;
 use crate::failure::Failure;
@@ -19,49 +16,15 @@ pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
     settings(args, chat, LoadOptions::new())
 }
 
-/// A config file's client and top-level fields. `--formatter` (in `options`) replaces the file's
-/// formatter, whatever tag it names, so a file saved for the wrong model needs no hand-editing.
-pub fn load(
-    args: &Args,
-    path: &Path,
-    options: &LoadOptions,
-) -> Result<(AnyClient, Map<String, Value>), Failure> {
-    let fields = Arc::new(Mutex::new(Map::new()));
-    let mut registry = Registry::new();
-    for (type_name, chat) in [(AZUREML_ENDPOINT_TYPE, false), (AZUREML_CHAT_ENDPOINT_TYPE, true)] {
-        let fields = Arc::clone(&fields);
-        registry.register(type_name, move |ctx| {
-            *fields.lock().unwrap_or_else(PoisonError::into_inner) = ctx.fields().clone();
-            if chat {
-                ctx.chat_client().map(AnyClient::Chat)
-            } else {
-                ctx.completion_client().map(AnyClient::Completion)
-            }
-        });
-    }
-    let loaded = registry.load_with(path, options)?;
-    let fields = std::mem::take(&mut *fields.lock().unwrap_or_else(PoisonError::into_inner));
-    // With no formatter in the file the default one was used: --formatter would be ignored.
-    if let Some(tag) = args
-        .formatter
-        .as_deref()
-        .filter(|_| !fields.contains_key("formatter") && !fields.contains_key("content_formatter"))
-    {
-        return Err(Failure::new(
-            2,
-            format!(
-                "{} names no formatter, so --formatter {tag} has nothing to replace",
-                path.display()
-            ),
-            format!("add \"formatter\": {{\"_type\": \"{tag}\"}} to the file"),
-        ));
-    }
-    Ok((loaded.into_client(), fields))
+/// A config file's client. `--formatter` (in `options`) replaces the file's formatter, whatever
+/// tag it names, so a file saved for the wrong model needs no hand-editing.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<AnyClient, Failure> {
+    Ok(Registry::new().load_with(path, options)?.into_client())
 }
 
 pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(args, path, &load_options(args, false)?)?.0 {
+        return match load(path, &load_options(args, false)?)? {
             AnyClient::Completion(llm) => Ok(llm),
             _ => Err(wrong_kind(path, "a chat endpoint", "chat")),
         };
@@ -73,7 +36,7 @@ pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> 
 
 pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(args, path, &load_options(args, true)?)?.0 {
+        return match load(path, &load_options(args, true)?)? {
             AnyClient::Chat(chat) => Ok(chat),
             _ => Err(wrong_kind(path, "a completion endpoint", "complete")),
         };

@@ -87,11 +87,11 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
     let options = load_options(args, false)?;
     // Show a config even where no key is set anywhere: the key is reported as unset. A key that
     // is set but invalid is the library's error, never shown.
-    let (client, fields, key_set) = match load(args, &file, &options) {
-        Ok((client, fields)) => (client, fields, true),
+    let (client, key_set) = match load(&file, &options) {
+        Ok(client) => (client, true),
         Err(failure) if failure.is_missing_key() => {
-            let (client, fields) = load(args, &file, &options.clone().api_key("unset"))?;
-            (client, fields, false)
+            let client = load(&file, &options.clone().api_key("unset"))?;
+            (client, false)
         }
         Err(failure) => return Err(failure),
     };
@@ -104,18 +104,10 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             ))
         }
     };
-    let in_file = Origin::File(file.clone());
+    // The resolved settings carry every origin, defaults included.
     let source_of = |key: &str| -> Origin {
-        let aliases: &[&str] = match key {
-            "formatter" => &["formatter", "content_formatter"],
-            "endpoint_api_type" => &["endpoint_api_type", "api_type"],
-            other => &[other][..],
-        };
-        match sources.iter().find(|(k, _)| *k == key) {
-            Some((_, source)) if *source != Origin::Default => source.clone(),
-            _ if key == "_type" || aliases.iter().any(|a| fields.contains_key(*a)) => in_file.clone(),
-            _ => Origin::Default,
-        }
+        let found = sources.iter().find(|(k, _)| *k == key);
+        found.map_or(Origin::Default, |(_, origin)| origin.clone())
     };
     let key_source = match (
         &args.api_key_env,
