@@ -15,7 +15,7 @@ use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOP
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::secret::ApiKey;
-use crate::transport::{Auth, CaCertificates, Transport, Trust};
+use crate::transport::{Auth, CaCertificates, Clock, Transport, Trust};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
 
 /// A deployment name from `source`; `""` is no name (Python's `save()` writes `""` for none), so
@@ -85,6 +85,8 @@ pub(crate) struct Settings {
     pub max_idle_connections: Option<usize>,
     pub trust: Trust,
     pub model: Option<WithOrigin<String>>,
+    /// Every wait between attempts goes through it (`sleeper`); the real clock by default.
+    pub clock: Clock,
 }
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
@@ -332,6 +334,16 @@ impl<F: ?Sized> Builder<F> {
         self.settings.fill_from_env(|name| std::env::var(name).ok());
         self
     }
+
+    /// A test hook, outside the stable API: every wait between attempts (a backoff, a server's
+    /// `Retry-After`, the client's shared 429 pause) is handed to `sleep` instead of being slept,
+    /// and the time those waits are measured in moves only by the waits handed over, so a test
+    /// can assert exactly the waits the client asked for. Defaults to sleeping the thread.
+    #[doc(hidden)]
+    pub fn sleeper(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.settings.clock = Clock::handing_to(sleep);
+        self
+    }
 }
 
 impl<F: ?Sized> Builder<F> {
@@ -513,7 +525,8 @@ impl Settings {
             auth,
             config.deployment_name.as_deref(),
             &self.trust,
-        )?;
+        )?
+        .with_clock(self.clock);
         Ok(Resolved {
             config,
             transport,

@@ -3,6 +3,9 @@
 //! streaming servers).
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 pub mod cli;
 pub mod config_helpers;
 pub mod fault;
@@ -27,18 +30,34 @@ pub fn http_proxy_in_env(host: &str) -> Option<&'static str> {
         .find(|var| set(var))
 }
 
-/// A GPT-2 (dedicated) client for `url` with `retries` retries and the test key.
-pub fn gpt2_client(
-    url: String,
-    retries: u32,
-) -> azureml_endpoint::Result<azureml_endpoint::AzureMlOnlineEndpoint> {
+/// A GPT-2 (dedicated) client for `url` with the test key; add what the test needs, then build.
+pub fn gpt2(url: impl Into<String>) -> azureml_endpoint::AzureMlOnlineEndpointBuilder {
     azureml_endpoint::AzureMlOnlineEndpoint::builder()
         .endpoint_url(url)
         .api_key(KEY)
         .formatter(azureml_endpoint::Gpt2ContentFormatter)
-        .max_retries(retries)
-        .build()
 }
+
+/// The waits a client asks for between attempts (backoff, `Retry-After`, a 429 pause), in order
+/// and none of them slept: install with `.sleeper(waits.sleeper())`.
+#[derive(Clone, Debug, Default)]
+pub struct Waits(Arc<Mutex<Vec<Duration>>>);
+
+impl Waits {
+    /// Records each wait and returns at once.
+    pub fn sleeper(&self) -> impl Fn(Duration) + Send + Sync + 'static {
+        let log = self.0.clone();
+        move |wait| log.lock().unwrap().push(wait)
+    }
+
+    /// The waits asked for so far.
+    pub fn asked(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The first backoff (attempt 1): 0.8 s with jitter in its upper half.
+pub const FIRST_BACKOFF: std::ops::Range<Duration> = Duration::from_millis(400)..Duration::from_millis(800);
 
 /// A prompt with every character that Python's hand escaping used to corrupt.
 pub const SPECIAL: &str = "Quote \" backslash \\ newline \n tab \t nul \u{0} 中文 emoji 🦀 end";
