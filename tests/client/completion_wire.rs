@@ -1,12 +1,10 @@
 //! The exact request and parsed result for every completion formatter on every api type it supports.
 
-use crate::support as common;
-
+use crate::support::{KEY, SPECIAL};
 use azureml_endpoint::{
     ApiType, AzureMlOnlineEndpoint, CallOptions, ContentFormatter, CustomOpenAiContentFormatter,
     DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter, Result,
 };
-use common::{KEY, SPECIAL};
 use httpmock::MockServer;
 use serde_json::{json, Value};
 

@@ -1,13 +1,11 @@
 //! Responses of the wrong shape give the response error, never a panic or a wrong answer.
 
-use crate::support as common;
-
+use crate::support::KEY;
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     ApiType, AzureMlOnlineEndpoint, CustomOpenAiContentFormatter, DollyContentFormatter, Error,
     Gpt2ContentFormatter, HfContentFormatter, Result,
 };
-use common::KEY;
 use httpmock::MockServer;
 
 fn call(formatter: &str, api_type: ApiType, body: &[u8]) -> Result<String> {

@@ -1,15 +1,13 @@
 //! The key never appears in any Debug, Display or error text; the client is a thread-safe handle.
 
-use crate::support as common;
-
 use std::time::Duration;
 
+use crate::support::fault::{response, Act, FaultServer};
+use crate::support::KEY;
 use azureml_endpoint::{
     ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
     Gpt2ContentFormatter, Result,
 };
-use common::fault::{response, Act, FaultServer};
-use common::KEY;
 use httpmock::MockServer;
 
 /// Neither the key, nor any piece of it 8 characters or longer, nor its distinctive middle.

@@ -1,14 +1,13 @@
 //! Every URL, api-type, key, header and formatter rejection, with its message.
 
-use crate::support as common;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::KEY;
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
     DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Origin,
 };
-use common::KEY;
 
 fn completion(url: &str, api_type: ApiType) -> Result<AzureMlOnlineEndpoint, Error> {
     AzureMlOnlineEndpoint::builder()
@@ -140,7 +139,7 @@ fn insecure_http_needs_an_explicit_opt_in() {
         .allow_insecure_http(true)
         .build();
     // With a proxy in the environment the opt-in is not enough: the key would cross it in clear.
-    match common::http_proxy_in_env("example.com") {
+    match support::http_proxy_in_env("example.com") {
         None => assert!(built.is_ok(), "{built:?}"),
         Some(var) => {
             let message = config_error(built).2;

@@ -1,19 +1,17 @@
 //! Entra ID credentials against fake token services on 127.0.0.1 and a fake `az`: the right
 //! request for each flow, the cache's refresh rules, and no token or secret in any output.
 
-use crate::support as common;
-
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::fault::{response, Act, FaultServer, Request};
+use crate::support::TempDir;
 use azureml_endpoint::credential::{
     AccessToken, AzureCliCredential, CachedCredential, ClientSecretCredential, CredentialError,
     CredentialErrorKind, DefaultCredential, ManagedIdentityCredential, TokenCredential,
     WorkloadIdentityCredential,
 };
-use common::fault::{response, Act, FaultServer, Request};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -285,13 +283,6 @@ fn endpoint_variables_must_be_urls() {
 
 // ---- workload identity and client secret ----
 
-fn temp_dir(name: &str) -> Result<PathBuf, std::io::Error> {
-    let dir = std::env::temp_dir().join(format!("azml-credential-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 fn form(request: &Request) -> Vec<String> {
     String::from_utf8_lossy(&request.body)
         .split('&')
@@ -303,7 +294,7 @@ fn form(request: &Request) -> Vec<String> {
 fn workload_identity_posts_the_assertion_read_fresh_each_time() -> TestResult {
     let body = format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{TOKEN}"}}"#);
     let server = FaultServer::start(vec![response(200, &[], body.clone()), response(200, &[], body)]);
-    let dir = temp_dir("workload")?;
+    let dir = TempDir::new("workload");
     let file = dir.join("token");
     std::fs::write(&file, "assertion-ONE\n")?;
     let (file_str, host) = (file.to_string_lossy().into_owned(), server.url("/"));
@@ -347,7 +338,6 @@ fn workload_identity_posts_the_assertion_read_fresh_each_time() -> TestResult {
         )) && error.ends_with("; check AZURE_FEDERATED_TOKEN_FILE"),
         "{error}"
     );
-    std::fs::remove_dir_all(dir)?;
     Ok(())
 }
 

@@ -1,9 +1,7 @@
 //! Proxy policy (reliability.md, Secrets): loopback is never proxied, other hosts follow the
 //! usual env vars and `NO_PROXY`, and the key crosses a proxy only inside TLS.
 //!
-//! The variables are process-wide, so every test here holds `ENV` while it sets them.
-
-use crate::support as common;
+//! The variables are process-wide, so every test here holds `crate::ENV` while it sets them.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -12,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::support::fault::{response, FaultServer};
+use crate::support::KEY;
 use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result};
-use common::fault::{response, FaultServer};
-use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 const VARS: [&str; 8] = [
@@ -29,14 +27,12 @@ const VARS: [&str; 8] = [
 ];
 const DEAD: &str = "http://127.0.0.1:9";
 
-static ENV: Mutex<()> = Mutex::new(());
-
 /// Holds the env lock with exactly `vars` set among the proxy variables; clears them when dropped.
 struct ProxyEnv(#[allow(dead_code)] MutexGuard<'static, ()>);
 
 impl ProxyEnv {
     fn set(vars: &[(&str, &str)]) -> Self {
-        let guard = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = crate::ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for name in VARS {
             std::env::remove_var(name);
         }

@@ -1,12 +1,10 @@
 //! Batches over kept-alive connections: how many connections a steady batch opens.
 
-use crate::support as common;
-
 use std::sync::{Arc, Barrier};
 
+use crate::support::keepalive::{KeepAliveServer, Reply};
+use crate::support::KEY;
 use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter, Result};
-use common::keepalive::{KeepAliveServer, Reply};
-use common::KEY;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
