@@ -1,8 +1,8 @@
 //! What every test binary shares (`#[path = "../support/mod.rs"] mod support;`): the one test
-//! key, a temp folder, a client builder, a recorder for the waits between attempts, and the test
-//! servers on 127.0.0.1 for what httpmock cannot express: [`fault`] (a script per request: slow,
-//! broken or streaming answers) and [`keepalive`] (many requests per connection, counted;
-//! [`tls`] serves it over HTTPS). [`cli`] runs the command-line binary.
+//! key, a temp folder, a client builder, a recorder for the waits between attempts, and one test
+//! server core on 127.0.0.1 ([`server`]) for what httpmock cannot express, answering two ways:
+//! [`fault`] (a script per request: slow, broken or streaming answers) and [`keepalive`] (many
+//! requests per connection, counted; [`tls`] serves it over HTTPS). [`cli`] runs the binary.
 #![allow(dead_code)]
 
 use std::ops::Deref;
@@ -16,6 +16,7 @@ use azureml_endpoint::{Error, LoadOptions};
 pub mod cli;
 pub mod fault;
 pub mod keepalive;
+pub mod server;
 pub mod tls;
 
 /// A key that must never show up in any output.
