@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use crate::support::cli::{outcome, run, run_with, stderr, stdout};
-use crate::support::{TempDir, KEY};
+use crate::support::{free_port, TempDir, KEY};
 use azureml_endpoint::local::LocalEndpoint;
 use httpmock::MockServer;
 use serde_json::{json, Value};
@@ -431,11 +431,7 @@ fn errors_speak_the_clis_words() {
     );
 
     // A refused connection: the hint is about the host, not about timeouts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = run(&[
         "complete",
         "--url",

@@ -4,8 +4,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
 use crate::support::cli::BIN;
-use crate::support::TempDir;
 use crate::support::KEY;
+use crate::support::{free_port, TempDir};
 use azureml_endpoint::local::LocalEndpoint;
 use httpmock::MockServer;
 use serde_json::{json, Value};
@@ -288,11 +288,7 @@ fn exit_codes() {
         "{err}"
     );
     assert!(err.contains("hint: check the key"), "{err}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/score");
     let out = run(&["complete", "--url", &url, "--timeout", "1", "hi"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -1,7 +1,7 @@
 //! The README's command-line walk-through, run as written against `azureml-endpoint local` on
 //! a free port instead of 8765.
 
-use crate::support::TempDir;
+use crate::support::{free_port, TempDir};
 use std::path::Path;
 use std::process::Command;
 
@@ -20,11 +20,7 @@ fn walk_through() -> &'static str {
 
 #[test]
 fn the_readme_walk_through_runs() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let block = walk_through();
     assert!(block.contains("azureml-endpoint local --port 8765 &"), "{block}");
     let script = format!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Error, Result, TransportErrorKind};
 
 use crate::support::fault::{head, response, Act, FaultServer};
-use crate::support::{gpt2, Waits, FIRST_BACKOFF, KEY};
+use crate::support::{free_port, gpt2, Waits, FIRST_BACKOFF, KEY};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 const NO_WAIT: [Duration; 0] = [];
@@ -125,12 +125,7 @@ fn a_wait_over_sixty_seconds_is_not_taken() -> Result<()> {
 
 #[test]
 fn refused_connections_are_retried_then_reported() -> Result<()> {
-    // Bind and drop to get a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let waits = Waits::default();
     let llm = AzureMlOnlineEndpoint::builder()
         .endpoint_url(format!("http://127.0.0.1:{port}/score"))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::support::fault::{response, Act, FaultServer};
-use crate::support::KEY;
+use crate::support::{free_port, KEY};
 use azureml_endpoint::{
     ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
     Gpt2ContentFormatter, Result,
@@ -134,11 +134,7 @@ fn errors_never_show_the_key() -> Result<()> {
     errors.push(chat.invoke(&[]).unwrap_err());
 
     // Transport errors: refused, timeout.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let refused = base()
         .endpoint_url(format!("http://127.0.0.1:{port}/score"))
         .max_retries(0)

@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::support::fault::{response, Act, FaultServer, Request};
-use crate::support::TempDir;
+use crate::support::{free_port, TempDir};
 use azureml_endpoint::credential::{
     AccessToken, AzureCliCredential, CachedCredential, ClientSecretCredential, CredentialError,
     CredentialErrorKind, DefaultCredential, ManagedIdentityCredential, TokenCredential,
@@ -75,12 +75,6 @@ fn renderings(error: &CredentialError) -> Vec<String> {
         format!("{error:?}"),
         error.message().to_owned(),
     ]
-}
-
-/// A port nothing listens on.
-fn closed_port() -> Result<u16, std::io::Error> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 // ---- managed identity ----
@@ -169,7 +163,7 @@ fn imds_is_asked_with_metadata_header_at_the_documented_override() -> TestResult
 
 #[test]
 fn no_imds_means_unavailable_quickly() -> TestResult {
-    let host = format!("http://127.0.0.1:{}", closed_port()?);
+    let host = format!("http://127.0.0.1:{}", free_port());
     let credential =
         ManagedIdentityCredential::from_env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))?;
     let error = credential.get_token(ML).err().ok_or("no managed identity here")?;
@@ -412,7 +406,7 @@ fn missing_variables_are_named() {
 
 #[test]
 fn the_chain_lists_every_source_and_why() -> TestResult {
-    let imds = format!("http://127.0.0.1:{}", closed_port()?);
+    let imds = format!("http://127.0.0.1:{}", free_port());
     let credential = DefaultCredential::builder()
         .env_fn(env(&[
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds),

@@ -86,6 +86,12 @@ pub fn escaped(text: &str) -> String {
         .collect()
 }
 
+/// A port nothing listens on: bound, then released (refused until someone takes it).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// A prompt with every character that Python's hand escaping used to corrupt.
 pub const SPECIAL: &str = "Quote \" backslash \\ newline \n tab \t nul \u{0} 中文 emoji 🦀 end";
 
