@@ -1,6 +1,6 @@
 //! Responses of the wrong shape give the response error, never a panic or a wrong answer.
 
-use crate::support::KEY;
+use crate::support::{gpt2, KEY};
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     ApiType, AzureMlOnlineEndpoint, CustomOpenAiContentFormatter, DollyContentFormatter, Error,
@@ -125,12 +125,7 @@ fn oversized_response_is_an_error_not_a_truncated_answer() -> Result<()> {
         when.path("/score");
         then.status(200).body(big);
     });
-    let llm = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_response_bytes(1024)
-        .build()?;
+    let llm = gpt2(server.url("/score")).max_response_bytes(1024).build()?;
     match llm.invoke("x") {
         Err(Error::Transport(e)) => {
             assert_eq!(e.kind, azureml_endpoint::TransportErrorKind::TooLarge);

@@ -3,10 +3,9 @@
 //! bodies, header values and streamed events, and whole even where the text is cut.
 
 use crate::support::fault::{response, sse_head, Act, FaultServer};
-use crate::support::{assert_clean, escaped, KEY};
+use crate::support::{assert_clean, escaped, gpt2, KEY};
 use azureml_endpoint::{
-    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error, Gpt2ContentFormatter,
-    StreamErrorKind,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error, StreamErrorKind,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -43,12 +42,7 @@ fn base64(bytes: &[u8], url_safe: bool) -> String {
 }
 
 fn dedicated(server: &FaultServer) -> Result<AzureMlOnlineEndpoint, Error> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_retries(0)
-        .build()
+    gpt2(server.url("/score")).max_retries(0).build()
 }
 
 fn serverless_chat(server: &FaultServer) -> Result<AzureMlChatOnlineEndpoint, Error> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::support::fault::{response, Act, FaultServer};
-use crate::support::{free_port, KEY};
+use crate::support::{free_port, gpt2, KEY};
 use azureml_endpoint::{
     ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
     Gpt2ContentFormatter, Result,
@@ -195,9 +195,5 @@ fn one_client_serves_eight_threads() -> Result<()> {
 }
 
 fn base_for(server: &MockServer) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .build()
+    gpt2(server.url("/score")).build()
 }

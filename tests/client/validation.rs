@@ -3,7 +3,7 @@
 use crate::support;
 use std::time::Duration;
 
-use crate::support::KEY;
+use crate::support::{gpt2, KEY};
 use azureml_endpoint::{
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage,
     DollyContentFormatter, Error, Gpt2ContentFormatter, MistralChatContentFormatter, Origin,
@@ -315,12 +315,7 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
         when.path("/score");
         then.status(200).body(r#"[{"0": "sent"}]"#);
     });
-    let llm = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .build()
-        .unwrap();
+    let llm = gpt2(server.url("/score")).build().unwrap();
     let chat = AzureMlChatOnlineEndpoint::builder()
         .endpoint_url(server.url("/score"))
         .api_key(KEY)

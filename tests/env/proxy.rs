@@ -11,8 +11,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::support::fault::{response, FaultServer};
-use crate::support::KEY;
-use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result};
+use crate::support::{gpt2, KEY};
+use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Result};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 const VARS: [&str; 8] = [
@@ -113,10 +113,7 @@ impl FakeProxy {
 }
 
 fn client(url: &str) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(url)
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(url)
         .max_retries(0)
         .connect_timeout(Duration::from_secs(2))
         .build()

@@ -5,20 +5,13 @@
 use std::time::{Duration, Instant};
 
 use crate::support::fault::{head, Act, FaultServer};
-use crate::support::KEY;
-use azureml_endpoint::{
-    ApiType, AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result, TransportErrorKind,
-};
+use crate::support::{gpt2, KEY};
+use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Error, Result, TransportErrorKind};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn client(server: &FaultServer, timeout: Duration) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .timeout(timeout)
-        .build()
+    gpt2(server.url("/score")).timeout(timeout).build()
 }
 
 fn ok_head() -> String {

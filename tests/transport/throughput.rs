@@ -2,9 +2,9 @@
 
 use std::sync::{Arc, Barrier};
 
+use crate::support::gpt2;
 use crate::support::keepalive::{KeepAliveServer, Reply};
-use crate::support::KEY;
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Gpt2ContentFormatter, Result};
+use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Result};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
@@ -20,10 +20,7 @@ fn lockstep(threads: usize) -> impl Fn(usize) -> Reply + Send + Sync + 'static {
 }
 
 fn client(server: &KeepAliveServer) -> azureml_endpoint::Builder<dyn azureml_endpoint::ContentFormatter> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(server.url("/score"))
 }
 
 fn generate(llm: &AzureMlOnlineEndpoint, requests: usize, threads: usize) -> Result<()> {

@@ -4,17 +4,14 @@ use std::path::Path;
 
 use crate::support::keepalive::Reply;
 use crate::support::tls::{https_url, TestCa};
-use crate::support::TempDir;
 use crate::support::KEY;
-use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Gpt2ContentFormatter, Result, TransportErrorKind};
+use crate::support::{gpt2, TempDir};
+use azureml_endpoint::{Error, Result, TransportErrorKind};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn builder(url: String) -> azureml_endpoint::AzureMlOnlineEndpointBuilder {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(url)
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(url)
 }
 
 fn config_message(error: Error) -> String {
