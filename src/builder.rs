@@ -15,7 +15,7 @@ use crate::formatter::{ChatContentFormatter, ContentFormatter};
 use crate::resolve::{check, timeout_argument, Checked, FormatterFacts};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
-use crate::transport::CaCertificates;
+use crate::transport::{CaCertificates, Clock};
 
 /// What the builder and the clients' core need of a formatter, whichever client it serves.
 /// `pub` in a private module: users never name it.
@@ -86,6 +86,8 @@ pub struct Builder<F: ?Sized> {
     pub(crate) credential: Option<Arc<dyn TokenCredential>>,
     /// Where env vars are read from at build, under everything else; `None`: not read.
     pub(crate) env: Option<Env>,
+    /// Every wait between attempts goes through it (`sleeper`); the real clock by default.
+    pub(crate) clock: Clock,
 }
 
 /// Where a build reads the `AZUREML_*` env vars from.
@@ -123,6 +125,7 @@ impl<F: ?Sized + BuilderKind> Default for Builder<F> {
             formatter: None,
             credential: None,
             env: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -134,6 +137,7 @@ impl<F: ?Sized> Clone for Builder<F> {
             formatter: self.formatter.clone(),
             credential: self.credential.clone(),
             env: self.env.clone(),
+            clock: self.clock.clone(),
         }
     }
 }
@@ -349,6 +353,16 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// A test hook, outside the stable API: every wait between attempts (a backoff, a server's
+    /// `Retry-After`, the client's shared 429 pause) is handed to `sleep` instead of being slept,
+    /// and the time those waits are measured in moves only by the waits handed over, so a test
+    /// can assert exactly the waits the client asked for. Defaults to sleeping the thread.
+    #[doc(hidden)]
+    pub fn sleeper(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.clock = Clock::handing_to(sleep);
+        self
+    }
+
     /// Fills every setting not given otherwise from the `AZUREML_*` env vars, read at
     /// `build()`: `AZUREML_ENDPOINT_URL`, `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`,
     /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a
@@ -403,7 +417,8 @@ impl<F: ?Sized + Formatter> Builder<F> {
             api_types: formatter.supported_api_types(),
             origin,
         };
-        let checked = check(settings, self.credential, kind, facts, need_key)?;
+        let mut checked = check(settings, self.credential, kind, facts, need_key)?;
+        checked.clock = self.clock;
         Ok((checked, formatter))
     }
 }

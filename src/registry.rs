@@ -211,6 +211,7 @@ impl LoadContext<'_> {
             formatter,
             credential: options.credential.clone(),
             env: Some(options.env.clone().unwrap_or(Env::Process)),
+            clock: options.clock.clone(),
         })
     }
 

@@ -13,7 +13,7 @@ use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOP
 use crate::error::{Error, Result};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
-use crate::transport::{Auth, Transport, Trust};
+use crate::transport::{Auth, Clock, Transport, Trust};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
 
 /// What a client holds once its settings are valid: the config users read, the transport, and
@@ -55,6 +55,8 @@ pub(crate) struct Checked {
     credential: Option<Arc<dyn TokenCredential>>,
     url: ParsedUrl,
     trust: Trust,
+    /// Every wait between attempts goes through it.
+    pub clock: Clock,
 }
 
 /// Validates everything; `need_key` is false for saving, which never writes the key.
@@ -185,6 +187,7 @@ pub(crate) fn check(
         credential,
         url: parsed_url,
         trust,
+        clock: Clock::default(),
     })
 }
 
@@ -199,6 +202,7 @@ impl Checked {
             credential,
             url,
             trust,
+            clock,
         } = self;
         let auth = match (key.as_ref(), credential, scope) {
             (Some(key), _, _) => Auth::Key(key),
@@ -209,7 +213,8 @@ impl Checked {
                 scope.unwrap_or_default(),
             ),
         };
-        let transport = Transport::new(&config, url, auth, config.deployment_name.as_deref(), &trust)?;
+        let transport =
+            Transport::new(&config, url, auth, config.deployment_name.as_deref(), &trust)?.with_clock(clock);
         Ok(Resolved {
             config,
             transport,

@@ -6,6 +6,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 mod auth;
+mod clock;
 mod connect;
 mod pause;
 mod proxy;
@@ -25,6 +26,7 @@ use ureq::unversioned::transport::{Connector, DefaultConnector};
 
 pub(crate) use auth::Auth;
 use auth::Bearer;
+pub(crate) use clock::Clock;
 use connect::{CoarseTimeouts, Resolver};
 use pause::SharedPause;
 use proxy::proxy_for;
@@ -53,6 +55,8 @@ pub(crate) struct Transport {
     max_response_bytes: u64,
     /// A 429's wait, shared by every thread using this client.
     pause: SharedPause,
+    /// Every wait between attempts goes through it.
+    clock: Clock,
 }
 
 /// A whole, successful response body.
@@ -166,7 +170,14 @@ impl Transport {
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
             pause: SharedPause::default(),
+            clock: Clock::default(),
         })
+    }
+
+    /// Waits between attempts through `clock` instead of the real one.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Posts and reads the whole body, retrying per docs/reliability.md. A body of exactly
@@ -247,7 +258,7 @@ impl Transport {
         // A 401 to a token gets one new token and one more attempt, beyond max_retries.
         let mut extra: u32 = 0;
         loop {
-            self.pause.wait();
+            self.pause.wait(&self.clock);
             let token = match &self.bearer {
                 Some(bearer) => Some(bearer.token()?),
                 None => None,
@@ -265,7 +276,7 @@ impl Transport {
                         )
                     );
                     if retryable && attempts <= self.max_retries.saturating_add(extra) {
-                        std::thread::sleep(retry::backoff(attempts));
+                        self.clock.sleep(retry::backoff(attempts));
                         attempts = attempts.saturating_add(1);
                         continue;
                     }
@@ -309,8 +320,8 @@ impl Transport {
             let mut error = self.http_error(response, attempts);
             match next {
                 // Every thread of this client waits out a 429, not just the one that got it.
-                Next::Wait(wait) if status == 429 => self.pause.pause_for(wait),
-                Next::Wait(wait) => std::thread::sleep(wait),
+                Next::Wait(wait) if status == 429 => self.pause.pause_for(wait, &self.clock),
+                Next::Wait(wait) => self.clock.sleep(wait),
                 Next::TooLong(wait) => {
                     error.retry_after = Some(wait);
                     return Err(Error::Http(Box::new(error)));

@@ -2,13 +2,13 @@
 //! `--version`, help, suggestions, api type from the URL, `--formatter` with `--config`,
 //! and errors in the CLI's words.
 
-use crate::support::cli as cli_support;
-
+use crate::support;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::support::cli::{outcome, run, run_with, stderr, stdout};
+use crate::support::{free_port, TempDir, KEY};
 use azureml_endpoint::local::LocalEndpoint;
-use cli_support::{outcome, run, run_with, stderr, stdout, temp_dir, KEY};
 use httpmock::MockServer;
 use serde_json::{json, Value};
 
@@ -232,7 +232,7 @@ fn the_api_type_follows_the_url() {
         )
     );
 
-    let dir = temp_dir("cli-infer");
+    let dir = TempDir::new("cli-infer");
     let path = dir.join("chat.json");
     let out = run(&["config", "new", "-o", path.to_str().unwrap(), "--url", &chat_url]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -246,7 +246,7 @@ fn the_api_type_follows_the_url() {
 #[test]
 fn formatter_flag_replaces_the_files_formatter() {
     let local = LocalEndpoint::start().unwrap();
-    let dir = temp_dir("cli-formatter-override");
+    let dir = TempDir::new("cli-formatter-override");
     let path = dir.join("azureml.json");
     // Saved for another model: custom_openai, while the model speaks GPT-2.
     let url = local.dedicated_url();
@@ -302,7 +302,7 @@ fn formatter_flag_replaces_the_files_formatter() {
 
 #[test]
 fn config_show_refuses_a_key_with_cr_lf() {
-    let dir = temp_dir("cli-show-key");
+    let dir = TempDir::new("cli-show-key");
     let path = dir.join("azureml.json");
     let url = "https://e.eastus2.inference.ml.azure.com/score";
     let out = run(&["config", "new", "-o", path.to_str().unwrap(), "--url", url]);
@@ -336,7 +336,7 @@ fn config_show_refuses_a_key_with_cr_lf() {
 
 #[test]
 fn config_new_keeps_existing_files_and_folders_it_does_not_know() {
-    let dir = temp_dir("cli-config-new");
+    let dir = TempDir::new("cli-config-new");
     let url = "https://e.eastus2.inference.ml.azure.com/score";
     let path = dir.join("azureml.json");
     std::fs::write(&path, "precious").unwrap();
@@ -397,7 +397,7 @@ fn prompts_from_stdin_must_not_be_empty() {
 #[test]
 fn the_library_says_what_went_wrong_and_the_hint_which_flag_fixes_it() {
     let url = "https://e.eastus2.inference.ml.azure.com/score";
-    let dir = temp_dir("cli-hints");
+    let dir = TempDir::new("cli-hints");
     let file = dir.join("slow.json");
     std::fs::write(
         &file,
@@ -452,11 +452,7 @@ fn the_library_says_what_went_wrong_and_the_hint_which_flag_fixes_it() {
 #[test]
 fn network_and_port_failures_get_the_clis_hints() {
     // A refused connection: the hint is about the host, not about timeouts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let out = run(&[
         "complete",
         "--url",
@@ -543,7 +539,7 @@ fn server_text_in_errors_cannot_drive_the_terminal() {
 fn no_prompt_on_a_terminal_is_an_error_not_a_silent_wait() {
     // `script` gives the command a terminal as stdin.
     let local = LocalEndpoint::start().unwrap();
-    let command = format!("{} complete --url {}", cli_support::BIN, local.completions_url());
+    let command = format!("{} complete --url {}", support::cli::BIN, local.completions_url());
     let out = std::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .env_clear()
@@ -564,7 +560,7 @@ fn no_prompt_on_a_terminal_is_an_error_not_a_silent_wait() {
 
 #[test]
 fn a_missing_key_says_where_to_set_it() {
-    let out = std::process::Command::new(cli_support::BIN)
+    let out = std::process::Command::new(support::cli::BIN)
         .args([
             "complete",
             "--url",

@@ -1,14 +1,12 @@
 //! `--auth`, `--token-scope` and `--client-id`: the CLI signs in with a fake identity endpoint
 //! or a fake `az`, saves and shows the auth mode, and never prints a token or secret.
 
-use crate::support as common;
-use crate::support::cli as cli_support;
-
 use std::ffi::OsStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cli_support::{outcome, run_with, temp_dir};
-use common::fault::{response, FaultServer, Request};
+use crate::support::cli::{outcome, run_with};
+use crate::support::fault::{response, FaultServer, Request};
+use crate::support::TempDir;
 
 const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJjbGkifQ.c2ln-CLI-TOKEN-SECRET";
 const IDENTITY_HEADER: &str = "idh-SECRET-5150";
@@ -100,7 +98,7 @@ fn complete_signs_in_with_the_managed_identity() {
 #[test]
 fn a_signed_out_az_says_run_az_login_and_leaks_nothing() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("cli-auth-az");
+    let dir = TempDir::new("cli-auth-az");
     let az = dir.join("az");
     // A failing az that echoes a token on stderr.
     std::fs::write(
@@ -136,7 +134,7 @@ fn a_signed_out_az_says_run_az_login_and_leaks_nothing() {
 
 #[test]
 fn config_new_saves_the_mode_and_config_show_shows_where_it_came_from() {
-    let dir = temp_dir("cli-auth-config");
+    let dir = TempDir::new("cli-auth-config");
     let file = dir.join("wi.yaml");
     let file_arg = file.to_string_lossy().into_owned();
     let url = "https://my-ep.eastus2.inference.ml.azure.com/score";

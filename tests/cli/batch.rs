@@ -1,10 +1,9 @@
 //! `batch`: a bad line fails alone with its line number, blank lines are skipped, `--resume`
 //! redoes failed lines, and an unwritable output is named.
 
-use crate::support::cli as cli_support;
-
+use crate::support::cli::{outcome, run, stderr};
+use crate::support::TempDir;
 use azureml_endpoint::local::LocalEndpoint;
-use cli_support::{outcome, run, stderr, temp_dir};
 use serde_json::{json, Value};
 
 fn records(path: &std::path::Path) -> Vec<Value> {
@@ -22,7 +21,7 @@ fn records(path: &std::path::Path) -> Vec<Value> {
 #[test]
 fn a_line_that_is_not_utf8_fails_alone_and_blank_lines_are_skipped() {
     let local = LocalEndpoint::start().unwrap();
-    let dir = temp_dir("cli-batch-utf8");
+    let dir = TempDir::new("cli-batch-utf8");
     let (input, output) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
     std::fs::write(
         &input,
@@ -66,7 +65,7 @@ fn a_line_that_is_not_utf8_fails_alone_and_blank_lines_are_skipped() {
 #[test]
 fn resume_redoes_failed_and_missing_lines_in_input_order() {
     let local = LocalEndpoint::start().unwrap();
-    let dir = temp_dir("cli-batch-resume");
+    let dir = TempDir::new("cli-batch-resume");
     let (input, output) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
     let lines: Vec<String> = (1..=4)
         .map(|i| json!({"prompt": format!("p{i}")}).to_string())
@@ -119,7 +118,7 @@ fn resume_redoes_failed_and_missing_lines_in_input_order() {
 
 #[test]
 fn an_unwritable_output_is_named() {
-    let dir = temp_dir("cli-batch-unwritable");
+    let dir = TempDir::new("cli-batch-unwritable");
     let input = dir.join("in.jsonl");
     std::fs::write(&input, "{\"prompt\": \"a\"}\n").unwrap();
     let output = dir.join("missing/out.jsonl");

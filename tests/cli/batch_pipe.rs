@@ -1,15 +1,13 @@
 //! `batch --input - --output -`: a streaming filter from stdin to stdout, in input order.
 
-use crate::support as common;
-use crate::support::cli as cli_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cli_support::{outcome, run_with, BIN, KEY};
-use common::keepalive::{KeepAliveServer, Reply};
+use crate::support::cli::{outcome, run_with, BIN};
+use crate::support::keepalive::{KeepAliveServer, Reply};
+use crate::support::KEY;
 use serde_json::{json, Value};
 
 /// Echoes a gpt2 prompt `pN` back after a delay that varies with N, so answers finish out of

@@ -1,14 +1,12 @@
 //! The `chat` command beyond plain text: `--image` files and URLs, `--messages` files with parts.
 
-use crate::support::config_helpers;
-
 use std::process::{Command, Output};
 
-use config_helpers::TempDir;
+use crate::support::cli::BIN;
+use crate::support::TempDir;
 use httpmock::prelude::*;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_azureml-endpoint");
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 const PNG_URL: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==";
 

@@ -1,16 +1,14 @@
 //! The `azureml-endpoint` binary, run for real against the local endpoint and httpmock.
 
-use crate::support as common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 
+use crate::support::cli::BIN;
+use crate::support::KEY;
+use crate::support::{free_port, TempDir};
 use azureml_endpoint::local::LocalEndpoint;
-use common::KEY;
 use httpmock::MockServer;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_azureml-endpoint");
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
@@ -145,8 +143,7 @@ fn chat_sends_the_system_and_message_file() {
         then.status(200)
             .json_body(json!({"choices": [{"message": {"role": "assistant", "content": "ok!"}}]}));
     });
-    let dir = std::env::temp_dir().join(format!("cli-chat-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("cli-chat");
     let file = dir.join("messages.json");
     std::fs::write(
         &file,
@@ -291,11 +288,7 @@ fn exit_codes() {
         "{err}"
     );
     assert!(err.contains("hint: check the key"), "{err}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/score");
     let out = run(&["complete", "--url", &url, "--timeout", "1", "hi"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -343,8 +336,7 @@ fn help_on_every_command() {
 #[test]
 fn batch_keeps_order_reports_failures_and_resumes() {
     let local = LocalEndpoint::start().unwrap();
-    let dir = std::env::temp_dir().join(format!("cli-batch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("cli-batch");
     let input = dir.join("in.jsonl");
     let output = dir.join("out.jsonl");
     let lines: Vec<String> = (0..20)
@@ -486,8 +478,7 @@ fn requests(local: &LocalEndpoint) -> usize {
 #[test]
 fn config_new_then_show_then_use() {
     let local = LocalEndpoint::start().unwrap();
-    let dir = std::env::temp_dir().join(format!("cli-config-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("cli-config");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     let path = dir.join("sub/azureml.yaml");
     let url = local.dedicated_url();

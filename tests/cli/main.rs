@@ -17,6 +17,8 @@ mod batch;
 mod batch_pipe;
 mod chat;
 mod commands;
+mod model;
 mod readme;
+mod scrubbing;
 mod stream;
 mod tls;

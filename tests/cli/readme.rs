@@ -1,13 +1,14 @@
 //! The README's command-line walk-through, run as written against `azureml-endpoint local` on
 //! a free port instead of 8765.
 
+use crate::support::{free_port, TempDir};
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::cli::BIN;
 use serde_json::{json, Value};
 
 const README: &str = include_str!("../../README.md");
-const BIN: &str = env!("CARGO_BIN_EXE_azureml-endpoint");
 
 /// The first `sh` block of the README's CLI section.
 fn walk_through() -> &'static str {
@@ -19,20 +20,14 @@ fn walk_through() -> &'static str {
 
 #[test]
 fn the_readme_walk_through_runs() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let block = walk_through();
     assert!(block.contains("azureml-endpoint local --port 8765 &"), "{block}");
     let script = format!(
         "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n{}",
         block.replace("8765", &port.to_string())
     );
-    let dir = std::env::temp_dir().join(format!("readme-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("readme-cli");
     let bin_dir = Path::new(BIN).parent().unwrap();
     let out = Command::new("bash")
         .arg("-c")

@@ -1,15 +1,14 @@
 //! `--stream` with and without `--json`: written as it arrives, memory flat on a 200 MiB answer,
 //! one valid JSON object, and a stream cut short is never passed off as whole.
 
-use crate::support::cli as cli_support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
-use cli_support::{run_with, stderr, stdout, BIN, KEY};
+use crate::support::cli::{run_with, stderr, stdout, BIN};
+use crate::support::KEY;
 use serde_json::{json, Value};
 
 /// 12,800 pieces of 16 KiB: 200 MiB of answer.

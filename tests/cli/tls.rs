@@ -1,13 +1,11 @@
 //! The CLI over HTTPS: `--ca-cert`, `AZUREML_CA_BUNDLE`, and the error without them.
 
-use crate::support as common;
-use crate::support::cli as cli_support;
-
 use std::ffi::OsStr;
 
-use cli_support::{outcome, run, run_with, temp_dir};
-use common::keepalive::Reply;
-use common::tls::{https_url, TestCa};
+use crate::support::cli::{outcome, run, run_with};
+use crate::support::keepalive::Reply;
+use crate::support::tls::{https_url, TestCa};
+use crate::support::TempDir;
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
@@ -15,7 +13,7 @@ const OK: &str = r#"[{"0": "done"}]"#;
 fn ca_cert_flag_and_env_var_trust_the_ca_and_without_them_tls_fails_clearly() {
     let ca = TestCa::new();
     let server = ca.serve(|_| Reply::new(200, OK));
-    let dir = temp_dir("cli-tls");
+    let dir = TempDir::new("cli-tls");
     let pem = dir.join("corp-ca.pem");
     std::fs::write(&pem, &ca.ca_pem).unwrap();
     let url = https_url(&server, "/score");
@@ -43,7 +41,6 @@ fn ca_cert_flag_and_env_var_trust_the_ca_and_without_them_tls_fails_clearly() {
     );
     assert!(!err.contains("retry later"), "{err}");
     assert_eq!(server.requests(), 2);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

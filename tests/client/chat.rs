@@ -11,9 +11,10 @@ use azureml_endpoint::{
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 
+use crate::support::KEY;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const KEY: &str = "sk-chat-SECRET-51e0";
 const CHAT_PATH: &str = "/v1/chat/completions";
 /// Every character class that naive escaping gets wrong.
 const SPECIAL: &str = "quote \" backslash \\ slash / newline \n tab \t cr \r nul \u{0} bell \u{7} \

@@ -1,13 +1,11 @@
 //! The exact request and parsed result for every completion formatter on every api type it supports.
 
-use crate::support as common;
-
+use crate::support::{gpt2, KEY, SPECIAL};
 use azureml_endpoint::{
     formatter::CustomOpenAiContentFormatter, formatter::DollyContentFormatter,
     formatter::Gpt2ContentFormatter, formatter::HfContentFormatter, ApiType, AzureMlOnlineEndpoint,
     CallOptions, ContentFormatter, Result,
 };
-use common::{KEY, SPECIAL};
 use httpmock::MockServer;
 use serde_json::{json, Value};
 
@@ -260,11 +258,7 @@ fn generate_returns_one_result_per_prompt_in_order() -> Result<()> {
         then.status(400)
             .json_body(json!({"error": {"message": "prompt rejected"}}));
     });
-    let llm = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .build()?;
+    let llm = gpt2(server.url("/score")).build()?;
     let prompts: Vec<String> = (0..40)
         .map(|i| {
             if i % 10 == 3 {

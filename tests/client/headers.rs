@@ -8,8 +8,7 @@ use azureml_endpoint::{
 };
 use httpmock::prelude::*;
 
-use crate::support as common;
-use common::fault::{response, FaultServer};
+use crate::support::fault::{response, FaultServer};
 use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

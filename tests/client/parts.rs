@@ -1,13 +1,11 @@
 //! Content parts: exact request bodies per part type, formatter and api type; Mistral's merge
 //! with parts; replies with a list content; image files and their errors.
 
-use crate::support::config_helpers;
-
+use crate::support::TempDir;
 use azureml_endpoint::formatter::chat_formatter;
 use azureml_endpoint::{
     config::MAX_IMAGE_FILE_BYTES, ApiType, AzureMlChatOnlineEndpoint, ChatMessage, ContentPart, Error,
 };
-use config_helpers::TempDir;
 use httpmock::prelude::*;
 use serde_json::{json, Value};
 

@@ -1,18 +1,18 @@
 //! `x-ratelimit-*` headers on every result, and one shared pause per client after a 429.
 
-use crate::support as common;
-
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Error, RateLimits, Result};
-use common::keepalive::{KeepAliveServer, Reply};
-use common::KEY;
+use azureml_endpoint::{AzureMlOnlineEndpoint, Error, RateLimits, Result};
+
+use crate::support::keepalive::{KeepAliveServer, Reply};
+use crate::support::{gpt2, KEY};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn client(server: &KeepAliveServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
-    common::gpt2_client(server.url("/score"), retries)
+    gpt2(server.url("/score")).max_retries(retries).build()
 }
 
 #[test]
@@ -61,33 +61,52 @@ fn an_http_error_carries_them_too_and_a_response_without_them_has_none() -> Resu
 
 #[test]
 fn a_429_pauses_every_worker_of_the_client() -> Result<()> {
-    // The first request is refused for 800 ms; the others take 200 ms. Without a shared pause,
-    // the 3 workers whose requests were in flight send their next ones at ~200 ms.
-    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let log = arrivals.clone();
-    let server = KeepAliveServer::start(move |n| {
-        log.lock().unwrap().push(Instant::now());
-        match n {
-            0 => Reply::new(429, "").header("retry-after-ms", "800"),
-            _ => Reply::new(200, OK).delay(Duration::from_millis(200)),
-        }
+    // Worker A's first request is refused with an 800 ms wait. Worker B calls while A waits it
+    // out: B never met the limit, yet waits out the same pause before its first request,
+    // instead of finding the limit with a 429 of its own.
+    let server = KeepAliveServer::start(|n| match n {
+        0 => Reply::new(429, "").header("retry-after-ms", "800"),
+        _ => Reply::new(200, OK),
     });
-    let llm = client(&server, 3)?;
-    let prompts = ["x"; 8];
-    for result in llm.generate(&prompts, &CallOptions::new().max_concurrency(4)) {
-        assert_eq!(result?.text, "done");
-    }
-    let arrivals = arrivals.lock().unwrap();
-    // 8 requests and the one retry: nobody else met the limit.
-    assert_eq!(arrivals.len(), 9);
-    let refused = arrivals[0];
-    let during: Vec<_> = arrivals[4..]
-        .iter()
-        .map(|at| at.duration_since(refused))
-        .filter(|after| *after < Duration::from_millis(800))
-        .collect();
-    assert!(during.is_empty(), "requests sent during the pause, at {during:?}");
-    Ok(())
+    let asked: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let (a_waits, a_is_waiting) = mpsc::channel();
+    let (release_a, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let log = asked.clone();
+    // Records each wait; A's (the first) lasts until the test releases it.
+    let sleeper = move |wait: Duration| {
+        let first = {
+            let mut log = log.lock().unwrap();
+            log.push(wait);
+            log.len() == 1
+        };
+        if first {
+            a_waits.send(()).unwrap();
+            let _ = released.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        }
+    };
+    let llm = gpt2(server.url("/score"))
+        .max_retries(3)
+        .sleeper(sleeper)
+        .build()?;
+    let ms = Duration::from_millis;
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| llm.invoke("a"));
+        a_is_waiting
+            .recv_timeout(Duration::from_secs(30))
+            .expect("A's 429 wait goes through the sleeper");
+        let b = llm.invoke("b");
+        // A's refused request and B's: A's retry is still waiting.
+        let during = (server.requests(), asked.lock().unwrap().clone());
+        release_a.send(()).unwrap();
+        assert_eq!(a.join().unwrap()?.text, "done");
+        assert_eq!(b?.text, "done");
+        assert_eq!(during, (2, vec![ms(800), ms(800)]));
+        // A's retry needed no wait of its own; nobody else met the limit.
+        assert_eq!(*asked.lock().unwrap(), [ms(800), ms(800)]);
+        assert_eq!(server.requests(), 3);
+        Ok(())
+    })
 }
 
 #[test]

@@ -1,14 +1,12 @@
 //! Responses of the wrong shape give the response error, never a panic or a wrong answer.
 
-use crate::support as common;
-
+use crate::support::{gpt2, KEY};
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     formatter::CustomOpenAiContentFormatter, formatter::DollyContentFormatter,
     formatter::Gpt2ContentFormatter, formatter::HfContentFormatter, ApiType, AzureMlOnlineEndpoint, Error,
     Result,
 };
-use common::KEY;
 use httpmock::MockServer;
 
 fn call(formatter: &str, api_type: ApiType, body: &[u8]) -> Result<String> {
@@ -128,12 +126,7 @@ fn oversized_response_is_an_error_not_a_truncated_answer() -> Result<()> {
         when.path("/score");
         then.status(200).body(big);
     });
-    let llm = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_response_bytes(1024)
-        .build()?;
+    let llm = gpt2(server.url("/score")).max_response_bytes(1024).build()?;
     match llm.invoke("x") {
         Err(Error::Transport(e)) => {
             assert_eq!(e.kind, azureml_endpoint::error::TransportErrorKind::TooLarge);

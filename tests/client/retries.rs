@@ -1,20 +1,23 @@
-//! Retries, server-requested waits, and timeouts, against a scripted local server.
-
-use crate::support as common;
+//! Retries, server-requested waits, and timeouts, against a scripted local server. The waits
+//! between attempts are recorded, not slept (`Builder::sleeper`): each test asserts the exact
+//! waits the client asked for.
 
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{
-    error::TransportErrorKind, formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions, Error,
-    Result,
-};
-use common::fault::{head, response, Act, FaultServer};
-use common::KEY;
+use azureml_endpoint::{error::TransportErrorKind, AzureMlOnlineEndpoint, CallOptions, Error, Result};
+
+use crate::support::fault::{head, response, Act, FaultServer};
+use crate::support::{free_port, gpt2, Waits, FIRST_BACKOFF, KEY};
 
 const OK: &str = r#"[{"0": "done"}]"#;
+const NO_WAIT: [Duration; 0] = [];
 
-fn client(server: &FaultServer, retries: u32) -> Result<AzureMlOnlineEndpoint> {
-    common::gpt2_client(server.url("/score"), retries)
+/// A client with `retries` retries whose waits go to `waits`.
+fn client(server: &FaultServer, retries: u32, waits: &Waits) -> Result<AzureMlOnlineEndpoint> {
+    gpt2(server.url("/score"))
+        .max_retries(retries)
+        .sleeper(waits.sleeper())
+        .build()
 }
 
 #[test]
@@ -23,11 +26,10 @@ fn retry_after_seconds_is_honoured() -> Result<()> {
         response(429, &[("retry-after", "1")], "slow down"),
         response(200, &[], OK),
     ]);
-    let start = Instant::now();
-    assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
-    let waited = start.elapsed();
+    let waits = Waits::default();
+    assert_eq!(client(&server, 3, &waits)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
-    assert!(waited >= Duration::from_millis(950), "waited {waited:?}");
+    assert_eq!(waits.asked(), [Duration::from_secs(1)]);
     Ok(())
 }
 
@@ -38,10 +40,10 @@ fn retry_after_ms_headers_are_honoured() -> Result<()> {
             response(429, &[(header, "50"), ("retry-after", "30")], ""),
             response(200, &[], OK),
         ]);
-        let start = Instant::now();
-        assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
+        let waits = Waits::default();
+        assert_eq!(client(&server, 3, &waits)?.invoke("x")?.text, "done");
         // Milliseconds win over the 30 s of retry-after.
-        assert!(start.elapsed() < Duration::from_secs(10), "{header}");
+        assert_eq!(waits.asked(), [Duration::from_millis(50)], "{header}");
         assert_eq!(server.hits(), 2);
     }
     Ok(())
@@ -50,8 +52,13 @@ fn retry_after_ms_headers_are_honoured() -> Result<()> {
 #[test]
 fn server_errors_are_retried_with_backoff() -> Result<()> {
     let server = FaultServer::start(vec![response(503, &[], "busy"), response(200, &[], OK)]);
-    assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
+    let waits = Waits::default();
+    assert_eq!(client(&server, 3, &waits)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
+    let [wait] = waits.asked()[..] else {
+        panic!("one wait: {:?}", waits.asked())
+    };
+    assert!(FIRST_BACKOFF.contains(&wait), "{wait:?}");
     // The same body went out both times.
     let requests = server.requests();
     assert_eq!(requests[0].body, requests[1].body);
@@ -64,9 +71,11 @@ fn client_errors_are_not_retried() -> Result<()> {
         response(400, &[], r#"{"error": {"message": "bad"}}"#),
         response(200, &[], OK),
     ]);
-    let err = client(&server, 3)?.invoke("x").unwrap_err();
+    let waits = Waits::default();
+    let err = client(&server, 3, &waits)?.invoke("x").unwrap_err();
     assert_eq!(err.status(), Some(400));
     assert_eq!(server.hits(), 1);
+    assert_eq!(waits.asked(), NO_WAIT);
     Ok(())
 }
 
@@ -76,11 +85,13 @@ fn final_error_counts_attempts() -> Result<()> {
         .map(|_| response(429, &[("retry-after-ms", "1"), ("x-request-id", "r-last")], ""))
         .collect();
     let server = FaultServer::start(script);
-    let err = client(&server, 2)?.invoke("x").unwrap_err();
+    let waits = Waits::default();
+    let err = client(&server, 2, &waits)?.invoke("x").unwrap_err();
     let Error::Http(http) = &err else {
         panic!("{err:?}")
     };
     assert_eq!((http.status, http.attempts), (429, 3));
+    assert_eq!(waits.asked(), [Duration::from_millis(1); 2]);
     assert_eq!(http.request_id.as_deref(), Some("r-last"));
     assert!(
         err.to_string().ends_with("; request id r-last; after 3 attempts"),
@@ -96,9 +107,9 @@ fn a_wait_over_sixty_seconds_is_not_taken() -> Result<()> {
         response(429, &[("retry-after", "120")], ""),
         response(200, &[], OK),
     ]);
-    let start = Instant::now();
-    let err = client(&server, 3)?.invoke("x").unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5));
+    let waits = Waits::default();
+    let err = client(&server, 3, &waits)?.invoke("x").unwrap_err();
+    assert_eq!(waits.asked(), NO_WAIT);
     let Error::Http(http) = &err else {
         panic!("{err:?}")
     };
@@ -114,18 +125,19 @@ fn a_wait_over_sixty_seconds_is_not_taken() -> Result<()> {
 
 #[test]
 fn refused_connections_are_retried_then_reported() -> Result<()> {
-    // Bind and drop to get a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
+    let waits = Waits::default();
     let llm = AzureMlOnlineEndpoint::builder()
         .endpoint_url(format!("http://127.0.0.1:{port}/score"))
         .api_key(KEY)
         .max_retries(1)
+        .sleeper(waits.sleeper())
         .build()?;
     let err = llm.invoke("x").unwrap_err();
+    let [wait] = waits.asked()[..] else {
+        panic!("one backoff: {:?}", waits.asked())
+    };
+    assert!(FIRST_BACKOFF.contains(&wait), "{wait:?}");
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -140,6 +152,7 @@ fn refused_connections_are_retried_then_reported() -> Result<()> {
     Ok(())
 }
 
+// real deadline: a 0.5 s timeout, ended between 0.45 s and 3 s.
 #[test]
 fn a_slow_server_times_out_within_about_the_timeout() -> Result<()> {
     let server = FaultServer::start(vec![[
@@ -176,6 +189,7 @@ fn a_slow_server_times_out_within_about_the_timeout() -> Result<()> {
     Ok(())
 }
 
+// real deadline: a 0.3 s per-call timeout wins over the client's 50 s, ended within 3 s.
 #[test]
 fn a_per_call_timeout_overrides_the_client_timeout() -> Result<()> {
     let server = FaultServer::start(vec![[
@@ -183,7 +197,7 @@ fn a_per_call_timeout_overrides_the_client_timeout() -> Result<()> {
         response(200, &[], OK),
     ]
     .concat()]);
-    let llm = client(&server, 0)?;
+    let llm = client(&server, 0, &Waits::default())?;
     let start = Instant::now();
     let err = llm
         .invoke_with("x", &CallOptions::new().timeout(Duration::from_millis(300)))
@@ -210,7 +224,7 @@ fn redirects_to_another_host_are_not_followed() -> Result<()> {
         )],
         "",
     )]);
-    let err = client(&server, 0)?.invoke("x").unwrap_err();
+    let err = client(&server, 0, &Waits::default())?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -231,7 +245,7 @@ fn same_host_redirects_are_followed() -> Result<()> {
         response(308, &[("location", "/v2/score")], ""),
         response(200, &[], OK),
     ]);
-    assert_eq!(client(&server, 0)?.invoke("x")?.text, "done");
+    assert_eq!(client(&server, 0, &Waits::default())?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
     Ok(())
 }
@@ -253,10 +267,10 @@ fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
             response(429, &[(name, value)], "slow down"),
             response(200, &[], OK),
         ]);
-        let start = Instant::now();
-        let err = client(&server, 3)?.invoke("x").unwrap_err();
-        // Quick: nothing is waited for (2x a generous bound for a shared machine).
-        assert!(start.elapsed() < Duration::from_secs(4), "{name}: {value}");
+        let waits = Waits::default();
+        let err = client(&server, 3, &waits)?.invoke("x").unwrap_err();
+        // Nothing is waited for.
+        assert_eq!(waits.asked(), NO_WAIT, "{name}: {value}");
         let Error::Http(http) = &err else {
             panic!("{name}: {value}: {err:?}")
         };
@@ -278,11 +292,13 @@ fn absurd_waits_are_the_too_long_case_never_a_panic() -> Result<()> {
 #[test]
 fn saturated_waits_say_so_exactly() -> Result<()> {
     let server = FaultServer::start(vec![response(503, &[("retry-after-ms", "1e30")], "")]);
-    let err = client(&server, 1)?.invoke("x").unwrap_err();
+    let waits = Waits::default();
+    let err = client(&server, 1, &waits)?.invoke("x").unwrap_err();
     let Error::Http(http) = &err else {
         panic!("{err:?}")
     };
     assert_eq!(http.retry_after, Some(Duration::MAX));
+    assert_eq!(waits.asked(), NO_WAIT);
     Ok(())
 }
 
@@ -296,14 +312,17 @@ fn unreadable_waits_are_ignored_for_backoff() -> Result<()> {
         ("retry-after", "Mon, 01 Foo 2024 00:00:00 GMT"),
     ] {
         let server = FaultServer::start(vec![response(429, &[(name, value)], ""), response(200, &[], OK)]);
-        let start = Instant::now();
-        assert_eq!(client(&server, 3)?.invoke("x")?.text, "done", "{name}: {value}");
-        // The first backoff is 0.4 to 0.8 s.
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(400) && waited < Duration::from_secs(4),
-            "{name}: {value}: {waited:?}"
+        let waits = Waits::default();
+        assert_eq!(
+            client(&server, 3, &waits)?.invoke("x")?.text,
+            "done",
+            "{name}: {value}"
         );
+        // The first backoff is 0.4 to 0.8 s.
+        let [wait] = waits.asked()[..] else {
+            panic!("{name}: {value}: one wait: {:?}", waits.asked())
+        };
+        assert!(FIRST_BACKOFF.contains(&wait), "{name}: {value}: {wait:?}");
         assert_eq!(server.hits(), 2);
     }
     Ok(())
@@ -311,30 +330,22 @@ fn unreadable_waits_are_ignored_for_backoff() -> Result<()> {
 
 #[test]
 fn past_and_zero_waits_retry_at_once() -> Result<()> {
-    for (name, value) in [
-        ("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT"),
-        ("retry-after", "0"),
-        ("retry-after-ms", "0.5"),
+    for (name, value, asked) in [
+        ("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT", Duration::ZERO),
+        ("retry-after", "0", Duration::ZERO),
+        ("retry-after-ms", "0.5", Duration::from_micros(500)),
     ] {
         let server = FaultServer::start(vec![response(503, &[(name, value)], ""), response(200, &[], OK)]);
-        let start = Instant::now();
-        assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
-        assert!(
-            start.elapsed() < Duration::from_millis(400),
-            "{name}: {value}: {:?}",
-            start.elapsed()
-        );
+        let waits = Waits::default();
+        assert_eq!(client(&server, 3, &waits)?.invoke("x")?.text, "done");
+        // No backoff: the server's own wait, however short, is the one taken.
+        assert_eq!(waits.asked(), [asked], "{name}: {value}");
     }
     Ok(())
 }
 
 fn limited(server: &FaultServer, limit: u64) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_response_bytes(limit)
-        .build()
+    gpt2(server.url("/score")).max_response_bytes(limit).build()
 }
 
 #[test]
@@ -372,7 +383,8 @@ fn a_cut_body_after_two_503s_counts_three_attempts_and_says_the_model_ran() -> R
     let cut = vec![Act::send(head(200, &[("content-length", "100")]) + &OK[..6])];
     let busy = || response(503, &[("retry-after-ms", "1")], "busy");
     let server = FaultServer::start(vec![busy(), busy(), cut]);
-    let err = client(&server, 3)?.invoke("x").unwrap_err();
+    let waits = Waits::default();
+    let err = client(&server, 3, &waits)?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -382,6 +394,7 @@ fn a_cut_body_after_two_503s_counts_three_attempts_and_says_the_model_ran() -> R
         "{err}"
     );
     assert_eq!(server.hits(), 3, "a body cut after the head is not retried");
+    assert_eq!(waits.asked(), [Duration::from_millis(1); 2]);
     assert!(
         err.to_string()
             .ends_with("; after 3 attempts; the model may have run (not retried)"),
@@ -398,7 +411,8 @@ fn a_reset_body_says_the_model_ran() -> Result<()> {
         Act::Reset,
     ];
     let server = FaultServer::start(vec![script]);
-    let err = client(&server, 3)?.invoke("x").unwrap_err();
+    let waits = Waits::default();
+    let err = client(&server, 3, &waits)?.invoke("x").unwrap_err();
     let Error::Transport(t) = &err else {
         panic!("{err:?}")
     };
@@ -408,14 +422,20 @@ fn a_reset_body_says_the_model_ran() -> Result<()> {
         "{err}"
     );
     assert_eq!(server.hits(), 1);
+    assert_eq!(waits.asked(), NO_WAIT);
     Ok(())
 }
 
 #[test]
 fn a_reset_before_any_response_is_retried() -> Result<()> {
     let server = FaultServer::start(vec![vec![Act::Reset], response(200, &[], OK)]);
-    assert_eq!(client(&server, 3)?.invoke("x")?.text, "done");
+    let waits = Waits::default();
+    assert_eq!(client(&server, 3, &waits)?.invoke("x")?.text, "done");
     assert_eq!(server.hits(), 2);
+    let [wait] = waits.asked()[..] else {
+        panic!("one backoff: {:?}", waits.asked())
+    };
+    assert!(FIRST_BACKOFF.contains(&wait), "{wait:?}");
     Ok(())
 }
 
@@ -428,7 +448,7 @@ fn a_declared_length_over_the_limit_is_refused_before_reading() -> Result<()> {
     let server = FaultServer::start(vec![script]);
     let start = Instant::now();
     let err = limited(&server, 1024)?.invoke("x").unwrap_err();
-    // The default 50 s timeout is never reached: nothing is read.
+    // real deadline: the default 50 s timeout is never reached (nothing is read); 10 s bound.
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
     let Error::Transport(t) = &err else {
         panic!("{err:?}")

@@ -6,9 +6,10 @@ use azureml_endpoint::{ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint
 use httpmock::prelude::*;
 use serde_json::json;
 
+use crate::support::KEY;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const KEY: &str = "sk-routes";
 const VERSION: &str = "2024-10-21";
 
 #[test]

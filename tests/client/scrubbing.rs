@@ -1,47 +1,22 @@
 //! A server that echoes the key back (a gateway logging request headers into its answers) never
-//! gets it into an error, a stream or the CLI's output: in plain, `\u`-escaped or base64 form, in
+//! gets it into an error or a stream (the CLI's output: tests/cli/scrubbing.rs): in plain, `\u`-escaped or base64 form, in
 //! bodies, header values and streamed events, and whole even where the text is cut.
 
-use crate::support as common;
-
-use std::process::Command;
-
+use crate::support::fault::{response, sse_head, Act, FaultServer};
+use crate::support::{assert_clean, escaped, gpt2, KEY};
 use azureml_endpoint::{
-    error::StreamErrorKind, formatter::Gpt2ContentFormatter, ApiType, AzureMlChatOnlineEndpoint,
-    AzureMlOnlineEndpoint, ChatMessage, Error,
+    error::StreamErrorKind, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Error,
 };
-use common::fault::{response, sse_head, Act, FaultServer};
-use common::KEY;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const CHAT_PATH: &str = "/v1/chat/completions";
 const COMPLETIONS_PATH: &str = "/v1/completions";
 
-/// Neither the key nor any piece of it 8 characters or longer.
-fn assert_clean(what: &str, text: &str) {
-    for len in 8..=KEY.len() {
-        let piece = &KEY[..len];
-        assert!(!text.contains(piece), "{what} leaks {piece:?}: {text}");
-    }
-}
-
 fn assert_error_clean(error: &Error) {
     assert_clean("Display", &error.to_string());
     assert_clean("Debug", &format!("{error:?}"));
     assert_clean("Debug (pretty)", &format!("{error:#?}"));
-}
-
-/// `text` with every other character written as a `\u` escape, alternating hex case.
-fn escaped(text: &str) -> String {
-    text.chars()
-        .enumerate()
-        .map(|(i, c)| match i % 4 {
-            1 => format!("\\u{:04X}", u32::from(c)),
-            3 => format!("\\u{:04x}", u32::from(c)),
-            _ => c.to_string(),
-        })
-        .collect()
 }
 
 /// Padded base64, standard or URL-safe.
@@ -67,12 +42,7 @@ fn base64(bytes: &[u8], url_safe: bool) -> String {
 }
 
 fn dedicated(server: &FaultServer) -> Result<AzureMlOnlineEndpoint, Error> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .max_retries(0)
-        .build()
+    gpt2(server.url("/score")).max_retries(0).build()
 }
 
 fn serverless_chat(server: &FaultServer) -> Result<AzureMlChatOnlineEndpoint, Error> {
@@ -397,61 +367,5 @@ fn bad_events_echoing_the_key_are_scrubbed_then_cut() -> TestResult {
             assert_eq!(items, vec![Ok("a".to_owned()), Err((bad, expected.clone()))]);
         }
     }
-    Ok(())
-}
-
-/// Runs the CLI with the key in its environment; (exit code, stdout, stderr), checked clean.
-fn cli(args: &[&str]) -> Result<(Option<i32>, String, String), Box<dyn std::error::Error>> {
-    let output = Command::new(env!("CARGO_BIN_EXE_azureml-endpoint"))
-        .args(args)
-        .env_clear()
-        .env("AZUREML_ENDPOINT_API_KEY", KEY)
-        .output()?;
-    let (stdout, stderr) = (
-        String::from_utf8(output.stdout)?,
-        String::from_utf8(output.stderr)?,
-    );
-    assert_clean("stdout", &stdout);
-    assert_clean("stderr", &stderr);
-    Ok((output.status.code(), stdout, stderr))
-}
-
-#[test]
-fn the_cli_never_prints_an_echoed_key() -> TestResult {
-    let body = format!(
-        r#"{{"error": {{"message": "{}Bearer {}"}}}}"#,
-        "x".repeat(2040),
-        escaped(KEY)
-    );
-    let id = format!("req-{KEY}");
-    let stream_events = format!(
-        "data: {{\"choices\": [{{\"delta\": {{\"content\": \"a\"}}}}]}}\n\n\
-         data: {{\"error\": {{\"message\": \"Bearer {KEY}\"}}}}\n\n"
-    );
-    let server = FaultServer::start(vec![
-        response(401, &[("x-request-id", &id)], body),
-        vec![sse_head(), Act::send(stream_events)],
-    ]);
-    let url = server.url(CHAT_PATH);
-    let base = ["chat", "--url", &url, "--api-type", "serverless"];
-
-    let (code, stdout, stderr) = cli(&[&base[..], &["hi"]].concat())?;
-    assert_ne!(code, Some(0));
-    assert_eq!(stdout, "");
-    // Scrubbed, then cut: the 2 KiB cut falls inside the `***`, not inside the key.
-    assert!(
-        stderr.contains(&format!("{}Bearer *…", "x".repeat(100))),
-        "{stderr}"
-    );
-    assert!(stderr.contains("request id req-***"), "{stderr}");
-
-    let (code, stdout, stderr) = cli(&[&base[..], &["--stream", "hi"]].concat())?;
-    assert_ne!(code, Some(0));
-    assert!(stdout.starts_with('a'), "{stdout}");
-    assert!(
-        stderr.contains("the service sent an error event: Bearer ***"),
-        "{stderr}"
-    );
-    assert_eq!(server.hits(), 2);
     Ok(())
 }

@@ -1,15 +1,13 @@
 //! The key never appears in any Debug, Display or error text; the client is a thread-safe handle.
 
-use crate::support as common;
-
 use std::time::Duration;
 
+use crate::support::fault::{response, Act, FaultServer};
+use crate::support::{free_port, gpt2, KEY};
 use azureml_endpoint::{
     formatter::Gpt2ContentFormatter, ApiKey, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint,
     ChatMessage, Error, Result,
 };
-use common::fault::{response, Act, FaultServer};
-use common::KEY;
 use httpmock::MockServer;
 
 /// Neither the key, nor any piece of it 8 characters or longer, nor its distinctive middle.
@@ -136,11 +134,7 @@ fn errors_never_show_the_key() -> Result<()> {
     errors.push(chat.invoke(&[]).unwrap_err());
 
     // Transport errors: refused, timeout.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let refused = base()
         .endpoint_url(format!("http://127.0.0.1:{port}/score"))
         .max_retries(0)
@@ -201,9 +195,5 @@ fn one_client_serves_eight_threads() -> Result<()> {
 }
 
 fn base_for(server: &MockServer) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .build()
+    gpt2(server.url("/score")).build()
 }

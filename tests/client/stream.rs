@@ -1,20 +1,19 @@
 //! Streaming, both clients: SSE parsing, incremental delivery, errors mid-stream, request shape.
 
-use crate::support as common;
-
 use std::time::{Duration, Instant};
 
+use crate::support::fault::{chat_delta, completion_text, event, sse, End, FaultServer, Step, DONE};
 use azureml_endpoint::{
     error::StreamErrorKind, formatter::MistralChatContentFormatter, ApiType, AzureMlChatOnlineEndpoint,
     AzureMlOnlineEndpoint, CallOptions, ChatMessage, CompletionStream, Error, Role, StreamChunk, Usage,
 };
-use common::fault::{chat_delta, completion_text, event, sse, End, FaultServer, Step, DONE};
 use httpmock::prelude::*;
 use serde_json::json;
 
+use crate::support::KEY;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const KEY: &str = "sk-test-SECRET-7d3f";
 const CHAT_PATH: &str = "/v1/chat/completions";
 const COMPLETIONS_PATH: &str = "/v1/completions";
 
@@ -490,6 +489,7 @@ fn first_chunk_is_yielded_before_the_server_pause_ends() -> TestResult {
     Ok(())
 }
 
+// real deadline: a 1 s timeout against a 2.5 s stall, ended before the stall.
 #[test]
 fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
     let client_timeout = AzureMlChatOnlineEndpoint::builder().timeout(Duration::from_secs(1));
@@ -530,6 +530,7 @@ fn a_stall_longer_than_the_timeout_is_a_timeout_error() -> TestResult {
     Ok(())
 }
 
+// real deadline: a 1 s timeout, ended within 1 s to 2.5 s.
 #[test]
 fn events_carrying_nothing_do_not_restart_the_deadline() -> TestResult {
     // After two chunks, one event that carries nothing every 0.5 s, for far longer than T = 1 s.

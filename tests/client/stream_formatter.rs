@@ -1,14 +1,12 @@
 //! A user's own formatter streams its own event shape: the stream reads each event through the
 //! formatter's `parse_stream_event`, not through a built-in OpenAI parser.
 
-use crate::support as common;
-
+use crate::support::fault::{sse_head, Act, FaultServer};
+use crate::support::KEY;
 use azureml_endpoint::{
     error::StreamErrorKind, ApiType, AzureMlOnlineEndpoint, Completion, ContentFormatter, Error, Result,
     StreamChunk,
 };
-use common::fault::{sse_head, Act, FaultServer};
-use common::KEY;
 use serde_json::{json, Map, Value};
 
 /// A model that takes `{"text": …}` and streams `{"token": …}` events, the last with

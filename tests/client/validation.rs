@@ -1,15 +1,14 @@
 //! Every URL, api-type, key, header and formatter rejection, with its message.
 
-use crate::support as common;
-
+use crate::support;
 use std::time::Duration;
 
+use crate::support::{gpt2, KEY};
 use azureml_endpoint::{
     formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter,
     formatter::MistralChatContentFormatter, ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint,
     CallOptions, ChatMessage, Error, Origin,
 };
-use common::KEY;
 
 fn completion(url: &str, api_type: ApiType) -> Result<AzureMlOnlineEndpoint, Error> {
     AzureMlOnlineEndpoint::builder()
@@ -141,7 +140,7 @@ fn insecure_http_needs_an_explicit_opt_in() {
         .allow_insecure_http(true)
         .build();
     // With a proxy in the environment the opt-in is not enough: the key would cross it in clear.
-    match common::http_proxy_in_env("example.com") {
+    match support::http_proxy_in_env("example.com") {
         None => assert!(built.is_ok(), "{built:?}"),
         Some(var) => {
             let message = config_error(built).2;
@@ -317,12 +316,7 @@ fn per_call_timeout_out_of_range_fails_the_call_before_sending() {
         when.path("/score");
         then.status(200).body(r#"[{"0": "sent"}]"#);
     });
-    let llm = AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
-        .build()
-        .unwrap();
+    let llm = gpt2(server.url("/score")).build().unwrap();
     let chat = AzureMlChatOnlineEndpoint::builder()
         .endpoint_url(server.url("/score"))
         .api_key(KEY)

@@ -1,16 +1,14 @@
 //! Every bad config file gives its own error (kind, position, exact message), quickly, and never
 //! a panic.
 
-use crate::support::config_helpers;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{message, with_env, TempDir};
 use azureml_endpoint::{
     error::ConfigFileErrorKind, load_llm, save_config, AzureMlOnlineEndpoint, Error, LoadOptions, Registry,
     Result,
 };
-use config_helpers::{message, with_env, TempDir};
 use serde_json::json;
 
 /// Generous for a loaded 2-core box: the guards answer in well under a second, while the

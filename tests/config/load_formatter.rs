@@ -1,29 +1,19 @@
 //! `LoadOptions::formatter`: a formatter given to the loader wins over the file's (docs/config.md:
 //! argument > file > default), looked up like the file's tag, with errors naming the argument.
 
+use crate::support::TempDir;
 use std::path::PathBuf;
 
 use azureml_endpoint::formatter::completion_formatter;
 use azureml_endpoint::{Error, LoadOptions, Origin, Registry};
 
 /// A config file in its own temp folder, removed when dropped.
-struct File(PathBuf);
+struct File(PathBuf, #[allow(dead_code)] TempDir);
 
 impl File {
     fn new(name: &str, json: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("azureml-load-formatter-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("azureml.json");
-        std::fs::write(&path, json).unwrap();
-        File(path)
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let dir = TempDir::new(name);
+        File(dir.write("azureml.json", json), dir)
     }
 }
 

@@ -1,14 +1,10 @@
 //! Files LangChain Python's `save()` wrote load as-is, and the rebuilt client sends the request
 //! they describe (URL and key from the env, formatter defaulted).
 
-use crate::support::config_helpers;
-
+use crate::support::{python_saved, with_env, KEY};
 use azureml_endpoint::{ApiType, Origin, Registry, Result};
-use config_helpers::{python_saved, with_env};
 use httpmock::prelude::*;
 use std::time::Duration;
-
-const KEY: &str = "env-key-123";
 
 /// Loads a Python-saved completion config with URL and key from the (injected) env and checks
 /// the request its client sends to a local mock.

@@ -1,22 +1,19 @@
 //! `load(save(c)) == c` for every built-in configuration and user formatters, in JSON and YAML;
 //! what the saved files hold (and never hold); user `_type`s.
 
-use crate::support as common;
-use crate::support::config_helpers;
-
+use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{message, with_env, TempDir, KEY};
 use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
 use azureml_endpoint::{
     formatter::CustomOpenAiChatContentFormatter, formatter::Gpt2ContentFormatter, save_config, AnyClient,
     ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatCompletion, ChatContentFormatter,
     ChatMessage, Completion, ContentFormatter, LoadOptions, Registry, Result,
 };
-use config_helpers::{message, with_env, TempDir};
 use serde_json::{json, Map, Value};
 
-const KEY: &str = "sk-ROUND-TRIP-SECRET-0042";
 const SCORE_URL: &str = "https://my-endpoint.eastus2.inference.ml.azure.com/score";
 const COMPLETIONS_URL: &str =
     "https://my-model.eastus2.models.ai.azure.com/v1/completions?api-version=2024-05-01";
@@ -765,7 +762,7 @@ fn allow_insecure_http_comes_only_from_the_loader() -> Result<()> {
     assert!(err.contains("plain http sends the key in clear text"), "{err}");
     let loaded = Registry::new().load_with(&path, &env.allow_insecure_http(true));
     // With a proxy in the environment the opt-in is not enough: the key would cross it in clear.
-    if let Some(var) = common::http_proxy_in_env("gateway.internal") {
+    if let Some(var) = support::http_proxy_in_env("gateway.internal") {
         let err = message(loaded);
         assert!(
             err.contains(&format!("the proxy set in {var}, key in clear")),

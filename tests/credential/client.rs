@@ -3,19 +3,17 @@
 //! threads, refresh before expiry, one refresh and one retry on 401, no token or secret in any
 //! output, and save/load of every `auth` mode.
 
-use crate::support as common;
-use crate::support::config_helpers;
-
+use crate::support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, Once};
 use std::time::{Duration, SystemTime};
 
+use crate::support::fault::{response, FaultServer, Request};
+use crate::support::TempDir;
 use azureml_endpoint::credential::{
     from_fn, AccessToken, ClientSecretCredential, CredentialError, AZURE_ML_SCOPE, COGNITIVE_SERVICES_SCOPE,
 };
 use azureml_endpoint::{ApiType, AuthMode, AzureMlOnlineEndpoint, Error, LoadOptions, Registry};
-use common::fault::{response, FaultServer, Request};
-use config_helpers::TempDir;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -41,7 +39,7 @@ fn authorizations(server: &FaultServer) -> Vec<Option<String>> {
         .collect()
 }
 
-fn ok_scripts(n: usize) -> Vec<Vec<common::fault::Act>> {
+fn ok_scripts(n: usize) -> Vec<Vec<support::fault::Act>> {
     (0..n).map(|_| response(200, &[], COMPLETION)).collect()
 }
 

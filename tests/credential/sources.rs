@@ -1,19 +1,17 @@
 //! Entra ID credentials against fake token services on 127.0.0.1 and a fake `az`: the right
 //! request for each flow, the cache's refresh rules, and no token or secret in any output.
 
-use crate::support as common;
-
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::fault::{response, Act, FaultServer, Request};
+use crate::support::{free_port, TempDir};
 use azureml_endpoint::credential::{
     AccessToken, AzureCliCredential, CachedCredential, ClientSecretCredential, CredentialError,
     CredentialErrorKind, DefaultCredential, ManagedIdentityCredential, TokenCredential,
     WorkloadIdentityCredential,
 };
-use common::fault::{response, Act, FaultServer, Request};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -77,12 +75,6 @@ fn renderings(error: &CredentialError) -> Vec<String> {
         format!("{error:?}"),
         error.message().to_owned(),
     ]
-}
-
-/// A port nothing listens on.
-fn closed_port() -> Result<u16, std::io::Error> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 // ---- managed identity ----
@@ -171,7 +163,7 @@ fn imds_is_asked_with_metadata_header_at_the_documented_override() -> TestResult
 
 #[test]
 fn no_imds_means_unavailable_quickly() -> TestResult {
-    let host = format!("http://127.0.0.1:{}", closed_port()?);
+    let host = format!("http://127.0.0.1:{}", free_port());
     let credential =
         ManagedIdentityCredential::from_env_fn(env(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host)]))?;
     let error = credential.get_token(ML).err().ok_or("no managed identity here")?;
@@ -285,13 +277,6 @@ fn endpoint_variables_must_be_urls() {
 
 // ---- workload identity and client secret ----
 
-fn temp_dir(name: &str) -> Result<PathBuf, std::io::Error> {
-    let dir = std::env::temp_dir().join(format!("azml-credential-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 fn form(request: &Request) -> Vec<String> {
     String::from_utf8_lossy(&request.body)
         .split('&')
@@ -303,7 +288,7 @@ fn form(request: &Request) -> Vec<String> {
 fn workload_identity_posts_the_assertion_read_fresh_each_time() -> TestResult {
     let body = format!(r#"{{"token_type":"Bearer","expires_in":3599,"access_token":"{TOKEN}"}}"#);
     let server = FaultServer::start(vec![response(200, &[], body.clone()), response(200, &[], body)]);
-    let dir = temp_dir("workload")?;
+    let dir = TempDir::new("workload");
     let file = dir.join("token");
     std::fs::write(&file, "assertion-ONE\n")?;
     let (file_str, host) = (file.to_string_lossy().into_owned(), server.url("/"));
@@ -347,7 +332,6 @@ fn workload_identity_posts_the_assertion_read_fresh_each_time() -> TestResult {
         )) && error.ends_with("; check AZURE_FEDERATED_TOKEN_FILE"),
         "{error}"
     );
-    std::fs::remove_dir_all(dir)?;
     Ok(())
 }
 
@@ -422,7 +406,7 @@ fn missing_variables_are_named() {
 
 #[test]
 fn the_chain_lists_every_source_and_why() -> TestResult {
-    let imds = format!("http://127.0.0.1:{}", closed_port()?);
+    let imds = format!("http://127.0.0.1:{}", free_port());
     let credential = DefaultCredential::builder()
         .env_fn(env(&[
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds),

@@ -1,14 +1,13 @@
-//! `from_env()` and env var precedence. One test in this binary: it changes the process env.
-
-use crate::support as common;
+//! `from_env()` and env var precedence, set in the process env (under `crate::ENV`).
 
 use std::time::Duration;
 
+use crate::support::KEY;
 use azureml_endpoint::{ApiType, AzureMlOnlineEndpoint, Error, Origin};
-use common::KEY;
 
 #[test]
 fn env_vars_configure_the_client_and_arguments_win() {
+    let _env = crate::ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let vars = [
         (
             "AZUREML_ENDPOINT_URL",

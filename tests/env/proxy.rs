@@ -1,9 +1,7 @@
 //! Proxy policy (docs/reliability.md, Secrets): loopback is never proxied, other hosts follow the
 //! usual env vars and `NO_PROXY`, and the key crosses a proxy only inside TLS.
 //!
-//! The variables are process-wide, so every test here holds `ENV` while it sets them.
-
-use crate::support as common;
+//! The variables are process-wide, so every test here holds `crate::ENV` while it sets them.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -12,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, Error, Result};
-use common::fault::{response, FaultServer};
-use common::KEY;
+use crate::support::fault::{response, FaultServer};
+use crate::support::{gpt2, KEY};
+use azureml_endpoint::{AzureMlOnlineEndpoint, Error, Result};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 const VARS: [&str; 8] = [
@@ -29,14 +27,12 @@ const VARS: [&str; 8] = [
 ];
 const DEAD: &str = "http://127.0.0.1:9";
 
-static ENV: Mutex<()> = Mutex::new(());
-
 /// Holds the env lock with exactly `vars` set among the proxy variables; clears them when dropped.
 struct ProxyEnv(#[allow(dead_code)] MutexGuard<'static, ()>);
 
 impl ProxyEnv {
     fn set(vars: &[(&str, &str)]) -> Self {
-        let guard = ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = crate::ENV.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for name in VARS {
             std::env::remove_var(name);
         }
@@ -117,10 +113,7 @@ impl FakeProxy {
 }
 
 fn client(url: &str) -> Result<AzureMlOnlineEndpoint> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(url)
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(url)
         .max_retries(0)
         .connect_timeout(Duration::from_secs(2))
         .build()

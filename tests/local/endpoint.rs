@@ -718,6 +718,7 @@ fn connections_beyond_the_cap_get_503_and_are_closed() -> TestResult {
     }
 }
 
+// real deadline: a 0.5 s head deadline, cut within 0.5 s to 1 s.
 #[test]
 fn a_trickled_head_is_cut_off_at_the_head_deadline() -> TestResult {
     let timeout = Duration::from_millis(500);
@@ -743,6 +744,7 @@ fn a_trickled_head_is_cut_off_at_the_head_deadline() -> TestResult {
     Ok(())
 }
 
+// real deadline: a 0.5 s idle timeout, closed within 0.25 s to 1 s.
 #[test]
 fn an_idle_keep_alive_connection_is_closed() -> TestResult {
     let timeout = Duration::from_millis(500);

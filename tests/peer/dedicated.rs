@@ -5,10 +5,10 @@
 //! `scripts/peer-tests.sh` starts the server, sets `AZUREML_PEER_URL` and runs these tests;
 //! plain `cargo test` lists them as ignored. Run by hand, a test without `AZUREML_PEER_URL` fails.
 
-use crate::support as common;
-
 use std::time::{Duration, Instant};
 
+use crate::support::TempDir;
+use crate::support::{KEY, SPECIAL};
 use azureml_endpoint::formatter::{completion_formatter, parse_json, text_at};
 use azureml_endpoint::{
     error::TransportErrorKind, formatter::CustomOpenAiChatContentFormatter,
@@ -16,7 +16,6 @@ use azureml_endpoint::{
     AzureMlChatOnlineEndpointBuilder, AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder, CallOptions,
     ChatCompletion, ChatContentFormatter, ChatMessage, Completion, ContentFormatter, Error, Result, Role,
 };
-use common::{KEY, SPECIAL};
 use serde_json::{json, Map, Value};
 
 /// SPECIAL plus characters JSON encoders treat specially: CR, ESC, DEL, U+2028, BOM, a
@@ -518,7 +517,7 @@ fn cli(args: &[&str]) -> std::process::Output {
 fn cli_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_azureml-endpoint"))
+    let mut child = std::process::Command::new(crate::support::cli::BIN)
         .args(args)
         .env_clear()
         .env("AZUREML_ENDPOINT_API_KEY", KEY)
@@ -540,16 +539,10 @@ fn cli_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
     output
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("peer-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 #[test]
 #[ignore = "needs the real Azure ML scoring server: run scripts/peer-tests.sh"]
 fn cli_complete_and_chat_with_saved_configs() -> Result<()> {
-    let dir = scratch("configs");
+    let dir = TempDir::new("peer-configs");
     let url = peer_url();
     for tag in DEDICATED_COMPLETION_TAGS {
         let config = dir.join(format!("{tag}.yaml"));
@@ -641,7 +634,7 @@ fn cli_complete_and_chat_with_saved_configs() -> Result<()> {
 #[test]
 #[ignore = "needs the real Azure ML scoring server: run scripts/peer-tests.sh"]
 fn cli_batch_with_a_saved_config() -> Result<()> {
-    let dir = scratch("batch");
+    let dir = TempDir::new("peer-batch");
     let url = peer_url();
     let config = dir.join("azureml.json");
     let config = config.to_str().expect("utf-8 path");

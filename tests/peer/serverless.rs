@@ -1,19 +1,18 @@
 //! Conformance against a real OpenAI-compatible server: the LiteLLM proxy 1.106.2 serving the
 //! mock models of `tests/peer/litellm.yaml` (fixed replies, a tool call, and models that fail
-//! with 429 and 500); any key but tests/common's KEY is answered 401 (`tests/peer/litellm_auth.py`).
+//! with 429 and 500); any key but tests/support's KEY is answered 401 (`tests/peer/litellm_auth.py`).
 //!
 //! `scripts/peer-tests.sh` starts the proxy, sets `AZUREML_PEER_OPENAI_URL` (scheme, host and
 //! port) and runs these tests; plain `cargo test` lists them as ignored. Run by hand, a test
 //! without `AZUREML_PEER_OPENAI_URL` fails.
 
-use crate::support as common;
-
+use crate::support::TempDir;
+use crate::support::KEY;
 use azureml_endpoint::{
     error::HttpError, ApiType, AzureMlChatOnlineEndpoint, AzureMlChatOnlineEndpointBuilder,
     AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder, CallOptions, ChatMessage, ContentPart, Error,
     ResponseFormat, Result, Role, StreamChunk, ToolCall, Usage,
 };
-use common::KEY;
 use serde_json::json;
 
 /// `peer-chat`'s `mock_response` in tests/peer/litellm.yaml.
@@ -333,13 +332,10 @@ fn prompt_tokens(client: &AzureMlChatOnlineEndpoint, messages: &[ChatMessage]) -
 #[test]
 #[ignore = "needs the LiteLLM proxy: run scripts/peer-tests.sh"]
 fn image_parts_are_read_as_images() -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("peer-serverless-{}", std::process::id()));
-    let path = dir.join("pixel.png");
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, PNG_1X1))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    let dir = TempDir::new("peer-serverless");
+    let path = dir.write("pixel.png", PNG_1X1);
     let from_file = ContentPart::image_file(&path);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 
     let client = chat("peer-chat").build()?;
     let question = "What is in this picture?";

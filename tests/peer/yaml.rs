@@ -5,6 +5,7 @@
 //!
 //! `scripts/peer-tests.sh` sets `AZUREML_PEER_PYTHON` to the venv's python, which has PyYAML.
 
+use crate::support::TempDir;
 use std::path::Path;
 use std::process::Command;
 
@@ -118,7 +119,7 @@ fn kwargs() -> Map<String, Value> {
 #[test]
 #[ignore = "needs the peer venv's python with PyYAML: run scripts/peer-tests.sh"]
 fn python_reads_rust_written_yaml_as_the_json_save() {
-    let dir = std::env::temp_dir().join(format!("azureml-peer-yaml-{}", std::process::id()));
+    let dir = TempDir::new("peer-yaml");
     let llm = AzureMlOnlineEndpoint::builder()
         .endpoint_url("https://e.eastus2.inference.ml.azure.com/score")
         .api_key("k")
@@ -153,5 +154,4 @@ fn python_reads_rust_written_yaml_as_the_json_save() {
         );
         assert_eq!(python_reads(&yaml), json, "{name}: {}", yaml.display());
     }
-    std::fs::remove_dir_all(&dir).ok();
 }

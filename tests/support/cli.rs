@@ -1,27 +1,17 @@
 //! Running the `azureml-endpoint` binary in the CLI tests: a clean environment with a test key,
 //! stdin fed, and a check that the key never reaches the output.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-#![allow(dead_code)]
-
 use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+
+use super::KEY;
 
 /// Set by cargo for integration tests only (this module is also compiled into an example).
 pub const BIN: &str = match option_env!("CARGO_BIN_EXE_azureml-endpoint") {
     Some(path) => path,
     None => "azureml-endpoint",
 };
-
-/// A key that must never show up in any output.
-pub const KEY: &str = "sk-test-SECRET-4f9a27c1d3";
 
 /// Runs the binary with `args`, `stdin` and the test key in `AZUREML_ENDPOINT_API_KEY`
 /// (plus `env`), and asserts the key is not in its output.
@@ -64,12 +54,4 @@ pub fn stderr(output: &Output) -> String {
 /// Exit code, stdout, stderr: one value to compare whole.
 pub fn outcome(output: &Output) -> (Option<i32>, String, String) {
     (output.status.code(), stdout(output), stderr(output))
-}
-
-/// A temporary folder of its own for one test.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

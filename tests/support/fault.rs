@@ -5,14 +5,15 @@
 //! Each connection serves one request and is then closed, so script n is request n. [`sse`]
 //! scripts a streamed answer: events, pauses and how the body ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use super::server::{read_head, Listener};
 
 /// One thing the server does, in order, once it has read the request.
 #[derive(Clone, Debug)]
@@ -157,10 +158,8 @@ pub struct Request {
 /// The server; stopped, and its connection threads told to leave, when dropped.
 pub struct FaultServer {
     pub port: u16,
-    accepted: Arc<AtomicUsize>,
+    listener: Listener,
     requests: Arc<Mutex<Vec<Request>>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
     /// The instant each [`Act::Wait`] ended, in order.
     pub resumed: mpsc::Receiver<Instant>,
 }
@@ -168,45 +167,29 @@ pub struct FaultServer {
 impl FaultServer {
     /// Serves request n with `scripts[n]`; requests past the end get a 599.
     pub fn start(scripts: Vec<Vec<Act>>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let next = Arc::new(AtomicUsize::new(0));
-        let scripts = Arc::new(scripts);
+        let next = AtomicUsize::new(0);
         let (resumed_tx, resumed) = mpsc::channel();
-        let (acc, reqs, st) = (accepted.clone(), requests.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                acc.fetch_add(1, Ordering::SeqCst);
-                let (reqs, st, next, scripts) = (reqs.clone(), st.clone(), next.clone(), scripts.clone());
-                let resumed = resumed_tx.clone();
-                std::thread::spawn(move || serve(stream, &scripts, &next, &reqs, &st, &resumed));
-            }
+        let reqs = requests.clone();
+        let listener = Listener::start(move |stream, stop| {
+            serve(stream, &scripts, &next, &reqs, stop, &resumed_tx);
         });
         FaultServer {
-            port,
-            accepted,
+            port: listener.port,
+            listener,
             requests,
-            stop,
-            handle: Some(handle),
             resumed,
         }
     }
 
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.listener.url(path)
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.listener.accepted()
     }
 
     /// Requests read so far, in arrival order.
@@ -217,16 +200,6 @@ impl FaultServer {
     /// How many requests arrived.
     pub fn hits(&self) -> usize {
         self.requests.lock().map(|r| r.len()).unwrap_or_default()
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
     }
 }
 
@@ -241,24 +214,9 @@ fn serve(
     // Each act is written as the script says, not held back to be coalesced.
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
-    let mut head = String::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
+    let Some((head, length)) = read_head(&mut reader) else {
+        return;
+    };
     let index = next.fetch_add(1, Ordering::SeqCst);
     let fallback = response(599, &[], "script exhausted");
     let script = scripts.get(index).unwrap_or(&fallback);

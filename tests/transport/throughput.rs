@@ -1,12 +1,10 @@
 //! Batches over kept-alive connections: how many connections a steady batch opens.
 
-use crate::support as common;
-
 use std::sync::{Arc, Barrier};
 
-use azureml_endpoint::{formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, CallOptions, Result};
-use common::keepalive::{KeepAliveServer, Reply};
-use common::KEY;
+use crate::support::gpt2;
+use crate::support::keepalive::{KeepAliveServer, Reply};
+use azureml_endpoint::{AzureMlOnlineEndpoint, CallOptions, Result};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
@@ -22,10 +20,7 @@ fn lockstep(threads: usize) -> impl Fn(usize) -> Reply + Send + Sync + 'static {
 }
 
 fn client(server: &KeepAliveServer) -> azureml_endpoint::Builder<dyn azureml_endpoint::ContentFormatter> {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(server.url("/score"))
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(server.url("/score"))
 }
 
 fn generate(llm: &AzureMlOnlineEndpoint, requests: usize, threads: usize) -> Result<()> {

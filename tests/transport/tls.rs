@@ -1,23 +1,17 @@
 //! HTTPS to a TLS server of our own with a self-signed CA: trusting it, and not.
 
-use crate::support as common;
-
 use std::path::Path;
 
-use azureml_endpoint::{
-    error::TransportErrorKind, formatter::Gpt2ContentFormatter, AzureMlOnlineEndpoint, Error, Result,
-};
-use common::keepalive::Reply;
-use common::tls::{https_url, TestCa};
-use common::KEY;
+use crate::support::keepalive::Reply;
+use crate::support::tls::{https_url, TestCa};
+use crate::support::KEY;
+use crate::support::{gpt2, TempDir};
+use azureml_endpoint::{error::TransportErrorKind, Error, Result};
 
 const OK: &str = r#"[{"0": "done"}]"#;
 
 fn builder(url: String) -> azureml_endpoint::AzureMlOnlineEndpointBuilder {
-    AzureMlOnlineEndpoint::builder()
-        .endpoint_url(url)
-        .api_key(KEY)
-        .formatter(Gpt2ContentFormatter)
+    gpt2(url)
 }
 
 fn config_message(error: Error) -> String {
@@ -49,15 +43,13 @@ fn https_with_the_ca_added_works_over_one_connection() -> Result<()> {
 fn the_ca_can_come_from_a_file() -> Result<()> {
     let ca = TestCa::new();
     let server = ca.serve(|_| Reply::new(200, OK));
-    let dir = std::env::temp_dir().join(format!("azureml-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("tls");
     let path = dir.join("ca.pem");
     std::fs::write(&path, &ca.ca_pem).unwrap();
     let llm = builder(https_url(&server, "/score"))
         .add_root_certificates_file(&path)
         .build()?;
     assert_eq!(llm.invoke("x")?.text, "done");
-    std::fs::remove_dir_all(&dir).unwrap();
     Ok(())
 }
 
@@ -170,8 +162,7 @@ fn the_os_trust_store_does_not_know_the_test_ca() -> Result<()> {
 fn a_config_file_names_ca_files_relative_to_itself_and_saves_them() -> Result<()> {
     let ca = TestCa::new();
     let server = ca.serve(|_| Reply::new(200, OK));
-    let dir = std::env::temp_dir().join(format!("azureml-tls-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("tls-config");
     std::fs::write(dir.join("corp-ca.pem"), &ca.ca_pem).unwrap();
     let config = dir.join("llm.json");
     let written = serde_json::json!({
@@ -194,14 +185,12 @@ fn a_config_file_names_ca_files_relative_to_itself_and_saves_them() -> Result<()
         serde_json::json!([dir.join("corp-ca.pem").to_str().unwrap()])
     );
     assert_eq!(saved.get("use_os_trust_store"), None);
-    std::fs::remove_dir_all(&dir).unwrap();
     Ok(())
 }
 
 #[test]
 fn a_default_client_saves_no_tls_keys() -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("azureml-tls-default-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("tls-default");
     let path = dir.join("llm.json");
     builder("https://e.eastus2.inference.ml.azure.com/score".into())
         .build()?
@@ -211,6 +200,5 @@ fn a_default_client_saves_no_tls_keys() -> Result<()> {
         (saved.get("ca_certificates"), saved.get("use_os_trust_store")),
         (None, None)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
     Ok(())
 }
