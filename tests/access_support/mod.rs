@@ -60,6 +60,9 @@ pub fn assert_clean(text: &str) {
     }
 }
 
+/// A status, headers and body.
+pub type Reply = (u16, Vec<(&'static str, &'static str)>, &'static str);
+
 /// What the fakes answer; tests change it between calls.
 #[derive(Clone, Debug)]
 pub struct Script {
@@ -76,6 +79,8 @@ pub struct Script {
     pub aml_lifetime: (i64, i64),
     /// The scoring route's answer.
     pub answer: String,
+    /// A status, headers and body the scoring route answers instead, once the caller is let in.
+    pub score_fails: Option<Reply>,
 }
 
 impl Default for Script {
@@ -87,6 +92,7 @@ impl Default for Script {
             arm_fails: Vec::new(),
             aml_lifetime: (3600, 1800),
             answer: r#"[{"0": "ok"}]"#.to_owned(),
+            score_fails: None,
         }
     }
 }
@@ -261,8 +267,14 @@ fn serve(
         seen.lock().unwrap().push(request.clone());
         let current = script.lock().unwrap().clone();
         let (status, answer) = route(&request, port, &current, issued);
+        let mut extra = String::new();
+        if let (true, Some((_, headers, _))) = (request.path() == "/score", &current.score_fails) {
+            for (name, value) in headers {
+                extra.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
         let reply = format!(
-            "HTTP/1.1 {status} Status\r\ncontent-type: application/json\r\nx-ms-request-id: req-{status}\r\ncontent-length: {}\r\n\r\n{answer}",
+            "HTTP/1.1 {status} Status\r\ncontent-type: application/json\r\nx-ms-request-id: req-{status}\r\n{extra}content-length: {}\r\n\r\n{answer}",
             answer.len()
         );
         let stream = reader.get_mut();
@@ -307,6 +319,9 @@ fn route(request: &Seen, port: u16, script: &Script, issued: &AtomicUsize) -> (u
     if path == "/score" {
         let authorization = request.header("authorization").unwrap_or_default();
         if script.accepted.contains(&authorization) {
+            if let Some((status, _, body)) = &script.score_fails {
+                return (*status, (*body).to_owned());
+            }
             return (200, script.answer.clone());
         }
         // A hostile gateway that echoes what it was sent.

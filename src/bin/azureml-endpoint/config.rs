@@ -3,11 +3,10 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use azureml_endpoint::credential::{self, CredentialError};
 use azureml_endpoint::formatter::chat_formatter;
 use azureml_endpoint::{
-    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AuthMode, AzureMlChatOnlineEndpoint,
-    AzureMlOnlineEndpoint, Builder, Origin,
+    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint,
+    AzureMlOnlineEndpoint, Origin,
 };
 use serde_json::{json, Map, Value};
 
@@ -15,7 +14,7 @@ use crate::args::Args;
 use crate::client::{load, load_options};
 use crate::command::Command;
 use crate::failure::Failure;
-use crate::settings::{settings, Sink};
+use crate::settings::settings;
 
 pub fn new(args: &Args) -> Result<u8, Failure> {
     args.no_positional(Command::ConfigNew)?;
@@ -32,66 +31,29 @@ pub fn new(args: &Args) -> Result<u8, Failure> {
             .formatter
             .as_deref()
             .is_some_and(|t| chat_formatter(t).is_some());
-    // The key is never saved; a placeholder lets the rest be validated without one.
-    const PLACEHOLDER: &str = "placeholder-not-saved";
     let mut kwargs = args.params.clone();
     if !args.stop.is_empty() {
         kwargs.insert("stop".into(), json!(args.stop));
     }
+    // Checked as a build checks, without the key (never saved), a credential or any call: the
+    // file may be for another machine (a pod, a VM), whose environment signs in.
     let map = if is_chat {
-        let b = saving(
-            args,
-            AzureMlChatOnlineEndpoint::builder().api_key(PLACEHOLDER),
-            true,
-        )?;
-        b.model_kwargs(kwargs).build()?.to_config_map()
+        settings(args, true, AzureMlChatOnlineEndpoint::builder())?
+            .model_kwargs(kwargs)
+            .to_config_map()?
     } else {
-        let b = saving(args, AzureMlOnlineEndpoint::builder().api_key(PLACEHOLDER), false)?;
-        b.model_kwargs(kwargs).build()?.to_config_map()
+        settings(args, false, AzureMlOnlineEndpoint::builder())?
+            .model_kwargs(kwargs)
+            .to_config_map()?
     };
-    save_config(path, &with_auth(args, map)?)?;
-    eprintln!(
-        "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
-        path.display()
-    );
+    save_config(path, &map)?;
+    let uses = match (&args.auth, &args.endpoint_name) {
+        (Some(mode), _) if mode.uses_token() => format!("it signs in with `{mode}` when used"),
+        (_, Some(_)) => "the endpoint's keys or token are looked up by name when it is used".into(),
+        _ => format!("set {ENV_ENDPOINT_API_KEY} when using it"),
+    };
+    eprintln!("wrote {} (no key is saved: {uses})", path.display());
     Ok(0)
-}
-
-/// The flags on a builder for `config new`, without the env vars. `config new` makes no call,
-/// and the file may be for another machine (a pod, a VM): a sign-in mode is checked with a
-/// stand-in credential, not this machine's environment, and saved by [`with_auth`].
-fn saving<F: ?Sized>(args: &Args, base: Builder<F>, chat: bool) -> Result<Builder<F>, Failure>
-where
-    Builder<F>: Sink,
-{
-    if !args.auth.is_some_and(AuthMode::uses_token) {
-        return settings(args, chat, base);
-    }
-    let flags = Args {
-        auth: None,
-        client_id: None,
-        ..args.clone()
-    };
-    let stand_in = credential::from_fn(|_: &str| Err(CredentialError::custom("config new makes no calls")));
-    Ok(settings(&flags, chat, base)?.credential(stand_in))
-}
-
-/// `config_map` with the flags' sign-in settings: the mode and client id the stand-in
-/// credential (see [`saving`]) left out.
-fn with_auth(args: &Args, mut map: Map<String, Value>) -> Result<Map<String, Value>, Failure> {
-    let Some(mode) = args.auth.filter(|mode| mode.uses_token()) else {
-        return Ok(map);
-    };
-    map.insert("auth".into(), mode.as_str().into());
-    if let Some(id) = &args.client_id {
-        if mode == AuthMode::AzureCli {
-            return Err(Failure::usage(
-                "--client-id does not apply to --auth azure_cli: it signs in as the `az login` account",
-            ));
-        }
-        map.insert("client_id".into(), id.as_str().into());
-    }
-    Ok(map)
 }
 
 /// Refuses to overwrite without `--force`, and to create folders a typo may have named.

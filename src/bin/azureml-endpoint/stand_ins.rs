@@ -64,6 +64,7 @@ pub fn credential_mode(error: &CredentialError) -> Option<AuthMode> {
         "client secret credential" => AuthMode::ClientSecret,
         "default credential" => AuthMode::Default,
         "custom credential" => AuthMode::Custom,
+        "aml token" => AuthMode::AmlToken,
         _ => return None,
     })
 }
