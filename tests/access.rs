@@ -542,3 +542,23 @@ fn a_name_that_does_not_resolve_is_its_own_kind() -> TestResult {
     assert_eq!(t.attempts, 1);
     Ok(())
 }
+
+#[test]
+fn a_chat_client_connects_by_name_too() -> TestResult {
+    let server = FakeAzure::start(Script {
+        answer: r#"{"output": "hello"}"#.to_owned(),
+        ..Script::default()
+    });
+    let chat = azureml_endpoint::AzureMlChatOnlineEndpoint::builder()
+        .endpoint_name(ENDPOINT)
+        .workspace_name(WORKSPACE)
+        .resource_group(RESOURCE_GROUP)
+        .subscription_id(SUBSCRIPTION)
+        .env_vars([("AZUREML_ARM_ENDPOINT", server.url(""))])
+        .arm_credential(entra(Arc::default()))
+        .build()?;
+    let reply = chat.invoke(&[azureml_endpoint::ChatMessage::user("hi")])?;
+    assert_eq!(reply.message.text(), "hello");
+    assert_eq!(authorizations(&server, "/score"), [format!("Bearer {PRIMARY}")]);
+    Ok(())
+}

@@ -446,3 +446,38 @@ fn complete_names_the_endpoint_and_role_when_arm_refuses() {
          or managed identity, then az login)\n"
     );
 }
+
+#[test]
+fn check_says_when_no_deployment_takes_traffic() {
+    let server = FakeAzure::start(Script {
+        traffic: r#"{"blue": 0}"#,
+        score_fails: Some((
+            404,
+            Vec::new(),
+            r#"{"message": "No valid deployments to route to."}"#,
+        )),
+        ..Script::default()
+    });
+    let (code, out, _) = run(&by_name("check", &[]), &server.env());
+    assert_eq!(code, Some(1), "{out}");
+    let endpoint = out.lines().nth(1).unwrap();
+    assert!(
+        endpoint.starts_with("FAIL endpoint: ")
+            && endpoint.ends_with(
+                "; traffic: blue 0%; no deployment takes traffic: give one traffic (az ml \
+                 online-endpoint update --traffic), or pin one with --deployment NAME"
+            ),
+        "{endpoint}"
+    );
+    let (code, out, _) = run(&by_name("check", &["--probe"]), &server.env());
+    assert_eq!(code, Some(1));
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("FAIL deployment: no deployment takes traffic: endpoint answered HTTP 404"),
+        "{last}"
+    );
+    // Pinned to a deployment the endpoint has, the step passes.
+    let (code, out, _) = run(&by_name("check", &["--deployment", "blue"]), &server.env());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("; pinned to deployment `blue`"), "{out}");
+}

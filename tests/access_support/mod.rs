@@ -81,6 +81,8 @@ pub struct Script {
     pub answer: String,
     /// A status, headers and body the scoring route answers instead, once the caller is let in.
     pub score_fails: Option<Reply>,
+    /// The endpoint's `traffic`, as JSON.
+    pub traffic: &'static str,
 }
 
 impl Default for Script {
@@ -93,6 +95,7 @@ impl Default for Script {
             aml_lifetime: (3600, 1800),
             answer: r#"[{"0": "ok"}]"#.to_owned(),
             score_fails: None,
+            traffic: r#"{"blue": 100, "green": 0}"#,
         }
     }
 }
@@ -355,8 +358,8 @@ fn route(request: &Seen, port: u16, script: &Script, issued: &AtomicUsize) -> (u
                 (
                     200,
                     format!(
-                        r#"{{"name": "{ENDPOINT}", "properties": {{"scoringUri": "{uri}", "authMode": "{}", "traffic": {{"blue": 100, "green": 0}}, "provisioningState": "Succeeded"}}}}"#,
-                        script.auth_mode
+                        r#"{{"name": "{ENDPOINT}", "properties": {{"scoringUri": "{uri}", "authMode": "{}", "traffic": {}, "provisioningState": "Succeeded"}}}}"#,
+                        script.auth_mode, script.traffic
                     ),
                 )
             }

@@ -178,6 +178,7 @@ fn describe(client: &Client, args: &Args) -> Vec<Step> {
             "auth" => config.auth.to_string(),
             "formatter" => client.tag(),
             other => match map.get(other) {
+                Some(Value::String(text)) if text.is_empty() => "\"\"".to_owned(),
                 Some(Value::String(text)) => text.clone(),
                 Some(value) => value.to_string(),
                 None => continue,

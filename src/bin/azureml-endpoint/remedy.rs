@@ -41,11 +41,17 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
                     .into()
             }
             Some(mode) if mode.uses_token() => ROLE.into(),
-            None if args.endpoint_name.is_some() && args.api_key_env.is_none() => format!(
-                "the endpoint refused the key: a key given in {} wins over the looked-up ones, so \
-                 unset it; keys regenerated since are looked up again on the next run",
-                args.key_var()
-            ),
+            None if args.endpoint_name.is_some() && args.api_key_env.is_none() => {
+                match std::env::var_os(args.key_var()) {
+                    Some(_) => format!(
+                        "a key in {} wins over the endpoint's own keys: unset it to use them",
+                        args.key_var()
+                    ),
+                    None => "the endpoint refused its own keys: if they were just regenerated, run \
+                             again to look them up; else check the endpoint's auth mode"
+                        .into(),
+                }
+            }
             _ => format!("check the key in {}; with --auth, {ROLE}", args.key_var()),
         },
         Error::Http(e) if e.status == 404 => "check the URL and that a deployment takes traffic".into(),
@@ -198,7 +204,7 @@ fn credential_remedy(mode: Option<AuthMode>) -> &'static str {
         Some(AuthMode::AmlToken) => {
             "check that the identity may get the endpoint's token (the AzureML Data Scientist role), or choose another --auth"
         }
-        _ => "set up one of the sources listed above, or choose another --auth (key, managed_identity, workload_identity, client_secret, azure_cli)",
+        _ => "set up one of the sources listed above, or choose another --auth (key, aml_token, managed_identity, workload_identity, client_secret, azure_cli)",
     }
 }
 
