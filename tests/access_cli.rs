@@ -311,7 +311,12 @@ fn check_by_name_shows_where_everything_came_from_and_probes_ok() {
 
 #[test]
 fn check_probe_names_the_failing_step_and_what_to_do() {
-    let cases: [(Option<Reply>, &str, &str); 3] = [
+    let cases: [(Option<Reply>, &str, &str); 4] = [
+        (
+            Some((429, vec![("retry-after", "120")], r#"{"message": "slow down"}"#)),
+            "FAIL throttling: throttled: endpoint answered HTTP 429",
+            "lower --concurrency",
+        ),
         (
             Some((
                 424,
@@ -394,6 +399,24 @@ fn check_says_what_fails_before_any_call() {
             .unwrap()
             .starts_with("FAIL proxy: the proxy failed: "),
         "{out}"
+    );
+    // A sign-in source that is not set up.
+    let (code, out, _) = run(
+        &[
+            "check",
+            "--url",
+            "https://my-ep.eastus2.inference.ml.azure.com/score",
+            "--auth",
+            "client_secret",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "FAIL sign-in: client secret credential: AZURE_TENANT_ID, AZURE_CLIENT_ID, \
+         AZURE_CLIENT_SECRET not set; check AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+         AZURE_CLIENT_SECRET\n"
     );
     // ARM refusing the lookup: a failed step, status 1.
     let server = FakeAzure::start(Script {
