@@ -421,8 +421,10 @@ impl<F: ?Sized> Builder<F> {
 
     /// Fills every setting not given otherwise from the `AZUREML_*` env vars, read at
     /// `build()`: `AZUREML_ENDPOINT_URL`, `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`,
-    /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a
-    /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise).
+    /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, `AZUREML_CA_BUNDLE` (a
+    /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise), and
+    /// for an endpoint named with [`endpoint_name`](Self::endpoint_name),
+    /// `AZUREML_ARM_WORKSPACE_NAME`, `AZUREML_ARM_RESOURCEGROUP` and `AZUREML_ARM_SUBSCRIPTION`.
     /// Settings given in code win, whatever the call order. Defaults to no env vars for a
     /// builder; loading reads them unless [`env_vars`](Self::env_vars) says otherwise.
     pub fn with_env(mut self) -> Self {
