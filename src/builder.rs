@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::config::{ApiType, ClientKind, Origin};
+use crate::config::{ApiType, ClientKind, Origin, ENV_ARM_ENDPOINT};
 use crate::credential::{AuthMode, TokenCredential};
 use crate::error::{Error, Result};
 use crate::formatter::{ChatContentFormatter, ContentFormatter};
-use crate::resolve::{check, timeout_argument, Checked, FormatterFacts};
+use crate::resolve::{check, timeout_argument, Checked, FormatterFacts, InCode};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
 use crate::transport::{CaCertificates, Clock};
@@ -84,6 +84,8 @@ pub struct Builder<F: ?Sized> {
     pub(crate) formatter: Option<(Arc<F>, Origin)>,
     /// Set with `auth` = [`AuthMode::Custom`].
     pub(crate) credential: Option<Arc<dyn TokenCredential>>,
+    /// Signs in to Azure Resource Manager for an endpoint named.
+    pub(crate) arm_credential: Option<Arc<dyn TokenCredential>>,
     /// Where env vars are read from at build, under everything else; `None`: not read.
     pub(crate) env: Option<Env>,
     /// Every wait between attempts goes through it (`sleeper`); the real clock by default.
@@ -103,6 +105,17 @@ impl Env {
             Env::Process => Settings::from_env(|name| std::env::var(name).ok()),
             Env::Vars(vars) => Settings::from_env(|name| vars.get(name).cloned()),
         }
+    }
+
+    /// One variable, with its origin.
+    fn var(&self, name: &'static str) -> Option<(String, Origin)> {
+        let value = match self {
+            Env::Process => std::env::var(name).ok(),
+            Env::Vars(vars) => vars.get(name).cloned(),
+        };
+        value
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, Origin::Env(name)))
     }
 }
 
@@ -124,6 +137,7 @@ impl<F: ?Sized + BuilderKind> Default for Builder<F> {
             settings: Settings::default(),
             formatter: None,
             credential: None,
+            arm_credential: None,
             env: None,
             clock: Clock::default(),
         }
@@ -136,6 +150,7 @@ impl<F: ?Sized> Clone for Builder<F> {
             settings: self.settings.clone(),
             formatter: self.formatter.clone(),
             credential: self.credential.clone(),
+            arm_credential: self.arm_credential.clone(),
             env: self.env.clone(),
             clock: self.clock.clone(),
         }
@@ -148,6 +163,7 @@ impl<F: ?Sized> fmt::Debug for Builder<F> {
             .field("settings", &self.settings)
             .field("formatter", &self.formatter.as_ref().map(|(_, origin)| origin))
             .field("credential", &self.credential.is_some())
+            .field("arm_credential", &self.arm_credential.is_some())
             .field("env", &self.env)
             .finish()
     }
@@ -163,9 +179,54 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
-    /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`).
+    /// The scoring URL. Required (here, in a config file, or in `AZUREML_ENDPOINT_URL`) unless
+    /// the endpoint is named with [`endpoint_name`](Self::endpoint_name).
     pub fn endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.settings.endpoint_url = Setting::new(url.into(), Origin::Argument);
+        self
+    }
+
+    /// Connects by name: `build()` gets the endpoint from Azure Resource Manager once (its
+    /// scoring URI, auth mode and traffic), then its keys or an AML token as the mode needs,
+    /// signed in with the Entra source [`auth`](Self::auth) names (the default chain for keys
+    /// and AML tokens) for the management audience. The workspace comes from
+    /// [`workspace_name`](Self::workspace_name), [`resource_group`](Self::resource_group) and
+    /// [`subscription_id`](Self::subscription_id). An [`endpoint_url`](Self::endpoint_url),
+    /// [`auth`](Self::auth) or key given otherwise wins over what is looked up. Azure Resource
+    /// Manager is `AZUREML_ARM_ENDPOINT`, else `https://management.azure.com`. Defaults to none.
+    pub fn endpoint_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.endpoint_name = Setting::new(name.into(), Origin::Argument);
+        self
+    }
+
+    /// The named endpoint's Azure ML workspace. Defaults to `AZUREML_ARM_WORKSPACE_NAME` (set on
+    /// Azure ML compute) when env vars are read.
+    pub fn workspace_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.workspace_name = Setting::new(name.into(), Origin::Argument);
+        self
+    }
+
+    /// The workspace's resource group. Defaults to `AZUREML_ARM_RESOURCEGROUP` when env vars are
+    /// read.
+    pub fn resource_group(mut self, name: impl Into<String>) -> Self {
+        self.settings.resource_group = Setting::new(name.into(), Origin::Argument);
+        self
+    }
+
+    /// The workspace's subscription id. Defaults to `AZUREML_ARM_SUBSCRIPTION` when env vars are
+    /// read.
+    pub fn subscription_id(mut self, id: impl Into<String>) -> Self {
+        self.settings.subscription_id = Setting::new(id.into(), Origin::Argument);
+        self
+    }
+
+    /// Signs in to Azure Resource Manager with this credential (for the management audience)
+    /// to look up an endpoint named with [`endpoint_name`](Self::endpoint_name). Defaults to the
+    /// endpoint's [`credential`](Self::credential), else the Entra source `auth` names, else
+    /// [`DefaultCredential`](crate::credential::DefaultCredential). Its tokens go only to Azure
+    /// Resource Manager, never to the endpoint.
+    pub fn arm_credential(mut self, credential: impl TokenCredential + 'static) -> Self {
+        self.arm_credential = Some(Arc::new(credential));
         self
     }
 
@@ -179,6 +240,15 @@ impl<F: ?Sized> Builder<F> {
     /// Required (here, in a config file, or in `AZUREML_ENDPOINT_API_KEY`).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.settings.endpoint_api_key = Setting::new(key.into(), Origin::Argument);
+        self
+    }
+
+    /// The endpoint's other key. With both, a 401 to the key in use switches to the other one
+    /// and retries once; the switch sticks for every clone and thread (regenerate one key while
+    /// clients use the other). Never saved. Defaults to none (for an endpoint named, the
+    /// secondary key from Azure Resource Manager when no key is given).
+    pub fn secondary_api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.settings.secondary_api_key = Setting::new(key.into(), Origin::Argument);
         self
     }
 
@@ -365,8 +435,10 @@ impl<F: ?Sized> Builder<F> {
 
     /// Fills every setting not given otherwise from the `AZUREML_*` env vars, read at
     /// `build()`: `AZUREML_ENDPOINT_URL`, `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`,
-    /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, and `AZUREML_CA_BUNDLE` (a
-    /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise).
+    /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, `AZUREML_CA_BUNDLE` (a
+    /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise), and
+    /// for an endpoint named with [`endpoint_name`](Self::endpoint_name),
+    /// `AZUREML_ARM_WORKSPACE_NAME`, `AZUREML_ARM_RESOURCEGROUP` and `AZUREML_ARM_SUBSCRIPTION`.
     /// Settings given in code win, whatever the call order. Defaults to no env vars for a
     /// builder; loading reads them unless [`env_vars`](Self::env_vars) says otherwise.
     pub fn with_env(mut self) -> Self {
@@ -417,7 +489,13 @@ impl<F: ?Sized + Formatter> Builder<F> {
             api_types: formatter.supported_api_types(),
             origin,
         };
-        let mut checked = check(settings, self.credential, kind, facts, need_key)?;
+        let env = self.env.unwrap_or(Env::Process);
+        let in_code = InCode {
+            credential: self.credential,
+            arm_credential: self.arm_credential,
+            arm_endpoint: env.var(ENV_ARM_ENDPOINT),
+        };
+        let mut checked = check(settings, in_code, kind, facts, need_key)?;
         checked.clock = self.clock;
         Ok((checked, formatter))
     }

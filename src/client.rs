@@ -174,6 +174,11 @@ impl<K: Kind> Core<K> {
         &self.resolved.config
     }
 
+    /// Replaces the primary or the secondary key (see `Transport::set_key`).
+    pub fn set_key(&self, secondary: bool, key: crate::secret::ApiKey) -> Result<()> {
+        self.resolved.transport.set_key(secondary, key)
+    }
+
     pub fn formatter(&self) -> &Arc<K::Formatter> {
         &self.formatter
     }

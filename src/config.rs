@@ -35,6 +35,19 @@ pub const ENV_TIMEOUT: &str = "AZUREML_TIMEOUT";
 /// Env var: a PEM file of CA certificates to trust instead of Mozilla's roots (a corporate
 /// TLS-inspecting proxy's CA).
 pub const ENV_CA_BUNDLE: &str = "AZUREML_CA_BUNDLE";
+/// Env var holding the workspace of an endpoint connected to by name (Azure ML sets it on its
+/// own compute).
+pub const ENV_ARM_WORKSPACE_NAME: &str = "AZUREML_ARM_WORKSPACE_NAME";
+/// Env var holding the workspace's resource group (set on Azure ML compute).
+pub const ENV_ARM_RESOURCE_GROUP: &str = "AZUREML_ARM_RESOURCEGROUP";
+/// Env var holding the workspace's subscription id (set on Azure ML compute).
+pub const ENV_ARM_SUBSCRIPTION: &str = "AZUREML_ARM_SUBSCRIPTION";
+/// Env var overriding [`DEFAULT_ARM_ENDPOINT`] (sovereign clouds; `http` only for loopback, for
+/// tests). Read from the process, or from the builder's [`env_vars`](crate::Builder::env_vars);
+/// never from a config file, which could otherwise send the sign-in token elsewhere.
+pub const ENV_ARM_ENDPOINT: &str = "AZUREML_ARM_ENDPOINT";
+/// Azure Resource Manager, where an endpoint connected to by name is looked up.
+pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
 
 /// Default request timeout, as in LangChain Python.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
@@ -102,6 +115,9 @@ pub enum Origin {
     Env(&'static str),
     /// The built-in default.
     Default,
+    /// Looked up in Azure Resource Manager when the client was built (an endpoint connected to
+    /// by name); never saved, so a loaded config looks it up again.
+    Lookup,
 }
 
 impl fmt::Display for Origin {
@@ -111,6 +127,7 @@ impl fmt::Display for Origin {
             Origin::File(path) => write!(f, "file `{}`", path.display()),
             Origin::Env(var) => write!(f, "env var {var}"),
             Origin::Default => f.write_str("default"),
+            Origin::Lookup => f.write_str("looked up by endpoint name"),
         }
     }
 }
@@ -156,6 +173,20 @@ pub struct EndpointConfig {
     /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
     /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
     pub model: Option<String>,
+    /// The endpoint's name, when the client connects by name (with the three below).
+    pub endpoint_name: Option<String>,
+    /// The endpoint's Azure ML workspace.
+    pub workspace_name: Option<String>,
+    /// The workspace's resource group.
+    pub resource_group: Option<String>,
+    /// The workspace's subscription id.
+    pub subscription_id: Option<String>,
+    /// The endpoint's traffic split (deployment, percent) as Azure Resource Manager gave it when
+    /// the client was built by name; `None` otherwise.
+    pub traffic: Option<Vec<(String, u32)>>,
+    /// The proxy requests to the endpoint go through (`http://host:port`, never its
+    /// credentials) and the env var that set it; `None` when they go direct.
+    pub proxy: Option<(String, Origin)>,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

@@ -51,6 +51,11 @@ pub enum Error {
     /// (e.g. "run az login"); it never contains a token or secret.
     #[error(transparent)]
     Credential(Box<crate::credential::CredentialError>),
+    /// Azure Resource Manager did not give the endpoint connected to by name, its keys or its
+    /// AML token: the message names the endpoint, the workspace, what was asked and, for a
+    /// 401 or 403, the permission the signed-in identity lacks; never a token or key.
+    #[error(transparent)]
+    Lookup(Box<LookupError>),
 }
 
 impl From<crate::credential::CredentialError> for Error {
@@ -236,6 +241,9 @@ pub struct HttpError {
     pub retry_after: Option<Duration>,
     /// The `x-ratelimit-*` headers of the error response.
     pub rate_limits: crate::rate_limit::RateLimits,
+    /// Which key the last attempt sent, `"primary key"` or `"secondary key"`, when the client
+    /// holds both (never the key).
+    pub signed_with: Option<&'static str>,
 }
 
 impl fmt::Display for HttpError {
@@ -257,6 +265,12 @@ impl fmt::Display for HttpError {
         }
         if let Some(id) = &self.request_id {
             write!(f, "; request id {id}")?;
+        }
+        if let Some(key) = self
+            .signed_with
+            .filter(|_| self.status == 401 || self.status == 403)
+        {
+            write!(f, "; sent the {key}")?;
         }
         if self.attempts > 1 {
             write!(f, "; after {} attempts", self.attempts)?;
@@ -291,7 +305,7 @@ fn status_hint(status: u16) -> Option<&'static str> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// The connection could not be made (refused, DNS, TLS).
+    /// The connection could not be made (refused, unreachable).
     Connect,
     /// The connect timeout passed.
     ConnectTimeout,
@@ -308,6 +322,11 @@ pub enum TransportErrorKind {
     /// TLS failed, e.g. the server's certificate is not trusted (behind a TLS-inspecting proxy,
     /// trust its CA). Not retried: the next attempt would fail the same way.
     Tls,
+    /// The host name did not resolve (a typo, a deleted endpoint, a private endpoint's name
+    /// outside its network, or no DNS here). Not retried.
+    Dns,
+    /// The proxy could not be reached or refused the tunnel. Not retried.
+    Proxy,
 }
 
 /// A request that got no whole response.
@@ -337,6 +356,8 @@ impl fmt::Display for TransportError {
             TransportErrorKind::Redirect => "redirect not followed from",
             TransportErrorKind::Other => "request failed to",
             TransportErrorKind::Tls => "TLS failed with",
+            TransportErrorKind::Dns => "cannot resolve the host name",
+            TransportErrorKind::Proxy => "the proxy failed for",
         };
         write!(f, "{what} {}: {}", self.host, self.detail)?;
         if self.attempts > 1 {
@@ -424,3 +445,100 @@ pub struct ReplyJsonError {
     /// The reply's first ~200 characters.
     pub excerpt: String,
 }
+
+/// What was asked of Azure Resource Manager about an endpoint connected to by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupOperation {
+    /// `GET …/onlineEndpoints/{name}`: the scoring URI, auth mode and traffic.
+    Endpoint,
+    /// `POST …/onlineEndpoints/{name}/listKeys`: the two keys.
+    ListKeys,
+    /// `POST …/onlineEndpoints/{name}/token`: an AML token.
+    Token,
+}
+
+impl LookupOperation {
+    /// The Azure RBAC action the signed-in identity needs for this operation.
+    pub fn action(self) -> &'static str {
+        match self {
+            LookupOperation::Endpoint => "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/read",
+            LookupOperation::ListKeys => {
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listkeys/action"
+            }
+            LookupOperation::Token => {
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/token/action"
+            }
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            LookupOperation::Endpoint => "get endpoint",
+            LookupOperation::ListKeys => "list the keys of endpoint",
+            LookupOperation::Token => "get an AML token for endpoint",
+        }
+    }
+}
+
+/// Azure Resource Manager did not answer, or refused, a question about an endpoint.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LookupError {
+    /// What was asked.
+    pub operation: LookupOperation,
+    /// The endpoint's name.
+    pub endpoint_name: String,
+    /// Its workspace.
+    pub workspace_name: String,
+    /// The workspace's resource group.
+    pub resource_group: String,
+    /// Azure Resource Manager's status, when it answered.
+    pub status: Option<u16>,
+    /// Its error code (`AuthorizationFailed`, `ResourceNotFound`, …), when it gave one.
+    pub code: Option<String>,
+    /// What went wrong: the service's message (scrubbed of tokens, cut to 300 characters), or
+    /// why no answer came.
+    pub message: String,
+    /// `x-ms-request-id`, for support tickets.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot {} `{}` in workspace `{}` (resource group `{}`): ",
+            self.operation.what(),
+            self.endpoint_name,
+            self.workspace_name,
+            self.resource_group
+        )?;
+        if let Some(status) = self.status {
+            write!(f, "Azure Resource Manager answered {status}")?;
+            if let Some(code) = &self.code {
+                write!(f, " {code}")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.message)?;
+        match self.status {
+            Some(401 | 403) => write!(
+                f,
+                "; the signed-in identity needs {} on the endpoint (the AzureML Data Scientist \
+                 role has it)",
+                self.operation.action()
+            )?,
+            Some(404) => {
+                f.write_str("; check the endpoint name, workspace, resource group and subscription")?
+            }
+            _ => {}
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, "; request id {id}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LookupError {}

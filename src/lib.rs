@@ -7,6 +7,7 @@
 )]
 // Lints: the [lints] table in Cargo.toml, shared with the CLI, examples and tests.
 
+mod arm;
 mod base64;
 mod batch;
 mod builder;

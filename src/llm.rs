@@ -15,6 +15,7 @@ use crate::formatter::{ContentFormatter, CustomOpenAiContentFormatter};
 use crate::message::Completion;
 use crate::options::CallOptions;
 use crate::rate_limit::RateLimits;
+use crate::secret::ApiKey;
 use crate::stream::CompletionStream;
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
@@ -170,6 +171,35 @@ impl AzureMlOnlineEndpoint {
     /// The validated settings.
     pub fn config(&self) -> &EndpointConfig {
         self.core.config()
+    }
+
+    /// Replaces the key for every clone and thread, keeping the connection pool: the next
+    /// request sends `key`. The endpoint's other key, if the client holds it, stays the one
+    /// tried on a 401.
+    ///
+    /// ```
+    /// let llm = azureml_endpoint::AzureMlOnlineEndpoint::builder()
+    ///     .endpoint_url("https://my-endpoint.eastus2.inference.ml.azure.com/score")
+    ///     .api_key("key-1")
+    ///     .build()?;
+    /// llm.set_api_key("key-2")?;
+    /// # Ok::<(), azureml_endpoint::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) for a key that cannot go in an HTTP header (as
+    /// at build), or a client that signs in with a token.
+    pub fn set_api_key(&self, key: impl Into<ApiKey>) -> Result<()> {
+        self.core.set_key(false, key.into())
+    }
+
+    /// Replaces (or gives) the endpoint's other key, tried once when the key in use is refused
+    /// with a 401, for every clone and thread.
+    ///
+    /// # Errors
+    /// As [`set_api_key`](Self::set_api_key).
+    pub fn set_secondary_api_key(&self, key: impl Into<ApiKey>) -> Result<()> {
+        self.core.set_key(true, key.into())
     }
 
     /// The content formatter.

@@ -210,6 +210,7 @@ impl LoadContext<'_> {
             settings,
             formatter,
             credential: options.credential.clone(),
+            arm_credential: options.arm_credential.clone(),
             env: Some(options.env.clone().unwrap_or(Env::Process)),
             clock: options.clock.clone(),
         })

@@ -1,9 +1,12 @@
 //! Validating settings once, at build or load: the one place a client's settings are checked,
 //! in the order their errors are reported. What comes out never changes.
 
+mod named;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::arm::{AmlTokenCredential, Coordinates};
 use crate::config::ParsedUrl;
 use crate::config::{
     ApiType, ClientKind, EndpointConfig, Origin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS,
@@ -15,6 +18,7 @@ use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
 use crate::transport::{Auth, Clock, Transport, Trust};
 use crate::validate::{check_extra_headers, check_header_value, check_key, validate_url};
+use named::coordinates;
 
 /// What a client holds once its settings are valid: the config users read, the transport, and
 /// the settings as resolved (defaults filled in, with their origins) for saving and showing.
@@ -45,15 +49,31 @@ fn given<T: Clone>(setting: &Setting<T>, key: &str) -> Result<Option<(T, Origin)
     setting.clone().get(key)
 }
 
+/// What was given in code besides the settings, and the one env var that is not a setting.
+#[derive(Default)]
+pub(crate) struct InCode {
+    /// [`Builder::credential`](crate::Builder::credential).
+    pub credential: Option<Arc<dyn TokenCredential>>,
+    /// [`Builder::arm_credential`](crate::Builder::arm_credential).
+    pub arm_credential: Option<Arc<dyn TokenCredential>>,
+    /// `AZUREML_ARM_ENDPOINT`, from the builder's env vars or the process.
+    pub arm_endpoint: Option<(String, Origin)>,
+}
+
 /// Settings that passed every check, before the transport is made (which reads CA files and
-/// needs the key or a credential).
+/// needs the key or a credential) and, for an endpoint named, before it is looked up.
 pub(crate) struct Checked {
     pub config: EndpointConfig,
     pub settings: Settings,
-    key: Option<ApiKey>,
-    scope: Option<String>,
-    credential: Option<Arc<dyn TokenCredential>>,
-    url: ParsedUrl,
+    /// The key and the secondary key given, if any.
+    keys: Option<(ApiKey, Option<ApiKey>)>,
+    in_code: InCode,
+    /// The URL given; `None` when a named endpoint's is looked up.
+    url: Option<ParsedUrl>,
+    /// The mode given; `None` when a named endpoint's is looked up.
+    auth: Option<AuthMode>,
+    named: Option<Coordinates>,
+    kind: ClientKind,
     trust: Trust,
     /// Every wait between attempts goes through it.
     pub clock: Clock,
@@ -62,19 +82,33 @@ pub(crate) struct Checked {
 /// Validates everything; `need_key` is false for saving, which never writes the key.
 pub(crate) fn check(
     mut s: Settings,
-    credential: Option<Arc<dyn TokenCredential>>,
+    in_code: InCode,
     kind: ClientKind,
     formatter: FormatterFacts<'_>,
     need_key: bool,
 ) -> Result<Checked> {
     let api_type = or_default(&mut s.endpoint_api_type, "endpoint_api_type", ApiType::Dedicated)?;
-    let Some((url, url_origin)) = given(&s.endpoint_url, "endpoint_url")? else {
-        return Err(Error::config("endpoint_url", Origin::Default, "no endpoint URL; it comes from the builder, the config file's `endpoint_url` or env var AZUREML_ENDPOINT_URL"));
-    };
+    let named = coordinates(&mut s)?;
     let allow_insecure_http = or_default(&mut s.allow_insecure_http, "allow_insecure_http", false)?;
-    let parsed_url = validate_url(&url, &url_origin, api_type, kind, allow_insecure_http)?;
+    let url = match (given(&s.endpoint_url, "endpoint_url")?, &named) {
+        (Some((url, origin)), _) => Some((validate_url(&url, &origin, api_type, kind, allow_insecure_http)?, url)),
+        (None, Some(_)) => None,
+        (None, None) => return Err(Error::config("endpoint_url", Origin::Default, "no endpoint URL; it comes from the builder, the config file's `endpoint_url` or env var AZUREML_ENDPOINT_URL, or from Azure Resource Manager for an endpoint named with `endpoint_name`")),
+    };
 
-    let auth = or_default(&mut s.auth, "auth", AuthMode::Key)?;
+    let auth = match given(&s.auth, "auth")? {
+        Some((AuthMode::AmlToken, origin)) if named.is_none() => {
+            return Err(Error::config(
+                "auth",
+                origin,
+                "`aml_token` gets the endpoint's token from Azure Resource Manager: connect by \
+                 name with `endpoint_name`, `workspace_name`, `resource_group` and `subscription_id`",
+            ))
+        }
+        Some((mode, _)) => Some(mode),
+        None if named.is_some() => None,
+        None => Some(or_default(&mut s.auth, "auth", AuthMode::Key)?),
+    };
     let client_id = match given(&s.client_id, "client_id")? {
         Some((id, origin)) => Some(check_client_id(id, origin, auth)?),
         None => None,
@@ -92,39 +126,18 @@ pub(crate) fn check(
         }
         None => None,
     };
-    let key = if auth.uses_token() {
+    let keys = if auth.is_some_and(AuthMode::uses_token) {
         // A key in the environment is ignored: the client signs in with a token.
         None
     } else {
-        match given(&s.endpoint_api_key, "endpoint_api_key")? {
-            Some((key, origin)) => {
-                check_key(key.expose(), &origin)?;
-                Some(key)
-            }
-            None if !need_key => None,
-            None => return Err(Error::config("endpoint_api_key", Origin::Default, "no API key; it comes from the builder, env var AZUREML_ENDPOINT_API_KEY or `endpoint_api_key` in a hand-written config file")),
+        given_keys(&s, need_key && named.is_none())?
+    };
+    // The host decides the scope, so a host nobody vouched for never gets a token.
+    if let (Some((parsed, _)), Some(mode), None) = (&url, auth, &token_scope) {
+        if mode.uses_entra() {
+            scope_for(parsed, false)?;
         }
-    };
-    let scope = match (&token_scope, auth.uses_token()) {
-        (Some(scope), _) => Some(scope.clone()),
-        (None, false) => None,
-        (None, true) => match scope_for_host(&parsed_url.host) {
-            Some(scope) => Some(scope.to_owned()),
-            None => {
-                return Err(Error::config(
-                    "token_scope",
-                    Origin::Default,
-                    format!(
-                        "no token scope is known for host `{}`: a token is sent only to \
-                         *.inference.ml.azure.com, *.openai.azure.com, \
-                         *.cognitiveservices.azure.com and *.services.ai.azure.com unless \
-                         `token_scope` is set for this host",
-                        parsed_url.host
-                    ),
-                ))
-            }
-        },
-    };
+    }
 
     let deployment_name = match given(&s.deployment_name, "deployment_name")? {
         Some((name, origin)) => {
@@ -156,8 +169,13 @@ pub(crate) fn check(
     let trust = trust(&s)?;
     let model = check_model(&s.model, api_type)?;
 
+    let (url, endpoint_url) = match url {
+        Some((parsed, text)) => (Some(parsed), text),
+        // Looked up when the client is made.
+        None => (None, String::new()),
+    };
     let config = EndpointConfig {
-        endpoint_url: url,
+        endpoint_url,
         api_type,
         deployment_name,
         timeout,
@@ -167,13 +185,19 @@ pub(crate) fn check(
         extra_headers,
         allow_insecure_http,
         max_response_bytes,
-        auth,
+        auth: auth.unwrap_or_default(),
         client_id,
         token_scope,
         max_idle_connections,
         ca_certificate_files: trust.files(),
         use_os_trust_store: trust.os_store,
         model,
+        endpoint_name: named.as_ref().map(|c| c.endpoint.clone()),
+        workspace_name: named.as_ref().map(|c| c.workspace.clone()),
+        resource_group: named.as_ref().map(|c| c.resource_group.clone()),
+        subscription_id: named.as_ref().map(|c| c.subscription.clone()),
+        traffic: None,
+        proxy: None,
     };
     // Saved files say "" for no deployment, as Python's do.
     if !s.deployment_name.is_set() {
@@ -182,39 +206,159 @@ pub(crate) fn check(
     Ok(Checked {
         config,
         settings: s,
-        key,
-        scope,
-        credential,
-        url: parsed_url,
+        keys,
+        in_code,
+        url,
+        auth,
+        named,
+        kind,
         trust,
         clock: Clock::default(),
     })
 }
 
+/// The key and secondary key given; `need` when nothing else can supply a key.
+fn given_keys(s: &Settings, need: bool) -> Result<Option<(ApiKey, Option<ApiKey>)>> {
+    let secondary = match given(&s.secondary_api_key, "secondary_api_key")? {
+        Some((key, origin)) => {
+            check_key(key.expose(), &origin)?;
+            Some((key, origin))
+        }
+        None => None,
+    };
+    match (given(&s.endpoint_api_key, "endpoint_api_key")?, secondary) {
+        (Some((key, origin)), secondary) => {
+            check_key(key.expose(), &origin)?;
+            Ok(Some((key, secondary.map(|(key, _)| key))))
+        }
+        (None, Some((_, origin))) => Err(Error::config(
+            "secondary_api_key",
+            origin,
+            "a secondary key is the other key of the one in use: give the primary key too",
+        )),
+        (None, None) if !need => Ok(None),
+        (None, None) => Err(Error::config("endpoint_api_key", Origin::Default, "no API key; it comes from the builder, env var AZUREML_ENDPOINT_API_KEY or `endpoint_api_key` in a hand-written config file")),
+    }
+}
+
+/// The token scope for an Entra token to `url`: `looked_up` URLs came from Azure Resource
+/// Manager, which vouches for them as Azure ML endpoints.
+fn scope_for(url: &ParsedUrl, looked_up: bool) -> Result<String> {
+    if looked_up {
+        return Ok(AZURE_ML_SCOPE.to_owned());
+    }
+    match scope_for_host(&url.host) {
+        Some(scope) => Ok(scope.to_owned()),
+        None => Err(Error::config(
+            "token_scope",
+            Origin::Default,
+            format!(
+                "no token scope is known for host `{}`: a token is sent only to \
+                 *.inference.ml.azure.com, *.openai.azure.com, \
+                 *.cognitiveservices.azure.com and *.services.ai.azure.com unless \
+                 `token_scope` is set for this host",
+                url.host
+            ),
+        )),
+    }
+}
+
 impl Checked {
-    /// Makes the transport: reads the CA certificates and sets up the key or the credential.
+    /// Looks a named endpoint up (its URL, mode, keys or first AML token, as needed), then makes
+    /// the transport: reads the CA certificates and sets up the keys or the credential.
     pub(crate) fn into_resolved(self) -> Result<Resolved> {
         let Checked {
-            config,
-            settings,
-            key,
-            scope,
-            credential,
+            mut config,
+            mut settings,
+            keys,
+            in_code,
             url,
+            auth,
+            named,
+            kind,
             trust,
             clock,
         } = self;
-        let auth = match (key.as_ref(), credential, scope) {
-            (Some(key), _, _) => Auth::Key(key),
-            (None, Some(credential), Some(scope)) => Auth::Credential(credential, scope),
-            (None, _, scope) => Auth::Mode(
-                config.auth,
+        let arm = match named {
+            Some(coordinates) => Some(named::arm(
+                coordinates,
+                &in_code,
+                auth,
                 config.client_id.as_deref(),
-                scope.unwrap_or_default(),
-            ),
+                &trust,
+            )?),
+            None => None,
         };
-        let transport =
-            Transport::new(&config, url, auth, config.deployment_name.as_deref(), &trust)?.with_clock(clock);
+        let facts = match (&arm, &url, auth) {
+            (Some(arm), None, _) | (Some(arm), _, None) => Some(arm.endpoint()?),
+            _ => None,
+        };
+        let looked_up = url.is_none();
+        let url = match (url, &facts) {
+            (Some(url), _) => url,
+            (None, Some(facts)) => {
+                let url = validate_url(&facts.scoring_uri, &Origin::Lookup, config.api_type, kind, false)?;
+                config.endpoint_url.clone_from(&facts.scoring_uri);
+                settings.endpoint_url = Setting::new(facts.scoring_uri.clone(), Origin::Lookup);
+                url
+            }
+            // `check` made sure a URL was given or an endpoint named.
+            (None, None) => return Err(Error::config("endpoint_url", Origin::Default, "no endpoint URL")),
+        };
+        let auth = match (auth, &facts) {
+            (Some(mode), _) => mode,
+            (None, Some(facts)) => {
+                settings.auth = Setting::new(facts.auth_mode, Origin::Lookup);
+                facts.auth_mode
+            }
+            (None, None) => AuthMode::Key,
+        };
+        config.auth = auth;
+        config.traffic = facts.map(|facts| facts.traffic);
+        let signer = match auth {
+            AuthMode::Key => {
+                let (primary, secondary) = match (keys, &arm) {
+                    (Some(given), _) => given,
+                    (None, Some(arm)) => {
+                        let (primary, secondary) = arm.keys()?;
+                        settings.endpoint_api_key = Setting::new(primary.clone(), Origin::Lookup);
+                        if let Some(secondary) = &secondary {
+                            settings.secondary_api_key = Setting::new(secondary.clone(), Origin::Lookup);
+                        }
+                        (primary, secondary)
+                    }
+                    (None, None) => {
+                        return Err(Error::config("endpoint_api_key", Origin::Default, "no API key"))
+                    }
+                };
+                Auth::Keys(primary, secondary)
+            }
+            AuthMode::AmlToken => {
+                let Some(arm) = arm else {
+                    return Err(Error::config(
+                        "auth",
+                        Origin::Argument,
+                        "`aml_token` needs an endpoint named with `endpoint_name`",
+                    ));
+                };
+                let first = arm.aml_token()?;
+                let label = format!("AML token for endpoint {}", arm.coordinates().endpoint);
+                Auth::Credential(Arc::new(AmlTokenCredential::new(Arc::new(arm), first)), label)
+            }
+            mode => {
+                let scope = match &config.token_scope {
+                    Some(scope) => scope.clone(),
+                    None => scope_for(&url, looked_up)?,
+                };
+                match in_code.credential {
+                    Some(credential) => Auth::Credential(credential, scope),
+                    None => Auth::Mode(mode, config.client_id.as_deref(), scope),
+                }
+            }
+        };
+        let transport = Transport::new(&config, url, signer, config.deployment_name.as_deref(), &trust)?
+            .with_clock(clock);
+        config.proxy = transport.proxy();
         Ok(Resolved {
             config,
             transport,
@@ -235,15 +379,16 @@ fn trust(s: &Settings) -> Result<Trust> {
     Ok(trust)
 }
 
-/// A client id, for a mode that takes one.
-fn check_client_id(id: String, origin: Origin, auth: AuthMode) -> Result<String> {
-    if !auth.takes_client_id() {
+/// A client id, for a mode that takes one (or a mode still to be looked up, whose sign-in to
+/// Azure Resource Manager takes one).
+fn check_client_id(id: String, origin: Origin, auth: Option<AuthMode>) -> Result<String> {
+    if let Some(auth) = auth.filter(|mode| !mode.takes_client_id()) {
         return Err(Error::config(
             "client_id",
             origin,
             format!(
                 "auth `{auth}` takes no client id; it is for managed_identity, workload_identity, \
-                 client_secret and default"
+                 client_secret, default and aml_token"
             ),
         ));
     }

@@ -58,15 +58,15 @@ const REDACTED: &[u8] = b"***";
 /// tokens are 32 characters and more.
 const MIN_BASE64_KEY_BYTES: usize = 8;
 
-/// Removes an [`ApiKey`] from text a server sent back (a gateway may echo request headers in an
+/// Removes [`ApiKey`]s from text a server sent back (a gateway may echo request headers in an
 /// error body, a header or a streamed event), in plain, JSON-escaped and base64 form.
 ///
-/// Built once per client; cheap to clone. It runs on error paths: one pass over the text, and no
-/// allocation when the key is not there.
+/// Built once per client (and again when its keys change); cheap to clone. It runs on error
+/// paths: one pass over the text per key, and no allocation when no key is there.
 ///
 /// The default scrubs nothing (a client with no key, a stream with no server text).
 #[derive(Clone, Default)]
-pub(crate) struct Scrubber(Option<Arc<Forms>>);
+pub(crate) struct Scrubber(Option<Arc<[Forms]>>);
 
 /// The byte strings searched for, each matched with JSON escapes allowed for any of its bytes.
 struct Forms {
@@ -97,9 +97,72 @@ impl fmt::Debug for Scrubber {
 impl Scrubber {
     /// A scrubber for `key`; an empty key scrubs nothing.
     pub(crate) fn new(key: &ApiKey) -> Self {
-        let key = key.expose().as_bytes();
+        Self::of([key])
+    }
+
+    /// A scrubber for every one of `keys` (e.g. both of an endpoint's keys, and keys replaced
+    /// while the client ran); empty keys are skipped.
+    pub(crate) fn of<'k>(keys: impl IntoIterator<Item = &'k ApiKey>) -> Self {
+        let all: Vec<Forms> = keys
+            .into_iter()
+            .filter_map(|key| Forms::new(key.expose().as_bytes()))
+            .collect();
+        if all.is_empty() {
+            Scrubber(None)
+        } else {
+            Scrubber(Some(all.into()))
+        }
+    }
+
+    /// `text` with every occurrence of a key replaced by `***`; borrowed when there is none.
+    pub(crate) fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.scrub_bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Whole UTF-8 sequences are kept or replaced: the key's forms are ASCII, or the key
+            // itself, so a match never starts or ends inside a character.
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+
+    /// [`scrub`](Self::scrub) for bytes that may not be UTF-8.
+    pub(crate) fn scrub_bytes<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(all) = &self.0 else {
+            return Cow::Borrowed(text);
+        };
+        let mut out = Cow::Borrowed(text);
+        for forms in all.iter() {
+            if let Cow::Owned(scrubbed) = forms.scrub(&out) {
+                out = Cow::Owned(scrubbed);
+            }
+        }
+        out
+    }
+
+    /// The first `max` characters of `body` for an error message, scrubbed *before* it is cut so
+    /// that a key straddling the cut cannot leave its first characters behind.
+    pub(crate) fn excerpt(&self, body: &[u8], max: usize) -> String {
+        // Only the bytes that can reach the excerpt are scanned: `max` characters take at most
+        // 4 bytes each, and a match starting among them ends within `longest` more.
+        let longest = self
+            .0
+            .as_ref()
+            .map_or(0, |all| all.iter().map(Forms::longest).max().unwrap_or(0));
+        let window = max.saturating_mul(4).saturating_add(longest).saturating_add(1);
+        let head = body.get(..window).unwrap_or(body);
+        crate::excerpt::excerpt(&self.scrub_bytes(head), max)
+    }
+
+    /// [`excerpt`](Self::excerpt) of text.
+    pub(crate) fn cut(&self, text: &str, max: usize) -> String {
+        self.excerpt(text.as_bytes(), max)
+    }
+}
+
+impl Forms {
+    /// The forms of `key`, or `None` for an empty key.
+    fn new(key: &[u8]) -> Option<Self> {
         if key.is_empty() {
-            return Scrubber(None);
+            return None;
         }
         let mut base64 = Vec::new();
         if key.len() >= MIN_BASE64_KEY_BYTES {
@@ -120,35 +183,22 @@ impl Scrubber {
                 *start = true;
             }
         }
-        Scrubber(Some(Arc::new(Forms {
+        Some(Forms {
             plain: key.into(),
             base64,
             starts,
-        })))
+        })
     }
 
-    /// `text` with every occurrence of the key replaced by `***`; borrowed when there is none.
-    pub(crate) fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match self.scrub_bytes(text.as_bytes()) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            // Whole UTF-8 sequences are kept or replaced: the key's forms are ASCII, or the key
-            // itself, so a match never starts or ends inside a character.
-            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-        }
-    }
-
-    /// [`scrub`](Self::scrub) for bytes that may not be UTF-8.
-    pub(crate) fn scrub_bytes<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
-        let Some(forms) = &self.0 else {
-            return Cow::Borrowed(text);
-        };
+    /// `text` with every occurrence of this key replaced by `***`; borrowed when there is none.
+    fn scrub<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Option<Vec<u8>> = None;
         // `text[..copied]` is in `out` (or replaced); `span` is a match not yet written.
         let mut copied = 0;
         let mut span: Option<(usize, usize)> = None;
         for (at, byte) in text.iter().enumerate() {
-            let found = if forms.starts.get(usize::from(*byte)) == Some(&true) {
-                forms.match_at(text, at)
+            let found = if self.starts.get(usize::from(*byte)) == Some(&true) {
+                self.match_at(text, at)
             } else {
                 None
             };
@@ -183,24 +233,6 @@ impl Scrubber {
         }
     }
 
-    /// The first `max` characters of `body` for an error message, scrubbed *before* it is cut so
-    /// that a key straddling the cut cannot leave its first characters behind.
-    pub(crate) fn excerpt(&self, body: &[u8], max: usize) -> String {
-        // Only the bytes that can reach the excerpt are scanned: `max` characters take at most
-        // 4 bytes each, and a match starting among them ends within `longest` more.
-        let longest = self.0.as_ref().map_or(0, |forms| forms.longest());
-        let window = max.saturating_mul(4).saturating_add(longest).saturating_add(1);
-        let head = body.get(..window).unwrap_or(body);
-        crate::excerpt::excerpt(&self.scrub_bytes(head), max)
-    }
-
-    /// [`excerpt`](Self::excerpt) of text.
-    pub(crate) fn cut(&self, text: &str, max: usize) -> String {
-        self.excerpt(text.as_bytes(), max)
-    }
-}
-
-impl Forms {
     /// The span of the key form that starts at `at` (a base64 span may start a little before).
     fn match_at(&self, text: &[u8], at: usize) -> Option<(usize, usize)> {
         let mut best = json_match(&self.plain, text, at).map(|end| (at, end));

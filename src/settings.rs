@@ -95,8 +95,9 @@ impl<T> Setting<T> {
         Ok(self.get(key)?.unwrap_or((default, Origin::Default)))
     }
 
-    fn is_unset(&self) -> bool {
-        !matches!(&self.0, Some((Ok(_), _)))
+    /// Unset, invalid, or looked up (which a loaded config looks up again): not saved.
+    fn is_unsaved(&self) -> bool {
+        !matches!(&self.0, Some((Ok(_), origin)) if *origin != Origin::Lookup)
     }
 }
 
@@ -110,7 +111,7 @@ macro_rules! settings {
         pub(crate) struct Settings {
             $(
                 $(#[$meta])*
-                #[serde(skip_serializing_if = "Setting::is_unset")]
+                #[serde(skip_serializing_if = "Setting::is_unsaved")]
                 pub $field: Setting<$ty>,
             )*
         }
@@ -143,10 +144,18 @@ settings! {
     /// The file's `_type`: which client it holds.
     _type: String,
     endpoint_url: String,
+    /// Connect by name: the endpoint is looked up in its workspace when the client is built.
+    endpoint_name: String,
+    workspace_name: String,
+    resource_group: String,
+    subscription_id: String,
     endpoint_api_type: ApiType,
     /// Read from hand-written files and the env; never saved.
     #[serde(skip_serializing)]
     endpoint_api_key: ApiKey,
+    /// The endpoint's other key, tried once when the key in use is refused; given in code only.
+    #[serde(skip)]
+    secondary_api_key: ApiKey,
     /// `""` is unset (Python's `save()` writes it for none), so a lower layer still applies.
     deployment_name: String,
     timeout: Duration,
@@ -186,6 +195,9 @@ pub(crate) const ENV: &[(&str, &str)] = &[
     ("timeout", crate::config::ENV_TIMEOUT),
     ("auth", crate::config::ENV_AUTH),
     ("ca_certificates", crate::config::ENV_CA_BUNDLE),
+    ("workspace_name", crate::config::ENV_ARM_WORKSPACE_NAME),
+    ("resource_group", crate::config::ENV_ARM_RESOURCE_GROUP),
+    ("subscription_id", crate::config::ENV_ARM_SUBSCRIPTION),
 ];
 
 impl Settings {
@@ -320,6 +332,10 @@ mod tests {
             [
                 "_type",
                 "endpoint_url",
+                "endpoint_name",
+                "workspace_name",
+                "resource_group",
+                "subscription_id",
                 "endpoint_api_type",
                 "endpoint_api_key",
                 "deployment_name",

@@ -1,13 +1,15 @@
 //! The HTTP seam: one `ureq::Agent` per client, headers, deadlines, retries, limits, redirects,
 //! proxies.
 //!
-//! This module (with `transport/connect.rs` and `transport/proxy.rs`) is the only place that
-//! names ureq, so the HTTP stack can change without touching the API.
+//! This module (with its files and `credential/http.rs`) is the only place that names ureq, so
+//! the HTTP stack can change without touching the API.
 #![deny(clippy::arithmetic_side_effects)]
 
 mod auth;
 mod clock;
 mod connect;
+mod failure;
+mod keys;
 mod pause;
 mod proxy;
 mod tls;
@@ -16,16 +18,16 @@ use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{parse_url, EndpointConfig, Origin, ParsedUrl};
-use crate::error::{Error, HttpError, Result, TransportError, TransportErrorKind};
-use crate::excerpt::EXCERPT_CHARS;
+use crate::credential::TokenHttp;
+use crate::error::{Error, Result, TransportErrorKind};
 use crate::rate_limit::RateLimits;
 use crate::retry::{self, Next, RetryHeaders};
-use crate::secret::Scrubber;
+use crate::secret::{ApiKey, Scrubber};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
 pub(crate) use auth::Auth;
-use auth::Bearer;
+use auth::{Signature, Signer};
 pub(crate) use clock::Clock;
 use connect::{CoarseTimeouts, Resolver};
 use pause::SharedPause;
@@ -46,10 +48,10 @@ pub(crate) struct Transport {
     /// `url` parsed once for ureq.
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// Scrubs the key (nothing for a client that signs in with a token: see `auth`).
-    scrubber: Scrubber,
-    /// Set when the client sends Entra tokens instead of its key.
-    bearer: Option<Bearer>,
+    /// The keys or the token source each attempt is signed with.
+    signer: Signer,
+    /// The proxy, as shown, and the env var that set it.
+    proxy: Option<(String, &'static str)>,
     max_retries: u32,
     timeout: Duration,
     max_response_bytes: u64,
@@ -114,6 +116,8 @@ impl Transport {
     ) -> Result<Self> {
         let proxy = proxy_for(&url, |name| std::env::var(name).ok())?;
         let tls = trust.tls_config()?;
+        let shown_proxy = proxy.as_ref().map(|(proxy, var)| (proxy::shown(proxy), *var));
+        let proxy = proxy.map(|(proxy, _)| proxy);
         let uri = Uri::try_from(url.normalized.as_str())
             .map_err(|e| Error::config("endpoint_url", Origin::Argument, format!("not a valid URI: {e}")))?;
         // One deadline for the whole attempt (head and body); streams replace it per request.
@@ -135,18 +139,13 @@ impl Transport {
             .build();
         let connector = DefaultConnector::default().chain(CoarseTimeouts);
         let agent = ureq::Agent::with_parts(config_ureq, connector, Resolver);
-        let (mut fixed, scrubber, bearer) = auth.headers(config, &agent)?;
-        if let Some(name) = deployment {
-            fixed.push(("azureml-model-deployment", name.to_owned(), false));
-        }
-        let extra = config
-            .extra_headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.clone(), false));
+        let signer = auth.signer(config, &agent)?;
+        let deployment = deployment.map(|name| ("azureml-model-deployment", name.to_owned()));
+        let extra = config.extra_headers.iter().map(|(n, v)| (n.as_str(), v.clone()));
         // Parsed once here rather than on every request; values were checked for control
         // characters when the settings were resolved, so a failure here is a header name.
         let mut headers = Vec::new();
-        for (name, value, secret) in fixed.into_iter().chain(extra) {
+        for (name, value) in deployment.into_iter().chain(extra) {
             let bad = || {
                 Error::config(
                     "extra_headers",
@@ -155,8 +154,7 @@ impl Transport {
                 )
             };
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-            let mut value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?;
-            value.set_sensitive(secret);
+            let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| bad())?;
             headers.push((name, value));
         }
         Ok(Transport {
@@ -164,8 +162,8 @@ impl Transport {
             url,
             uri,
             headers,
-            scrubber,
-            bearer,
+            signer,
+            proxy: shown_proxy,
             max_retries: config.max_retries,
             timeout: config.timeout,
             max_response_bytes: config.max_response_bytes,
@@ -255,16 +253,12 @@ impl Transport {
         let mut attempts: u32 = 1;
         let mut redirects: u32 = 0;
         let mut uri = self.uri.clone();
-        // A 401 to a token gets one new token and one more attempt, beyond max_retries.
+        // A 401 gets one new token, or the other key, and one more attempt beyond max_retries.
         let mut extra: u32 = 0;
         loop {
             self.pause.wait(&self.clock);
-            let token = match &self.bearer {
-                Some(bearer) => Some(bearer.token()?),
-                None => None,
-            };
-            let authorization = token.as_ref().map(|(_, header)| header);
-            let response = match self.send(&uri, out, timeout, streaming, authorization) {
+            let signature = self.signer.sign()?;
+            let response = match self.send(&uri, out, timeout, streaming, &signature) {
                 Ok(response) => response,
                 Err(e) => {
                     let error = self.transport_error(e, attempts, timeout, false);
@@ -299,8 +293,7 @@ impl Transport {
             if status < 400 {
                 return on_success(response, attempts);
             }
-            if let (401, 0, Some((rejected, _)), Some(bearer)) = (status, extra, &token, &self.bearer) {
-                bearer.invalidate(rejected);
+            if status == 401 && extra == 0 && self.signer.rejected(&signature) {
                 extra = 1;
                 attempts = attempts.saturating_add(1);
                 continue;
@@ -318,6 +311,7 @@ impl Transport {
                 SystemTime::now(),
             );
             let mut error = self.http_error(response, attempts);
+            error.signed_with = signature.label();
             match next {
                 // Every thread of this client waits out a 429, not just the one that got it.
                 Next::Wait(wait) if status == 429 => self.pause.pause_for(wait, &self.clock),
@@ -338,7 +332,7 @@ impl Transport {
         out: &Outgoing<'_>,
         timeout: Duration,
         streaming: bool,
-        authorization: Option<&HeaderValue>,
+        signature: &Signature,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut request = self
             .agent
@@ -357,8 +351,12 @@ impl Transport {
         for (name, value) in out.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        if let Some(value) = authorization {
-            request = request.header(ureq::http::header::AUTHORIZATION, value.clone());
+        request = request.header(
+            ureq::http::header::AUTHORIZATION,
+            signature.authorization().clone(),
+        );
+        if let Some(value) = signature.api_key() {
+            request = request.header("api-key", value.clone());
         }
         if streaming {
             // The head within the timeout, then each read within it: a stream may run long.
@@ -425,107 +423,38 @@ impl Transport {
         ))
     }
 
-    /// The scrubber for this client's key or current token, for errors built from server text
+    /// The scrubber for this client's keys or current token, for errors built from server text
     /// elsewhere.
     pub fn scrubber(&self) -> Scrubber {
-        match &self.bearer {
-            Some(bearer) => bearer.scrubber(),
-            None => self.scrubber.clone(),
+        self.signer.scrubber()
+    }
+
+    /// Replaces the primary key (then used) or the secondary one, for every clone and thread,
+    /// keeping the connection pool.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a key that cannot go in a header, or a client that signs in with
+    /// a token.
+    pub fn set_key(&self, secondary: bool, key: ApiKey) -> Result<()> {
+        match &self.signer {
+            Signer::Keys(ring) => ring.set(usize::from(secondary), key),
+            Signer::Token(_) => Err(Error::config(
+                if secondary {
+                    "secondary_api_key"
+                } else {
+                    "endpoint_api_key"
+                },
+                Origin::Argument,
+                "this client signs in with a token, not a key; build one with auth `key` to use keys",
+            )),
         }
     }
 
-    /// A parse error with its server-provided text rebuilt from the whole `body`, scrubbed before
-    /// it is cut: a formatter cuts its excerpt without knowing the key, so that excerpt is
-    /// replaced, never patched (a key straddling its cut would leave a piece behind).
-    fn scrub_error(&self, error: Error, body: &[u8]) -> Error {
-        match error {
-            Error::Response(mut e) => {
-                e.excerpt = self.scrubber().excerpt(body, EXCERPT_CHARS);
-                Error::Response(e)
-            }
-            Error::Stream(mut e) => {
-                e.message = self.scrubber().scrub(&e.message).into_owned();
-                Error::Stream(e)
-            }
-            // The one variant a user's own formatter can build, perhaps from the body.
-            Error::Input(message) => Error::Input(self.scrubber().scrub(&message).into()),
-            other => other,
-        }
-    }
-
-    fn error(&self, kind: TransportErrorKind, detail: String, attempts: u32) -> Error {
-        Error::Transport(Box::new(TransportError {
-            kind,
-            host: self.url.host.clone(),
-            detail,
-            attempts,
-            may_have_run: false,
-        }))
-    }
-
-    /// The body went past `max_response_bytes`: the model answered, but not within the limit.
-    fn too_large(&self, attempts: u32) -> Error {
-        let detail = format!(
-            "body is over the {}-byte limit (max_response_bytes); not truncated",
-            self.max_response_bytes
-        );
-        let mut error = self.error(TransportErrorKind::TooLarge, detail, attempts);
-        if let Error::Transport(t) = &mut error {
-            t.may_have_run = true;
-        }
-        error
-    }
-
-    /// `after_head`: the response head had arrived, so whatever broke, the model ran.
-    fn transport_error(&self, e: ureq::Error, attempts: u32, timeout: Duration, after_head: bool) -> Error {
-        use std::io::ErrorKind as Io;
-        let timed_out = || {
-            (
-                TransportErrorKind::Timeout,
-                format!("no complete response within {:.1} s", timeout.as_secs_f64()),
-            )
-        };
-        let (kind, detail) = match e {
-            ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => (
-                TransportErrorKind::ConnectTimeout,
-                "no connection within the connect timeout".to_owned(),
-            ),
-            ureq::Error::Timeout(_) => timed_out(),
-            ureq::Error::BodyExceedsLimit(_) => return self.too_large(attempts),
-            ureq::Error::Io(io) => match io.kind() {
-                Io::ConnectionRefused | Io::AddrNotAvailable | Io::NotConnected => {
-                    (TransportErrorKind::Connect, io.to_string())
-                }
-                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
-                    (TransportErrorKind::Reset, io.to_string())
-                }
-                Io::TimedOut | Io::WouldBlock => timed_out(),
-                // rustls reports a failed handshake (an untrusted certificate) as I/O.
-                _ if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
-                    (TransportErrorKind::Tls, io.to_string())
-                }
-                _ => (TransportErrorKind::Other, io.to_string()),
-            },
-            ureq::Error::HostNotFound => (TransportErrorKind::Connect, "host not found".to_owned()),
-            ureq::Error::ConnectionFailed => (TransportErrorKind::Connect, "connection failed".to_owned()),
-            ureq::Error::ConnectProxyFailed(why) => (
-                TransportErrorKind::Connect,
-                format!("proxy refused the tunnel: {why}"),
-            ),
-            ureq::Error::Tls(msg) => (TransportErrorKind::Tls, msg.to_owned()),
-            ureq::Error::Rustls(e) => (TransportErrorKind::Tls, e.to_string()),
-            // Remaining variants are protocol or header problems; their text names no secret.
-            other => (TransportErrorKind::Other, other.to_string()),
-        };
-        // A timeout once the body is out may have reached the model (never retried).
-        let may_have_run = after_head || kind == TransportErrorKind::Timeout;
-        Error::Transport(Box::new(TransportError {
-            kind,
-            host: self.url.host.clone(),
-            detail,
-            attempts,
-            may_have_run,
-        }))
+    /// The proxy requests go through, as shown to users, and the env var that set it.
+    pub fn proxy(&self) -> Option<(String, Origin)> {
+        self.proxy
+            .as_ref()
+            .map(|(proxy, var)| (proxy.clone(), Origin::Env(var)))
     }
 }
 
@@ -568,107 +497,18 @@ fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Opt
         .map(str::trim)
 }
 
-impl Transport {
-    /// A header value the service sent, scrubbed, then cut to a message's length (a header may
-    /// echo the request's `Authorization`).
-    fn server_header(&self, response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-        header(response, name).map(|value| self.scrubber().cut(value, ERROR_MESSAGE_LIMIT))
-    }
-
-    fn request_id(&self, response: &ureq::http::Response<ureq::Body>) -> Option<String> {
-        ["x-request-id", "x-ms-request-id", "apim-request-id"]
-            .iter()
-            .find_map(|name| self.server_header(response, name))
-    }
-
-    fn http_error(&self, mut response: ureq::http::Response<ureq::Body>, attempts: u32) -> HttpError {
-        let status = response.status().as_u16();
-        let request_id = self.request_id(&response);
-        let model_status = self.server_header(&response, "ms-azureml-model-error-statuscode");
-        let model_reason = self.server_header(&response, "ms-azureml-model-error-reason");
-        let rate_limits = rate_limits(&response);
-        // The message is best effort: only the first 64 KiB are read (a huge body still gives
-        // its start), and a read that fails part-way keeps what came.
-        let mut body = Vec::new();
-        let _ = response
-            .body_mut()
-            .as_reader()
-            .take(ERROR_BODY_LIMIT)
-            .read_to_end(&mut body);
-        HttpError {
-            status,
-            message: service_message(&self.scrubber(), &body),
-            request_id,
-            model_status,
-            model_reason,
-            attempts,
-            retry_after: None,
-            rate_limits,
-        }
-    }
-}
-
-/// The service's message (docs/wire.md): `error.message`, `error` when it is a string, `message`,
-/// `detail`, else the raw body; scrubbed, then cut to 2 KiB. A body too big to parse whole
-/// (over the 64 KiB read) gives its start raw.
-fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        let found = ["/error/message", "/error", "/message", "/detail"]
-            .iter()
-            .find_map(|p| json.pointer(p).and_then(serde_json::Value::as_str));
-        if let Some(message) = found {
-            return Some(scrubber.cut(message, ERROR_MESSAGE_LIMIT));
-        }
-    }
-    let text = scrubber.excerpt(body, ERROR_MESSAGE_LIMIT);
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secret::ApiKey;
-
-    fn message(body: &[u8]) -> Option<String> {
-        service_message(&Scrubber::new(&ApiKey::new("sk-unit-SECRET-1234")), body)
-    }
-
-    #[test]
-    fn service_message_takes_fields_in_wire_order() {
-        let all = br#"{"error": {"message": "em"}, "message": "m", "detail": "d"}"#;
-        assert_eq!(message(all).as_deref(), Some("em"));
-        let string_error = br#"{"error": "e", "message": "m", "detail": "d"}"#;
-        assert_eq!(message(string_error).as_deref(), Some("e"));
-        assert_eq!(
-            message(br#"{"error": 5, "message": "m", "detail": "d"}"#).as_deref(),
-            Some("m")
-        );
-        assert_eq!(message(br#"{"detail": "d"}"#).as_deref(), Some("d"));
-        assert_eq!(
-            message(br#"{"error": {"code": 1}}"#).as_deref(),
-            Some(r#"{"error": {"code": 1}}"#)
-        );
-        assert_eq!(
-            message(b"<html>oops</html>").as_deref(),
-            Some("<html>oops</html>")
-        );
-        assert_eq!(message(b"  "), None);
-    }
-
-    #[test]
-    fn service_message_is_scrubbed_then_cut() {
-        // The key straddles the 2 KiB cut (it starts at 2040): it goes whole.
-        let long = format!(
-            r#"{{"message": "{}sk-unit-SECRET-1234{}"}}"#,
-            "x".repeat(2040),
-            "z".repeat(9)
-        );
-        let expected = format!("{}***zzzzz…", "x".repeat(2040));
-        assert_eq!(message(long.as_bytes()), Some(expected));
-        let raw = format!("{}sk-unit-SECRET-1234", "y".repeat(2040));
-        assert_eq!(message(raw.as_bytes()), Some(format!("{}***", "y".repeat(2040))));
-        let escaped = br#"{"error": "Bearer sk\u002dunit-SECRET-1234"}"#;
-        assert_eq!(message(escaped).as_deref(), Some("Bearer ***"));
-    }
+/// An HTTP client for the side requests of a client (Azure Resource Manager and its sign-in),
+/// with the proxy for `url`'s host and the client's trusted CAs.
+///
+/// # Errors
+/// [`Error::Config`] for a proxy that would see a token in clear, or CA certificates that do not
+/// load.
+pub(crate) fn side_http(url: &ParsedUrl, trust: &Trust) -> Result<TokenHttp> {
+    let proxy = proxy_for(url, |name| std::env::var(name).ok())?.map(|(proxy, _)| proxy);
+    let config = ureq::Agent::config_builder()
+        .user_agent(USER_AGENT)
+        .proxy(proxy)
+        .tls_config(trust.tls_config()?)
+        .build();
+    Ok(TokenHttp::with_agent(config.into()))
 }

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::http::{is_local, HttpFailure, TokenHttp, TokenRequest};
+use super::http::{is_local, HttpFailure, Method, TokenHttp, TokenRequest};
 use super::{token_response, AccessToken, CredentialError};
 
 /// The public cloud's authority, used when `AZURE_AUTHORITY_HOST` is unset.
@@ -77,7 +77,7 @@ impl Authority {
             url: &self.token_url,
             query: &[],
             headers: &[("accept", "application/json")],
-            form: Some(&form),
+            method: Method::Form(&form),
             direct: false,
             connect_timeout: None,
         };

@@ -57,6 +57,14 @@ impl CredentialError {
         }
     }
 
+    /// The same error, with what the token was for before its message.
+    pub(crate) fn context(self, doing: &str) -> Self {
+        CredentialError {
+            message: format!("{doing}: {}", self.message),
+            ..self
+        }
+    }
+
     /// The source that failed, e.g. `"azure cli"` or `"managed identity"`.
     pub fn credential(&self) -> &'static str {
         self.credential

@@ -1,4 +1,5 @@
-//! The one credential file that names ureq: a GET or a form POST to a token endpoint.
+//! The one credential file that names ureq: a GET or a POST to a token endpoint (or to Azure
+//! Resource Manager, which hands out an endpoint's keys and AML tokens).
 //!
 //! Token requests follow no redirects (a redirect could carry a secret elsewhere), read at most
 //! [`MAX_BODY`] bytes, and skip any proxy for loopback, link-local (IMDS) and `direct` requests.
@@ -24,18 +25,29 @@ pub(crate) struct TokenRequest<'a> {
     pub url: &'a str,
     pub query: &'a [(&'a str, &'a str)],
     pub headers: &'a [(&'a str, &'a str)],
-    /// `Some` for a form POST, `None` for a GET.
-    pub form: Option<&'a [(&'a str, &'a str)]>,
+    pub method: Method<'a>,
     /// Never through a proxy, whatever the host (IMDS and managed identity endpoints).
     pub direct: bool,
     /// Overrides the connect bound (IMDS's short probe).
     pub connect_timeout: Option<Duration>,
 }
 
+/// How a request is sent.
+#[derive(Clone, Copy)]
+pub(crate) enum Method<'a> {
+    Get,
+    /// A form POST.
+    Form(&'a [(&'a str, &'a str)]),
+    /// A POST with an empty body (Azure Resource Manager's actions).
+    Post,
+}
+
 /// Whatever status the service answered, with at most [`MAX_BODY`] bytes of body.
 pub(crate) struct TokenReply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// `x-ms-request-id`, as sent (the caller scrubs and cuts it).
+    pub request_id: Option<String>,
 }
 
 impl std::fmt::Debug for TokenReply {
@@ -81,14 +93,20 @@ impl TokenHttp {
 
     pub fn send(&self, request: &TokenRequest<'_>) -> Result<TokenReply, HttpFailure> {
         let direct = request.direct || is_local(request.url);
-        let result = match request.form {
-            Some(form) => {
+        let result = match request.method {
+            Method::Form(form) => {
                 prepare(self.agent.post(request.url), request, direct).send_form(form.iter().copied())
             }
-            None => prepare(self.agent.get(request.url), request, direct).call(),
+            Method::Post => prepare(self.agent.post(request.url), request, direct).send_empty(),
+            Method::Get => prepare(self.agent.get(request.url), request, direct).call(),
         };
         let mut response = result.map_err(failure)?;
         let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-ms-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned());
         let body = response
             .body_mut()
             .with_config()
@@ -100,7 +118,11 @@ impl TokenHttp {
                 }
                 other => failure(other),
             })?;
-        Ok(TokenReply { status, body })
+        Ok(TokenReply {
+            status,
+            body,
+            request_id,
+        })
     }
 }
 
@@ -208,7 +230,7 @@ mod tests {
             url,
             query: &[],
             headers: &[],
-            form: None,
+            method: Method::Get,
             direct,
             connect_timeout: None,
         }

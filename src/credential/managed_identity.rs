@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::http::{HttpFailure, TokenHttp, TokenRequest};
+use super::http::{HttpFailure, Method, TokenHttp, TokenRequest};
 use super::{
     env_var, process_env, scope_to_resource, token_response, AccessToken, CredentialError, Env, Token,
     TokenCredential,
@@ -150,7 +150,7 @@ impl TokenCredential for ManagedIdentityCredential {
             url,
             query: &query,
             headers: &[header, ("accept", "application/json")],
-            form: None,
+            method: Method::Get,
             direct: true,
             connect_timeout: imds.then_some(IMDS_PROBE),
         };

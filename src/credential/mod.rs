@@ -51,9 +51,11 @@ pub use client_secret::ClientSecretCredential;
 pub use default::{DefaultCredential, DefaultCredentialBuilder};
 pub use error::{CredentialError, CredentialErrorKind};
 pub use from_fn::{from_fn, FnCredential};
-pub(crate) use http::TokenHttp;
+pub(crate) use http::{HttpFailure, Method, TokenHttp, TokenRequest};
 pub use managed_identity::ManagedIdentityCredential;
 pub use mode::AuthMode;
+pub(crate) use redact::excerpt as scrubbed_excerpt;
+pub(crate) use token_response::seconds;
 pub use workload_identity::WorkloadIdentityCredential;
 
 /// The scope for Azure ML online endpoints (`*.inference.ml.azure.com`).

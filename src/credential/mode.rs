@@ -12,8 +12,9 @@ use super::{
 
 /// How a client authenticates: the config key `auth`, env `AZUREML_AUTH`, CLI `--auth`.
 ///
-/// Every mode but [`Key`](Self::Key) and [`Custom`](Self::Custom) signs in with Microsoft Entra
-/// ID and sends `Authorization: Bearer <token>` (never `api-key`).
+/// [`Key`](Self::Key) sends the endpoint's key; [`AmlToken`](Self::AmlToken) a token from the
+/// endpoint's own token route; every other mode signs in with Microsoft Entra ID (the endpoint's
+/// `AADToken` mode). Tokens go as `Authorization: Bearer <token>` (never `api-key`).
 ///
 /// ```
 /// use azureml_endpoint::credential::AuthMode;
@@ -28,6 +29,11 @@ pub enum AuthMode {
     /// a config file without `auth` (e.g. one Python saved) means.
     #[default]
     Key,
+    /// The endpoint's AML token (its `AMLToken` mode, which Kubernetes endpoints offer besides
+    /// keys), from Azure Resource Manager's token route for an endpoint connected to by name;
+    /// refreshed when the token says. Signs in to Azure Resource Manager with
+    /// [`DefaultCredential`] (`client_id` picks its identity).
+    AmlToken,
     /// [`ManagedIdentityCredential`]; `client_id` picks a user-assigned identity.
     ManagedIdentity,
     /// [`WorkloadIdentityCredential`] (AKS); `client_id` overrides `AZURE_CLIENT_ID`.
@@ -47,8 +53,9 @@ pub enum AuthMode {
 }
 
 /// The modes a file, env var or flag may name, in the order help text lists them.
-const NAMED: [AuthMode; 6] = [
+const NAMED: [AuthMode; 7] = [
     AuthMode::Key,
+    AuthMode::AmlToken,
     AuthMode::ManagedIdentity,
     AuthMode::WorkloadIdentity,
     AuthMode::ClientSecret,
@@ -68,6 +75,7 @@ impl AuthMode {
             AuthMode::AzureCli => "azure cli credential",
             AuthMode::Default => "default credential",
             AuthMode::Custom => "custom credential",
+            AuthMode::AmlToken => "aml token",
         }
     }
 
@@ -84,6 +92,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMode::Key => "key",
+            AuthMode::AmlToken => "aml_token",
             AuthMode::ManagedIdentity => "managed_identity",
             AuthMode::WorkloadIdentity => "workload_identity",
             AuthMode::ClientSecret => "client_secret",
@@ -93,9 +102,14 @@ impl AuthMode {
         }
     }
 
-    /// Whether the client sends an Entra token rather than its key.
+    /// Whether the client sends a token (an AML or Entra one) rather than its key.
     pub fn uses_token(self) -> bool {
         self != AuthMode::Key
+    }
+
+    /// Whether the client sends a Microsoft Entra token (for the endpoint's `AADToken` mode).
+    pub fn uses_entra(self) -> bool {
+        !matches!(self, AuthMode::Key | AuthMode::AmlToken)
     }
 
     /// Whether a `client_id` means something for this mode.
@@ -106,11 +120,13 @@ impl AuthMode {
                 | AuthMode::WorkloadIdentity
                 | AuthMode::ClientSecret
                 | AuthMode::Default
+                | AuthMode::AmlToken
         )
     }
 
-    /// The built-in credential for this mode, reading the process environment now and sending
-    /// its token requests on `http` (the client's agent). `None` for `Key` and `Custom`.
+    /// The built-in Entra credential for this mode, reading the process environment now and
+    /// sending its token requests on `http` (the client's agent). `None` for `Key`, `AmlToken`
+    /// and `Custom`.
     pub(crate) fn credential(
         self,
         client_id: Option<&str>,
@@ -126,7 +142,7 @@ impl AuthMode {
             }
         };
         let credential: Box<dyn TokenCredential> = match self {
-            AuthMode::Key | AuthMode::Custom => return None,
+            AuthMode::Key | AuthMode::AmlToken | AuthMode::Custom => return None,
             AuthMode::ManagedIdentity => match ManagedIdentityCredential::read_env(&env, client_id) {
                 Ok(c) => Box::new(c.with_http(http)),
                 Err(e) => return Some(Err(e)),
@@ -190,8 +206,8 @@ mod tests {
             assert_eq!(mode.as_str().parse::<AuthMode>(), Ok(mode));
         }
         assert_eq!(" Azure_CLI ".parse::<AuthMode>(), Ok(AuthMode::AzureCli));
-        let listed = "use one of `key`, `managed_identity`, `workload_identity`, `client_secret`, \
-                      `azure_cli`, `default`";
+        let listed = "use one of `key`, `aml_token`, `managed_identity`, `workload_identity`, \
+                      `client_secret`, `azure_cli`, `default`";
         assert_eq!(
             "aad".parse::<AuthMode>(),
             Err(format!("unknown auth mode \"aad\"; {listed}"))

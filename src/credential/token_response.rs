@@ -64,7 +64,7 @@ pub(crate) fn error_message(status: u16, body: &[u8], secrets: &[&str]) -> Strin
     }
 }
 
-fn seconds(value: &Value) -> Option<u64> {
+pub(crate) fn seconds(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {

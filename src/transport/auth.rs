@@ -1,5 +1,5 @@
-//! How a client authenticates: its key's fixed headers, or an `Authorization: Bearer` header per
-//! attempt from the per-client token cache, with a scrubber for the token in use.
+//! How a client authenticates: an `Authorization: Bearer` header per attempt, with its key (of
+//! the two it may hold) or a token from the per-client cache, and a scrubber for what it sent.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -10,41 +10,33 @@ use crate::credential::{AccessToken, AuthMode, CachedCredential, TokenCredential
 use crate::error::{Error, Result};
 use crate::secret::{ApiKey, Scrubber};
 
-/// How a client authenticates.
+use super::keys::{KeyRing, KeyUse};
+
+/// How a client authenticates, as resolved.
 pub(crate) enum Auth<'a> {
-    /// The key, as `Authorization: Bearer` (and `api-key` for serverless).
-    Key(&'a ApiKey),
-    /// A credential given in code, for this token scope.
+    /// The key and, when known, the endpoint's other key: `Authorization: Bearer` (and
+    /// `api-key` for serverless).
+    Keys(ApiKey, Option<ApiKey>),
+    /// A credential given in code (or the AML token route), for this token scope.
     Credential(Arc<dyn TokenCredential>, String),
     /// A built-in credential with an optional client id, for this token scope; made here so its
     /// token requests go out on this client's agent.
     Mode(AuthMode, Option<&'a str>, String),
 }
 
-/// A fixed header: name, value, whether it is secret.
-pub(super) type Fixed<'a> = (&'a str, String, bool);
-
 impl Auth<'_> {
-    /// The key's fixed headers and scrubber, or the token source (made on `agent`, so token
-    /// requests share the client's pool and proxy rules).
-    pub(super) fn headers(
-        self,
-        config: &EndpointConfig,
-        agent: &ureq::Agent,
-    ) -> Result<(Vec<Fixed<'static>>, Scrubber, Option<Bearer>)> {
+    /// The signer: the keys, or the token source (made on `agent`, so token requests share the
+    /// client's pool and proxy rules).
+    pub(super) fn signer(self, config: &EndpointConfig, agent: &ureq::Agent) -> Result<Signer> {
         match self {
-            Auth::Key(key) => {
-                let mut fixed = vec![("authorization", format!("Bearer {}", key.expose()), true)];
-                if config.api_type == ApiType::Serverless {
-                    fixed.push(("api-key", key.expose().to_owned(), true));
-                }
-                Ok((fixed, Scrubber::new(key), None))
-            }
-            Auth::Credential(credential, scope) => Ok((
-                Vec::new(),
-                Scrubber::default(),
-                Some(Bearer::new(CachedCredential::new(credential, scope))),
-            )),
+            Auth::Keys(primary, secondary) => Ok(Signer::Keys(KeyRing::new(
+                primary,
+                secondary,
+                config.api_type == ApiType::Serverless,
+            )?)),
+            Auth::Credential(credential, scope) => Ok(Signer::Token(Bearer::new(CachedCredential::new(
+                credential, scope,
+            )))),
             Auth::Mode(mode, client_id, scope) => {
                 let http = TokenHttp::with_agent(agent.clone());
                 let Some(credential) = mode.credential(client_id, http) else {
@@ -55,8 +47,82 @@ impl Auth<'_> {
                     ));
                 };
                 let cache = CachedCredential::new(credential?, scope);
-                Ok((Vec::new(), Scrubber::default(), Some(Bearer::new(cache))))
+                Ok(Signer::Token(Bearer::new(cache)))
             }
+        }
+    }
+}
+
+/// What signs each attempt: the keys, or a token cache.
+#[derive(Clone)]
+pub(super) enum Signer {
+    Keys(KeyRing),
+    Token(Bearer),
+}
+
+/// What one attempt was signed with.
+pub(super) enum Signature {
+    Key(KeyUse),
+    Token(AccessToken, HeaderValue),
+}
+
+impl Signature {
+    pub fn authorization(&self) -> &HeaderValue {
+        match self {
+            Signature::Key(used) => &used.authorization,
+            Signature::Token(_, header) => header,
+        }
+    }
+
+    pub fn api_key(&self) -> Option<&HeaderValue> {
+        match self {
+            Signature::Key(used) => used.api_key.as_ref(),
+            Signature::Token(..) => None,
+        }
+    }
+
+    /// Which key, when the client holds two.
+    pub fn label(&self) -> Option<&'static str> {
+        match self {
+            Signature::Key(used) => used.label,
+            Signature::Token(..) => None,
+        }
+    }
+}
+
+impl Signer {
+    /// The key or token for the next attempt.
+    ///
+    /// # Errors
+    /// [`Error::Credential`](crate::Error::Credential) when no token can be had.
+    pub fn sign(&self) -> Result<Signature> {
+        Ok(match self {
+            Signer::Keys(ring) => Signature::Key(ring.current()),
+            Signer::Token(bearer) => {
+                let (token, header) = bearer.token()?;
+                Signature::Token(token, header)
+            }
+        })
+    }
+
+    /// The endpoint answered 401 to `signature`: drops the token or switches keys. Whether one
+    /// more attempt may succeed.
+    pub fn rejected(&self, signature: &Signature) -> bool {
+        match (self, signature) {
+            (Signer::Keys(ring), Signature::Key(used)) => ring.rejected(used),
+            (Signer::Token(bearer), Signature::Token(token, _)) => {
+                bearer.invalidate(token);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Scrubs the keys, or the token last handed out.
+    pub fn scrubber(&self) -> Scrubber {
+        match self {
+            Signer::Keys(ring) => ring.scrubber(),
+            Signer::Token(bearer) => bearer.scrubber(),
         }
     }
 }

@@ -36,7 +36,11 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
             (_, Some(port)) if host.eq_ignore_ascii_case("localhost") => {
                 (host, port).to_socket_addrs()?.collect()
             }
-            _ => return DefaultResolver::default().resolve(uri, config, timeout),
+            _ => {
+                return DefaultResolver::default()
+                    .resolve(uri, config, timeout)
+                    .map_err(unresolved)
+            }
         };
         let mut out = self.empty();
         for addr in config.ip_family().keep_wanted(local.into_iter()) {
@@ -48,6 +52,26 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
             return Err(ureq::Error::HostNotFound);
         }
         Ok(out)
+    }
+}
+
+/// A name that did not resolve, told apart from other I/O errors by its type: the system's
+/// lookup error (an uncategorized `io::Error`) says only "failed to lookup address".
+#[derive(Debug)]
+pub(super) struct NotResolved(pub std::io::Error);
+
+impl std::fmt::Display for NotResolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for NotResolved {}
+
+fn unresolved(error: ureq::Error) -> ureq::Error {
+    match error {
+        ureq::Error::Io(io) => ureq::Error::Io(std::io::Error::new(io.kind(), NotResolved(io))),
+        other => other,
     }
 }
 

@@ -6,14 +6,15 @@ use crate::config::{Origin, ParsedUrl};
 use crate::error::{Error, Result};
 use ureq::ProxyProtocol;
 
-/// The proxy for an endpoint (docs/reliability.md, Secrets): never for a loopback host; otherwise
+/// The proxy for an endpoint and the env var naming it (docs/reliability.md, Secrets): never for
+/// a loopback host; otherwise
 /// the usual env vars for its scheme unless `NO_PROXY` names the host. A proxy that would see the
 /// key in clear (plain http) is a config error. ureq's own env lookup is not used: it proxies
 /// loopback and takes `ALL_PROXY` before the scheme's variable.
 pub(super) fn proxy_for(
     url: &ParsedUrl,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<ureq::Proxy>> {
+) -> Result<Option<(ureq::Proxy, &'static str)>> {
     if url.is_loopback() {
         return Ok(None);
     }
@@ -47,7 +48,7 @@ pub(super) fn proxy_for(
     // Only HTTP CONNECT proxies: this build has no SOCKS support (ureq would panic on one).
     match ureq::Proxy::new(value.trim()) {
         Ok(proxy) if matches!(proxy.protocol(), ProxyProtocol::Http | ProxyProtocol::Https) => {
-            Ok(Some(proxy))
+            Ok(Some((proxy, var)))
         }
         _ => Err(Error::config(
             "proxy",
@@ -103,6 +104,15 @@ fn in_cidr(host: &str, net: &str, bits: &str) -> bool {
         .is_some_and(|shift| host.checked_shr(shift) == net.checked_shr(shift))
 }
 
+/// A proxy as shown to users: scheme, host and port, never its credentials.
+pub(super) fn shown(proxy: &ureq::Proxy) -> String {
+    let scheme = match proxy.protocol() {
+        ProxyProtocol::Https => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{}:{}", proxy.host(), proxy.port())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,7 +161,7 @@ mod tests {
                 ("ALL_PROXY", "http://10.0.0.2:1"),
             ]),
         );
-        assert_eq!(proxy.unwrap().unwrap().host(), "10.0.0.1");
+        assert_eq!(proxy.unwrap().unwrap().0.host(), "10.0.0.1");
         let proxy = proxy_for(
             &remote,
             env(&[
@@ -159,7 +169,7 @@ mod tests {
                 ("all_proxy", "http://10.0.0.2:1"),
             ]),
         );
-        assert_eq!(proxy.unwrap().unwrap().host(), "10.0.0.2");
+        assert_eq!(proxy.unwrap().unwrap().0.host(), "10.0.0.2");
         assert!(proxy_for(&remote, env(&[("HTTP_PROXY", "http://10.0.0.1:3128")]))
             .unwrap()
             .is_none());

@@ -461,7 +461,7 @@ fn network_and_port_failures_get_the_clis_hints() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).ends_with("hint: check the host name in the URL and that the endpoint is up (and HTTPS_PROXY, if you need one)\n"),
+        stderr(&out).ends_with("hint: check that the endpoint is up and reachable from here (a firewall? a private network?), and HTTPS_PROXY if you need one\n"),
         "{}",
         stderr(&out)
     );

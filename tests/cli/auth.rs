@@ -203,8 +203,8 @@ fn an_unknown_mode_is_a_usage_error() {
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
-            "--auth: unknown auth mode \"aad\"; use one of `key`, `managed_identity`, \
-             `workload_identity`, `client_secret`, `azure_cli`, `default`"
+            "--auth: unknown auth mode \"aad\"; use one of `key`, `aml_token`, \
+             `managed_identity`, `workload_identity`, `client_secret`, `azure_cli`, `default`"
         ),
         "{stderr}"
     );

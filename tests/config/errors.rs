@@ -289,7 +289,8 @@ fn unknown_key_is_named_with_the_closest_known_one() {
     assert_eq!(
         load_message("typo.json", text, &env()),
         "invalid `endpoint_ulr` (file `<file>`): unknown key (did you mean `endpoint_url`?); known keys: _type, \
-         endpoint_url, endpoint_api_type, endpoint_api_key, deployment_name, timeout, max_retries, formatter, \
+         endpoint_url, endpoint_name, workspace_name, resource_group, subscription_id, \
+         endpoint_api_type, endpoint_api_key, deployment_name, timeout, max_retries, formatter, \
          content_formatter, model_kwargs, extra_headers, auth, client_id, token_scope, ca_certificates, \
          use_os_trust_store, model"
     );
@@ -419,7 +420,8 @@ fn missing_url_and_key_say_where_each_can_come_from() {
     assert_eq!(
         load_message("n.yaml", "_type: azureml_endpoint\n", &no_env),
         "invalid `endpoint_url` (default): no endpoint URL; it comes from the builder, the config file's \
-         `endpoint_url` or env var AZUREML_ENDPOINT_URL"
+         `endpoint_url` or env var AZUREML_ENDPOINT_URL, or from Azure Resource Manager for an \
+         endpoint named with `endpoint_name`"
     );
     let url_only = with_env(&[("AZUREML_ENDPOINT_URL", URL)]);
     assert_eq!(

@@ -381,7 +381,7 @@ fn auth_settings_are_checked_at_build() {
         (
             base().api_key("k").client_id("id").build().err(),
             "invalid `client_id` (argument): auth `key` takes no client id; it is for \
-             managed_identity, workload_identity, client_secret and default",
+             managed_identity, workload_identity, client_secret, default and aml_token",
         ),
         (
             base().auth(AuthMode::Custom).build().err(),

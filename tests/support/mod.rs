@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use azureml_endpoint::{Error, LoadOptions};
 
+pub mod access;
 pub mod cli;
 pub mod fault;
 pub mod keepalive;

@@ -8,18 +8,20 @@ pub enum Command {
     Batch,
     ConfigNew,
     ConfigShow,
+    Check,
     Local,
 }
 
 use Command::*;
 
 /// Each command as typed after the program name.
-pub const COMMANDS: [(&str, Command); 6] = [
+pub const COMMANDS: [(&str, Command); 7] = [
     ("complete", Complete),
     ("chat", Chat),
     ("batch", Batch),
     ("config new", ConfigNew),
     ("config show", ConfigShow),
+    ("check", Check),
     ("local", Local),
 ];
 

@@ -35,20 +35,24 @@ pub fn new(args: &Args) -> Result<u8, Failure> {
     if !args.stop.is_empty() {
         kwargs.insert("stop".into(), json!(args.stop));
     }
-    // No key is needed: a saved config never holds one, and `config new` makes no call (the file
-    // may be for another machine, so its sign-in mode is not set up here either).
+    // Checked as a build checks, without the key (never saved), a credential or any call: the
+    // file may be for another machine (a pod, a VM), whose environment signs in.
     let map = if is_chat {
-        let b = settings(args, true, AzureMlChatOnlineEndpoint::builder())?;
-        b.model_kwargs(kwargs).to_config_map()?
+        settings(args, true, AzureMlChatOnlineEndpoint::builder())?
+            .model_kwargs(kwargs)
+            .to_config_map()?
     } else {
-        let b = settings(args, false, AzureMlOnlineEndpoint::builder())?;
-        b.model_kwargs(kwargs).to_config_map()?
+        settings(args, false, AzureMlOnlineEndpoint::builder())?
+            .model_kwargs(kwargs)
+            .to_config_map()?
     };
     save_config(path, &map)?;
-    eprintln!(
-        "wrote {} (the key is not saved: set {ENV_ENDPOINT_API_KEY} when using it)",
-        path.display()
-    );
+    let uses = match (&args.auth, &args.endpoint_name) {
+        (Some(mode), _) if mode.uses_token() => format!("it signs in with `{mode}` when used"),
+        (_, Some(_)) => "the endpoint's keys or token are looked up by name when it is used".into(),
+        _ => format!("set {ENV_ENDPOINT_API_KEY} when using it"),
+    };
+    eprintln!("wrote {} (no key is saved: {uses})", path.display());
     Ok(0)
 }
 

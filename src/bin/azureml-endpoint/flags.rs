@@ -5,7 +5,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use azureml_endpoint::config::ENV_AUTH;
+use azureml_endpoint::config::{
+    ENV_ARM_RESOURCE_GROUP, ENV_ARM_SUBSCRIPTION, ENV_ARM_WORKSPACE_NAME, ENV_AUTH,
+};
 use azureml_endpoint::{
     config::ENV_CA_BUNDLE, config::ENV_DEPLOYMENT_NAME, config::ENV_ENDPOINT_API_KEY,
     config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL, config::ENV_TIMEOUT, ApiType,
@@ -41,8 +43,8 @@ pub struct Given {
     pub value: OsString,
 }
 
-const ENDPOINT: &[Command] = &[Complete, Chat, Batch, ConfigNew];
-const CALLING: &[Command] = &[Complete, Chat, Batch];
+const ENDPOINT: &[Command] = &[Complete, Chat, Batch, ConfigNew, Check];
+const CALLING: &[Command] = &[Complete, Chat, Batch, Check];
 const ONE_CALL: &[Command] = &[Complete, Chat];
 
 #[rustfmt::skip]
@@ -51,6 +53,14 @@ pub const FLAGS: &[Flag] = &[
         |a, v| put(&mut a.config, Ok(v.path()))),
     flag("url", Some("URL"), ENDPOINT, "the scoring URL (or AZUREML_ENDPOINT_URL)",
         |a, v| put(&mut a.url, v.text())).fills("endpoint_url", Some(ENV_ENDPOINT_URL)),
+    flag("endpoint-name", Some("NAME"), ENDPOINT, "connect by name: the endpoint is looked up in its workspace (with --workspace, --resource-group, --subscription); its keys or token too",
+        |a, v| put(&mut a.endpoint_name, v.text())).fills("endpoint_name", None),
+    flag("workspace", Some("NAME"), ENDPOINT, "the named endpoint's Azure ML workspace (or AZUREML_ARM_WORKSPACE_NAME)",
+        |a, v| put(&mut a.workspace, v.text())).fills("workspace_name", Some(ENV_ARM_WORKSPACE_NAME)),
+    flag("resource-group", Some("NAME"), ENDPOINT, "the workspace's resource group (or AZUREML_ARM_RESOURCEGROUP)",
+        |a, v| put(&mut a.resource_group, v.text())).fills("resource_group", Some(ENV_ARM_RESOURCE_GROUP)),
+    flag("subscription", Some("ID"), ENDPOINT, "the workspace's subscription id (or AZUREML_ARM_SUBSCRIPTION)",
+        |a, v| put(&mut a.subscription, v.text())).fills("subscription_id", Some(ENV_ARM_SUBSCRIPTION)),
     flag("api-type", Some("TYPE"), ENDPOINT, "dedicated or serverless; default: the one the URL path fits (…/score: dedicated)",
         |a, v| put(&mut a.api_type, api_type(&v.text()?))).fills("endpoint_api_type", Some(ENV_ENDPOINT_API_TYPE)),
     flag("formatter", Some("TAG"), ENDPOINT, "the model's request/response shape: gpt2, hf, dolly, custom_openai (default), custom_openai_chat, mistral_chat, …",
@@ -59,9 +69,11 @@ pub const FLAGS: &[Flag] = &[
         |a, v| put(&mut a.deployment, v.text())).fills("deployment_name", Some(ENV_DEPLOYMENT_NAME)),
     flag("timeout", Some("SECS"), ENDPOINT, "per-request deadline in seconds (or AZUREML_TIMEOUT; default 50)",
         |a, v| put(&mut a.timeout, parse_timeout(&v.text()?).map_err(|e| v.bad(e)))).fills("timeout", Some(ENV_TIMEOUT)),
-    flag("api-key-env", Some("NAME"), &[Complete, Chat, Batch, ConfigShow], "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY",
+    flag("api-key-env", Some("NAME"), &[Complete, Chat, Batch, ConfigShow, Check], "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY",
         |a, v| put(&mut a.api_key_env, v.text())).fills("endpoint_api_key", Some(ENV_ENDPOINT_API_KEY)),
-    flag("auth", Some("MODE"), ENDPOINT, "sign in with: key (default), managed_identity, workload_identity, client_secret, azure_cli, default (or AZUREML_AUTH)",
+    flag("secondary-key-env", Some("NAME"), CALLING, "read the endpoint's other key from env var NAME: a key refused with 401 switches to it once",
+        |a, v| put(&mut a.secondary_key_env, v.text())).fills("secondary_api_key", None),
+    flag("auth", Some("MODE"), ENDPOINT, "sign in with: key (default), aml_token, managed_identity, workload_identity, client_secret, azure_cli, default (or AZUREML_AUTH); by name: the endpoint's own mode",
         |a, v| put(&mut a.auth, v.text()?.parse().map_err(|e| v.bad(e)))).fills("auth", Some(ENV_AUTH)),
     flag("token-scope", Some("SCOPE"), ENDPOINT, "the Entra token scope; needed for hosts other than *.inference.ml.azure.com, *.openai.azure.com, *.cognitiveservices.azure.com, *.services.ai.azure.com",
         |a, v| put(&mut a.token_scope, v.text())).fills("token_scope", None),
@@ -75,8 +87,10 @@ pub const FLAGS: &[Flag] = &[
         |a, v| push(&mut a.stop, v.text())),
     flag("stream", None, ONE_CALL, "print the answer as it arrives (serverless endpoints stream; dedicated ones answer whole)",
         |a, _| on(&mut a.stream)),
-    flag("json", None, &[Complete, Chat, ConfigShow], "print one JSON object: text or message, finish_reason, usage, request_id",
+    flag("json", None, &[Complete, Chat, ConfigShow, Check], "print one JSON object: text or message, finish_reason, usage, request_id (check: its steps)",
         |a, _| on(&mut a.json)),
+    flag("probe", None, &[Check], "also make one minimal call and say which step fails, if one does",
+        |a, _| on(&mut a.probe)),
     flag("system", Some("TEXT"), &[Chat], "a system message before the conversation",
         |a, v| put(&mut a.system, v.text())),
     flag("messages", Some("FILE"), &[Chat], "a JSON array of {\"role\", \"content\"} messages to send before MESSAGE",
@@ -91,7 +105,7 @@ pub const FLAGS: &[Flag] = &[
         |a, v| put(&mut a.concurrency, whole(v, "a whole number > 0", |n| n > 0))),
     flag("resume", None, &[Batch], "keep the successful results already in the output; redo failed and missing lines",
         |a, _| on(&mut a.resume)),
-    flag("chat", None, &[ConfigNew], "write a chat endpoint (implied by a …/chat/completions URL or a chat formatter)",
+    flag("chat", None, &[ConfigNew, Check], "a chat endpoint (implied by a …/chat/completions URL or a chat formatter)",
         |a, _| on(&mut a.chat)),
     flag("force", None, &[ConfigNew], "overwrite an existing file",
         |a, _| on(&mut a.force)),

@@ -14,11 +14,13 @@ Commands:
     batch                    one request per JSONL line (--input, --output, --concurrency, --resume)
     config new -o FILE       write a config file from the flags (validated; never the key)
     config show FILE         load a config and show each setting and where it came from
+    check [--probe]          is this endpoint usable from here: each step the client takes
     local [--port N]         serve the embedded local echo endpoint until interrupted
     help [COMMAND]           this help, or a command's help with all its flags
 
 The key is read only from the environment (AZUREML_ENDPOINT_API_KEY, or --api-key-env NAME),
-never from a flag. The api type follows the URL path (…/score: dedicated; …/completions,
+never from a flag; --endpoint-name NAME (with --workspace, --resource-group, --subscription)
+looks the endpoint, its keys or its token up in Azure Resource Manager instead. The api type follows the URL path (…/score: dedicated; …/completions,
 …/chat/completions: serverless) unless --api-type says otherwise. `--` ends the flags, so a
 prompt may start with '-'. HTTPS_PROXY/HTTP_PROXY apply when set; list hosts to reach
 directly, 127.0.0.1 and localhost included, in NO_PROXY.
@@ -89,6 +91,17 @@ fn texts(command: Command) -> (&'static str, &'static str, &'static str) {
             "Loads and validates a config file and prints each resolved setting and where it came\n\
              from (file, env var, default); the key only as set or unset.",
             "azureml-endpoint config show azureml.json --json",
+        ),
+        Command::Check => (
+            "check [FLAGS] [--probe] [--json]",
+            "Says, step by step, what the client would do: each resolved setting and where it came\n\
+             from, the endpoint (looked up by name, with its traffic), the auth mode and where the key\n\
+             or token comes from (never its value), the proxy and the trusted CAs. --probe also makes\n\
+             one minimal call and names the step that fails: name resolution, connect, TLS, proxy,\n\
+             sign-in, authorization, deployment (404), model container (424), throttling, timeout,\n\
+             formatter; each with what to do. Exit status: 0 every step passed, 1 a step failed,\n\
+             2 usage or config error.",
+            "azureml-endpoint check --endpoint-name my-ep --workspace my-ws --resource-group my-rg --subscription 0000-… --probe",
         ),
         Command::Local => (
             "local [--port N]",

@@ -7,6 +7,7 @@
 mod args;
 mod batch;
 mod call;
+mod check;
 mod client;
 mod command;
 mod config;
@@ -77,6 +78,7 @@ fn run() -> Result<u8, Failure> {
         Command::Batch => batch::run(&args),
         Command::ConfigNew => config::new(&args),
         Command::ConfigShow => config::show(&args),
+        Command::Check => check::run(&args),
         Command::Local => local(&args),
     };
     result.map_err(|failure| remedy::explain(failure, &args, command))

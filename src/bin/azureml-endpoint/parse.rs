@@ -148,7 +148,7 @@ fn command_of(words: &[OsString], help: bool) -> Result<Found, Failure> {
             "unknown command `{first}`{}",
             did_you_mean(
                 &first,
-                &["complete", "chat", "batch", "config", "local", "help"],
+                &["complete", "chat", "batch", "config", "check", "local", "help"],
                 |w| format!("`{w}`")
             )
         ))),

@@ -34,7 +34,23 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
         Error::Io(_) => "check the path and that it can be read (or written)".into(),
         Error::Input(_) => "check the prompt, the messages and the --param values".into(),
         Error::Http(e) if e.status == 401 || e.status == 403 => match args.auth {
+            Some(AuthMode::AmlToken) => {
+                "check that the endpoint's auth mode is AMLToken and that the identity may get its \
+                 token (Microsoft.MachineLearningServices/workspaces/onlineEndpoints/token/action)"
+                    .into()
+            }
             Some(mode) if mode.uses_token() => ROLE.into(),
+            None if args.endpoint_name.is_some() && args.api_key_env.is_none() => {
+                match std::env::var_os(args.key_var()) {
+                    Some(_) => format!(
+                        "a key in {} wins over the endpoint's own keys: unset it to use them",
+                        args.key_var()
+                    ),
+                    None => "the endpoint refused its own keys: if they were just regenerated, run \
+                             again to look them up; else check the endpoint's auth mode"
+                        .into(),
+                }
+            }
             _ => format!("check the key in {}; with --auth, {ROLE}", args.key_var()),
         },
         Error::Http(e) if e.status == 404 => "check the URL and that a deployment takes traffic".into(),
@@ -47,6 +63,7 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
         Error::Stream(_) => "the answer is incomplete; retry the call".into(),
         Error::Transport(e) => transport_remedy(e.kind).into(),
         Error::Credential(e) => credential_remedy(e.mode()).into(),
+        Error::Lookup(e) => lookup_remedy(e.status).into(),
         _ => "see the message above".into(),
     }
 }
@@ -132,7 +149,13 @@ fn is_remote_http(url: &str) -> bool {
 fn transport_remedy(kind: TransportErrorKind) -> &'static str {
     match kind {
         TransportErrorKind::Connect => {
-            "check the host name in the URL and that the endpoint is up (and HTTPS_PROXY, if you need one)"
+            "check that the endpoint is up and reachable from here (a firewall? a private network?), and HTTPS_PROXY if you need one"
+        }
+        TransportErrorKind::Dns => {
+            "check the host name in the URL (a typo? a deleted endpoint?) and this machine's DNS; a private endpoint's name resolves only inside its virtual network"
+        }
+        TransportErrorKind::Proxy => {
+            "check HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY): the proxy must be reachable from here; list hosts to reach directly in NO_PROXY"
         }
         TransportErrorKind::ConnectTimeout => "check the network path to the host (firewall, proxy), then retry",
         TransportErrorKind::Timeout => "the model is slow: raise --timeout, or ask for fewer tokens",
@@ -142,6 +165,25 @@ fn transport_remedy(kind: TransportErrorKind) -> &'static str {
             "behind a TLS-inspecting proxy, trust its CA: --ca-cert FILE, AZUREML_CA_BUNDLE, or --os-trust-store"
         }
         _ => "retry later",
+    }
+}
+
+/// What to do when Azure Resource Manager refused or did not answer a lookup.
+fn lookup_remedy(status: Option<u16>) -> &'static str {
+    match status {
+        Some(401 | 403) => {
+            "sign in as an identity with that role: --auth picks the Entra source; keys and AML \
+             tokens sign in with the default chain (AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, \
+             workload or managed identity, then az login)"
+        }
+        Some(404) => {
+            "check --endpoint-name, --workspace, --resource-group and --subscription (or \
+             AZUREML_ARM_WORKSPACE_NAME, AZUREML_ARM_RESOURCEGROUP, AZUREML_ARM_SUBSCRIPTION)"
+        }
+        None => {
+            "check the network path to Azure Resource Manager (AZUREML_ARM_ENDPOINT, HTTPS_PROXY), then retry"
+        }
+        Some(_) => "retry later; if it persists, quote the request id to Azure support",
     }
 }
 
@@ -158,7 +200,10 @@ fn credential_remedy(mode: Option<AuthMode>) -> &'static str {
             "check the pod's workload identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID"
         }
         Some(AuthMode::ClientSecret) => "check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET",
-        _ => "set up one of the sources listed above, or choose another --auth (key, managed_identity, workload_identity, client_secret, azure_cli)",
+        Some(AuthMode::AmlToken) => {
+            "check that the identity may get the endpoint's token (the AzureML Data Scientist role), or choose another --auth"
+        }
+        _ => "set up one of the sources listed above, or choose another --auth (key, aml_token, managed_identity, workload_identity, client_secret, azure_cli)",
     }
 }
 

@@ -23,11 +23,26 @@ where
     Builder<F>: FormatterTag,
 {
     let mut s = b.allow_insecure_http(args.allow_insecure_http);
-    if let Some(key) = named_key(args)? {
+    if let Some(key) = named_key("--api-key-env", args.api_key_env.as_deref())? {
         s = s.api_key(key);
+    }
+    if let Some(key) = named_key("--secondary-key-env", args.secondary_key_env.as_deref())? {
+        s = s.secondary_api_key(key);
     }
     if let Some(url) = &args.url {
         s = s.endpoint_url(url.clone());
+    }
+    if let Some(name) = &args.endpoint_name {
+        s = s.endpoint_name(name.clone());
+    }
+    if let Some(name) = &args.workspace {
+        s = s.workspace_name(name.clone());
+    }
+    if let Some(name) = &args.resource_group {
+        s = s.resource_group(name.clone());
+    }
+    if let Some(id) = &args.subscription {
+        s = s.subscription_id(id.clone());
     }
     if let Some(api_type) = api_type(args, chat)? {
         s = s.api_type(api_type);
@@ -66,15 +81,15 @@ where
     }
 }
 
-/// The key from `--api-key-env NAME`, which must be set.
-fn named_key(args: &Args) -> Result<Option<String>, Failure> {
-    let Some(name) = &args.api_key_env else {
+/// The key from `--api-key-env NAME` (or `--secondary-key-env NAME`), which must be set.
+fn named_key(flag: &str, var: Option<&str>) -> Result<Option<String>, Failure> {
+    let Some(name) = var else {
         return Ok(None);
     };
     let value = std::env::var_os(name).ok_or_else(|| {
         Failure::new(
             2,
-            format!("--api-key-env {name}: env var {name} is not set"),
+            format!("{flag} {name}: env var {name} is not set"),
             format!("export {name}=..."),
         )
     })?;
