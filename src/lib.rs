@@ -32,6 +32,7 @@ mod load_options;
 #[cfg(feature = "local")]
 pub mod local;
 mod message;
+mod nullable;
 mod options;
 mod rate_limit;
 mod registry;

@@ -90,7 +90,7 @@ struct WireMessage {
     role: Role,
     #[serde(default)]
     content: WireContent,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     tool_calls: Vec<ToolCall>,
     #[serde(default)]
     tool_call_id: Option<String>,
@@ -262,7 +262,11 @@ pub struct ToolCall {
     /// The id a `tool` message answers with.
     pub id: String,
     /// The tool kind; `function` for every tool today.
-    #[serde(rename = "type", default = "function_kind")]
+    #[serde(
+        rename = "type",
+        default = "function_kind",
+        deserialize_with = "kind_or_function"
+    )]
     pub kind: String,
     /// The function and its arguments.
     pub function: FunctionCall,
@@ -284,6 +288,11 @@ impl ToolCall {
 
 fn function_kind() -> String {
     "function".to_owned()
+}
+
+/// `"type": null` is absent too (see `nullable.rs`): a function call.
+fn kind_or_function<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::deserialize(deserializer)?.unwrap_or_else(function_kind))
 }
 
 /// The function a tool call names.
@@ -362,13 +371,13 @@ impl Completion {
 #[non_exhaustive]
 pub struct Usage {
     /// Tokens in the prompt.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub prompt_tokens: u64,
     /// Tokens generated.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub completion_tokens: u64,
     /// Both together.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub total_tokens: u64,
 }
 
