@@ -308,8 +308,13 @@ pub struct FunctionCall {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ChatCompletion {
-    /// The reply; its `content` is `None` when it only calls tools.
+    /// The reply; its `content` is `None` when it only calls tools. A reasoning model's
+    /// thinking is not in it but in [`reasoning`](Self::reasoning).
     pub message: ChatMessage,
+    /// A reasoning model's thinking: the message's `reasoning_content`, or the leading
+    /// `<think>…</think>` block of its content (the content is then the text after the block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Why generation stopped (`stop`, `length`, `tool_calls`, …), when the endpoint says.
     pub finish_reason: Option<String>,
     /// Token log-probabilities, when the endpoint returns them.
@@ -328,6 +333,7 @@ impl ChatCompletion {
     pub fn new(message: ChatMessage) -> Self {
         ChatCompletion {
             message,
+            reasoning: None,
             finish_reason: None,
             logprobs: None,
             usage: None,
@@ -341,8 +347,13 @@ impl ChatCompletion {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Completion {
-    /// The text exactly as the model produced it (not trimmed).
+    /// The text exactly as the model produced it (not trimmed); for a reasoning model, the
+    /// answer after its thinking.
     pub text: String,
+    /// A reasoning model's thinking: `reasoning_content`, or the leading `<think>…</think>`
+    /// block of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Why generation stopped (`stop`, `length`, …), when the endpoint says.
     pub finish_reason: Option<String>,
     /// Token log-probabilities, when the endpoint returns them.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::chunk::StreamChunk;
 use crate::error::{Error, Result, StreamErrorKind};
 use crate::excerpt::EXCERPT_CHARS;
+use crate::reasoning::ThinkSplitter;
 use crate::secret::Scrubber;
 use crate::sse::{ReadFailure, SseReader, MAX_EVENT_BYTES};
 
@@ -66,6 +67,8 @@ struct Events {
     expected: String,
     /// A chunk with a finish reason was yielded: the answer is whole even without `[DONE]`.
     finished: bool,
+    /// Moves a leading `<think>` block from the chunks' text to their reasoning.
+    think: ThinkSplitter,
 }
 
 impl fmt::Debug for CompletionStream {
@@ -115,6 +118,7 @@ impl CompletionStream {
             parse,
             expected,
             finished: false,
+            think: ThinkSplitter::default(),
         };
         CompletionStream {
             state: State::Events(events),
@@ -147,6 +151,7 @@ impl CompletionStream {
             parse,
             expected,
             finished,
+            think,
         } = events;
         loop {
             let event = match reader.next_event() {
@@ -186,8 +191,14 @@ impl CompletionStream {
                 return Some(Err(event_error(data, true, expected, scrubber)));
             }
             match parse(data) {
-                Some(chunk) if chunk.is_empty() => continue,
-                Some(chunk) => {
+                Some(mut chunk) => {
+                    think.apply(&mut chunk);
+                    if chunk.finish_reason.is_some() {
+                        think.finish(&mut chunk);
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
                     *finished |= chunk.finish_reason.is_some();
                     reader.restart_deadline();
                     return Some(Ok(chunk));
@@ -207,8 +218,18 @@ impl Iterator for CompletionStream {
             State::Whole(chunk) => Some(Ok(chunk)),
             State::Events(mut events) => {
                 let item = Self::next_event_chunk(&mut events, self.chunks, &self.scrubber);
-                if matches!(item, Some(Ok(_))) {
-                    self.state = State::Events(events);
+                match item {
+                    Some(Ok(_)) => self.state = State::Events(events),
+                    // A whole stream: text still held for a `<think>` tag that never came.
+                    None => {
+                        let mut last = StreamChunk::default();
+                        events.think.finish(&mut last);
+                        return (!last.is_empty()).then(|| {
+                            self.chunks += 1;
+                            Ok(last)
+                        });
+                    }
+                    Some(Err(_)) => {}
                 }
                 item
             }
@@ -447,5 +468,37 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(stream.next().is_none());
+    }
+
+    #[test]
+    fn a_think_block_across_events_is_reasoning() {
+        let body = b"data: {\"choices\": [{\"delta\": {\"role\": \"assistant\", \"content\": \"<thi\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"content\": \"nk>sky</thi\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"content\": \"nk>\\n\\nBlue\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"reasoning_content\": \"late\"}, \"finish_reason\": \"stop\"}]}\n\n\
+                     data: [DONE]\n\n";
+        let parts: Vec<_> = stream_of(body, 64)
+            .map(|c| c.map(|c| (c.reasoning, c.text)).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                Ok((None, "".into())),
+                Ok((Some("sky".into()), "".into())),
+                Ok((None, "\n\nBlue".into())),
+                Ok((Some("late".into()), "".into())),
+            ]
+        );
+        let unclosed = b"data: {\"choices\": [{\"text\": \"<think>hm</th\"}]}\n\ndata: [DONE]\n\n";
+        let parts: Vec<_> = stream_of(unclosed, 64)
+            .map(|c| c.map(|c| (c.reasoning, c.text)).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                Ok((Some("hm".into()), "".into())),
+                Ok((Some("</th".into()), "".into()))
+            ]
+        );
     }
 }

@@ -26,6 +26,7 @@ mod mistral_chat;
 pub(crate) mod openai;
 mod path;
 
+pub use crate::reasoning::split_think;
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
 pub use custom_openai_chat::{CustomOpenAiChatContentFormatter, LlamaChatContentFormatter};
 pub use dolly::DollyContentFormatter;
@@ -258,7 +259,22 @@ pub(crate) fn completion_at(
     paths: &[&str],
 ) -> Result<Completion> {
     let json = parse_json(formatter, api_type, body)?;
-    text_at(formatter, api_type, body, &json, paths).map(Completion::new)
+    text_at(formatter, api_type, body, &json, paths).map(|text| answer(&text))
+}
+
+/// The completion of a whole text: a leading `<think>` block is its reasoning.
+pub(crate) fn answer(text: &str) -> Completion {
+    let (reasoning, text) = split_think(text);
+    Completion {
+        reasoning,
+        ..Completion::new(text)
+    }
+}
+
+/// The string at `path`, if there is one: for optional text fields such as
+/// `reasoning_content`, where anything else means absent.
+pub(crate) fn string_at(json: &Value, path: &str) -> Option<String> {
+    value_at(json, path).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Serializes a request body; serde_json only fails here on non-string map keys, which a

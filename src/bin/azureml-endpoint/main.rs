@@ -72,6 +72,10 @@ impl From<Error> for Failure {
             Error::Http(e) if e.status == 404 => {
                 (1, "check the URL and that a deployment takes traffic".into())
             }
+            Error::Http(e) if e.content_filter.is_some() => (
+                1,
+                "Azure's content filter refused the prompt: rephrase it, or review the deployment's content filter".into(),
+            ),
             Error::Http(e) if e.status == 400 || e.status == 422 => (
                 1,
                 "the endpoint refused the request: check --param values and --formatter".into(),
