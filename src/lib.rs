@@ -67,9 +67,9 @@ pub use error::{
     ResponseError, Result, StreamError, StreamErrorKind, TransportError, TransportErrorKind,
 };
 pub use formatter::{
-    ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter, CustomOpenAiContentFormatter,
-    DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter, LlamaChatContentFormatter,
-    LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
+    CatalogContentFormatter, ChatContentFormatter, ContentFormatter, CustomOpenAiChatContentFormatter,
+    CustomOpenAiContentFormatter, DollyContentFormatter, Gpt2ContentFormatter, HfContentFormatter,
+    LlamaChatContentFormatter, LlamaContentFormatter, MistralChatContentFormatter, OssContentFormatter,
 };
 pub use llm::{AzureMlOnlineEndpoint, AzureMlOnlineEndpointBuilder};
 pub use load_options::LoadOptions;

@@ -428,7 +428,7 @@ impl Registry {
     /// ```
     /// let registry = azureml_endpoint::Registry::new();
     /// let tags: Vec<&str> = registry.completion_formatter_tags().collect();
-    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]);
+    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama", "catalog"]);
     /// ```
     pub fn completion_formatter_tags(&self) -> impl Iterator<Item = &str> {
         tags(formatter::COMPLETION_TAGS, &self.completion)

@@ -463,12 +463,12 @@ fn unknown_formatter_tag_lists_the_known_ones() {
     assert_eq!(
         load_message("f.yaml", "_type: azureml_endpoint\nformatter: falcon\n", &env()),
         "invalid `formatter` (file `<file>`): unknown completion formatter `falcon`; known: gpt2, oss, hf, dolly, \
-         custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+         custom_openai, llama, catalog (Python class names such as `GPT2ContentFormatter` work too)"
     );
     assert_eq!(
         load_message("f.yaml", "_type: azureml_endpoint\nformatter: {_type: mistral_chat}\n", &env()),
         "invalid `formatter` (file `<file>`): unknown completion formatter `mistral_chat` (`mistral_chat` is a \
-         chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, custom_openai, llama \
+         chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, custom_openai, llama, catalog \
          (Python class names such as `GPT2ContentFormatter` work too)"
     );
     assert_eq!(

@@ -785,6 +785,6 @@ fn registry_lists_built_in_then_registered_formatter_tags() {
     let completion: Vec<&str> = registry.completion_formatter_tags().collect();
     assert_eq!(
         completion,
-        ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]
+        ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama", "catalog"]
     );
 }

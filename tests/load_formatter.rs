@@ -102,7 +102,7 @@ fn an_unknown_or_wrong_kind_option_is_an_argument_error() {
             "formatter".to_owned(),
             Origin::Argument,
             "invalid `formatter` (argument): unknown completion formatter `gtp2`; known: gpt2, oss, hf, \
-             dolly, custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+             dolly, custom_openai, llama, catalog (Python class names such as `GPT2ContentFormatter` work too)"
                 .to_owned()
         )
     );
@@ -110,6 +110,6 @@ fn an_unknown_or_wrong_kind_option_is_an_argument_error() {
         error("mistral_chat").2,
         "invalid `formatter` (argument): unknown completion formatter `mistral_chat` (`mistral_chat` is \
          a chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, \
-         custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+         custom_openai, llama, catalog (Python class names such as `GPT2ContentFormatter` work too)"
     );
 }

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{answer, parse_json, split_think, string_at, text_at, to_body, value_at, ContentFormatter};
+use super::{
+    answer, parse_json, split_think, string_at, text_at, to_body, value_at, ContentFormatter, CATALOG_REPLIES,
+};
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{Completion, Usage};
@@ -11,7 +13,9 @@ use crate::reasoning;
 
 pub(super) const TAG: &str = "custom_openai";
 
-/// Dedicated: `{"input_data": {"input_string": [prompt], "parameters": {…}}}` → `[{"0": text}]`.
+/// Dedicated: `{"input_data": {"input_string": [prompt], "parameters": {…}}}` → `[{"0": text}]`
+/// (Llama 2, Falcon, phi-2, …) or `{"output": ["text"]}` (phi-1.5), or any other reply the model
+/// catalog documents.
 /// Serverless: `{"prompt": prompt, …parameters}` → `{"choices": [{"text": …}], "usage": …}`, with
 /// finish reason, logprobs and usage kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -104,7 +108,7 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
         let json = parse_json(TAG, api_type, body)?;
         match api_type {
-            ApiType::Dedicated => text_at(TAG, api_type, body, &json, &["[0].0"]).map(|t| answer(&t)),
+            ApiType::Dedicated => text_at(TAG, api_type, body, &json, CATALOG_REPLIES).map(|t| answer(&t)),
             ApiType::Serverless => {
                 let text = text_at(TAG, api_type, body, &json, &["choices[0].text"])?;
                 let (think, text) = split_think(&text);

@@ -17,6 +17,7 @@ use crate::message::{ChatCompletion, ChatMessage};
 #[doc(no_inline)]
 pub use crate::message::{Completion, Usage};
 
+mod catalog;
 mod custom_openai;
 mod custom_openai_chat;
 mod dolly;
@@ -27,6 +28,7 @@ pub(crate) mod openai;
 mod path;
 
 pub use crate::reasoning::split_think;
+pub use catalog::CatalogContentFormatter;
 pub use custom_openai::{CustomOpenAiContentFormatter, LlamaContentFormatter};
 pub use custom_openai_chat::{CustomOpenAiChatContentFormatter, LlamaChatContentFormatter};
 pub use dolly::DollyContentFormatter;
@@ -37,6 +39,22 @@ pub use path::value_at;
 
 /// The content type every built-in formatter sends and accepts.
 pub(crate) const JSON: &str = "application/json";
+
+/// Where the text is in every reply the Azure ML model catalog documents for a text-generation
+/// model on a dedicated endpoint (its cards' "Sample inputs and outputs"), whichever request
+/// shape asked: `["T"]` (gpt2, dolly-v2, orca-2 since late 2023), `[{"0": "T"}]` (Llama 2,
+/// Falcon, phi-2, DeciLM, FLOR and the 2023 gpt2), `{"output": "T"}` and `{"output": ["T"]}`
+/// (phi-1.5), and the Hugging Face `[{"generated_text": "T"}]` and `[{"0": {"generated_text":
+/// "T"}}]`. The reply shape follows the serving container, not the request, so every built-in
+/// completion formatter reads them all; anything else is still the wrong-shape error.
+pub(crate) const CATALOG_REPLIES: &[&str] = &[
+    "[0]",
+    "[0].0",
+    "output",
+    "output[0]",
+    "[0].generated_text",
+    "[0].0.generated_text",
+];
 
 /// Turns a prompt into a request body and a response body into a [`Completion`].
 ///
@@ -176,6 +194,7 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
 pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
     Some(match tag {
         gpt2::TAG | "oss" | "GPT2ContentFormatter" | "OSSContentFormatter" => Arc::new(Gpt2ContentFormatter),
+        catalog::TAG => Arc::new(CatalogContentFormatter),
         hf::TAG | "HFContentFormatter" => Arc::new(HfContentFormatter),
         dolly::TAG | "DollyContentFormatter" => Arc::new(DollyContentFormatter),
         custom_openai::TAG | "llama" | "CustomOpenAIContentFormatter" | "LlamaContentFormatter" => {
@@ -186,8 +205,15 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
 }
 
 /// The tags [`completion_formatter`] knows, for error messages.
-pub(crate) const COMPLETION_TAGS: &[&str] =
-    &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
+pub(crate) const COMPLETION_TAGS: &[&str] = &[
+    gpt2::TAG,
+    "oss",
+    hf::TAG,
+    dolly::TAG,
+    custom_openai::TAG,
+    "llama",
+    catalog::TAG,
+];
 
 /// The built-in chat formatter for a tag, alias or Python class name.
 ///

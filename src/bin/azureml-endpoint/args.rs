@@ -72,7 +72,7 @@ const FLAGS: &[Flag] = &[
     flag("config", Some("FILE"), "a saved config (.json/.yaml), e.g. from LangChain's save(); flags win over it", CALLING),
     flag("url", Some("URL"), "the scoring URL (or AZUREML_ENDPOINT_URL)", ENDPOINT),
     flag("api-type", Some("TYPE"), "dedicated or serverless; default: the one the URL path fits (…/score: dedicated)", ENDPOINT),
-    flag("formatter", Some("TAG"), "the model's request/response shape: gpt2, hf, dolly, custom_openai (default), custom_openai_chat, mistral_chat, …", ENDPOINT),
+    flag("formatter", Some("TAG"), "the model's request/response shape: gpt2, catalog, hf, dolly, custom_openai (default), custom_openai_chat, mistral_chat, …", ENDPOINT),
     flag("deployment", Some("NAME"), "pin a deployment (or AZUREML_DEPLOYMENT_NAME)", ENDPOINT),
     flag("timeout", Some("SECS"), "per-request deadline in seconds (or AZUREML_TIMEOUT; default 50)", ENDPOINT),
     flag("api-key-env", Some("NAME"), "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY", &[Complete, Chat, Batch, ConfigShow]),
