@@ -77,11 +77,12 @@ impl<F: ?Sized + Formatter> Core<F> {
     {
         let config = &self.resolved.config;
         let api_type = config.api_type;
-        if api_type == ApiType::Dedicated {
+        let formatter = &*self.formatter;
+        let dedicated = api_type == ApiType::Dedicated;
+        if dedicated && !formatter.streams_on_dedicated() {
             let (chunk, meta) = self.call(options, request, whole)?;
             return Ok(CompletionStream::whole(chunk, meta.request_id).with_rate_limits(meta.rate_limits));
         }
-        let formatter = &*self.formatter;
         let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
         params.insert("stream".to_owned(), Value::Bool(true));
         let body = request(formatter, &params, api_type)?;
@@ -105,6 +106,7 @@ impl<F: ?Sized + Formatter> Core<F> {
             transport.scrubber().clone(),
             Box::new(move |data| parse(&formatter, data, api_type)),
             expected,
+            dedicated,
         )
         .with_rate_limits(rate_limits))
     }

@@ -69,6 +69,9 @@ struct Events {
     finished: bool,
     /// Moves a leading `<think>` block from the chunks' text to their reasoning.
     think: ThinkSplitter,
+    /// The answer is whole when the body ends cleanly (a dedicated endpoint's stream, such as a
+    /// prompt flow's, has no `[DONE]`).
+    ends_with_body: bool,
 }
 
 impl fmt::Debug for CompletionStream {
@@ -104,7 +107,7 @@ impl CompletionStream {
 
     /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
     /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
-    /// error events show.
+    /// error events show. With `ends_with_body` a clean end of the body ends the answer.
     pub(crate) fn events(
         body: Box<dyn Read + Send>,
         request_id: Option<String>,
@@ -112,6 +115,7 @@ impl CompletionStream {
         scrubber: Scrubber,
         parse: ParseEvent,
         expected: String,
+        ends_with_body: bool,
     ) -> Self {
         let events = Events {
             reader: SseReader::new(body, timeout),
@@ -119,6 +123,7 @@ impl CompletionStream {
             expected,
             finished: false,
             think: ThinkSplitter::default(),
+            ends_with_body,
         };
         CompletionStream {
             state: State::Events(events),
@@ -152,6 +157,7 @@ impl CompletionStream {
             expected,
             finished,
             think,
+            ends_with_body,
         } = events;
         loop {
             let event = match reader.next_event() {
@@ -178,7 +184,7 @@ impl CompletionStream {
                 Err(ReadFailure::Io(e)) => return ended(*finished, chunks, Some(&e)),
             };
             let Some(event) = event else {
-                return ended(*finished, chunks, None);
+                return ended(*finished || *ends_with_body, chunks, None);
             };
             let data = event.data.trim_ascii();
             if data == b"[DONE]" {
@@ -350,7 +356,7 @@ mod tests {
     fn openai_stream(body: Box<dyn Read + Send>, timeout: Duration) -> CompletionStream {
         let parse = Box::new(crate::formatter::openai::stream_chunk);
         let expected = crate::formatter::stream_chunk_shape("gpt2");
-        CompletionStream::events(body, None, timeout, Scrubber::default(), parse, expected)
+        CompletionStream::events(body, None, timeout, Scrubber::default(), parse, expected, false)
     }
 
     fn stream_of(body: &[u8], step: usize) -> CompletionStream {

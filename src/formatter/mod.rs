@@ -26,6 +26,7 @@ mod hf;
 mod mistral_chat;
 pub(crate) mod openai;
 mod path;
+mod promptflow;
 
 pub use crate::reasoning::split_think;
 pub use catalog::CatalogContentFormatter;
@@ -36,6 +37,7 @@ pub use gpt2::{Gpt2ContentFormatter, OssContentFormatter};
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
 pub use path::value_at;
+pub use promptflow::PromptFlowContentFormatter;
 
 /// The content type every built-in formatter sends and accepts.
 pub(crate) const JSON: &str = "application/json";
@@ -125,6 +127,15 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
         openai::stream_chunk(data)
     }
 
+    /// Whether this formatter streams on a dedicated endpoint: its `/score` answers a request
+    /// with `Accept: text/event-stream` with events [`parse_stream_event`](Self::parse_stream_event)
+    /// reads, until the body ends (there is no `[DONE]`: a clean end of the body is the end of
+    /// the answer, a broken connection is still an incomplete one). Defaults to `false`: a
+    /// dedicated endpoint's stream is then its whole answer as one chunk.
+    fn streams_on_dedicated(&self) -> bool {
+        false
+    }
+
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
         Map::new()
@@ -179,6 +190,15 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
         openai::stream_chunk(data)
     }
 
+    /// Whether this formatter streams on a dedicated endpoint: its `/score` answers a request
+    /// with `Accept: text/event-stream` with events [`parse_stream_event`](Self::parse_stream_event)
+    /// reads, until the body ends (there is no `[DONE]`: a clean end of the body is the end of
+    /// the answer, a broken connection is still an incomplete one). Defaults to `false`: a
+    /// dedicated endpoint's stream is then its whole answer as one chunk.
+    fn streams_on_dedicated(&self) -> bool {
+        false
+    }
+
     /// Settings saved next to the tag in config files. Defaults to none.
     fn settings(&self) -> Map<String, Value> {
         Map::new()
@@ -195,6 +215,7 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
     Some(match tag {
         gpt2::TAG | "oss" | "GPT2ContentFormatter" | "OSSContentFormatter" => Arc::new(Gpt2ContentFormatter),
         catalog::TAG => Arc::new(CatalogContentFormatter),
+        promptflow::TAG => Arc::new(PromptFlowContentFormatter::default()),
         hf::TAG | "HFContentFormatter" => Arc::new(HfContentFormatter),
         dolly::TAG | "DollyContentFormatter" => Arc::new(DollyContentFormatter),
         custom_openai::TAG | "llama" | "CustomOpenAIContentFormatter" | "LlamaContentFormatter" => {
@@ -213,6 +234,7 @@ pub(crate) const COMPLETION_TAGS: &[&str] = &[
     custom_openai::TAG,
     "llama",
     catalog::TAG,
+    promptflow::TAG,
 ];
 
 /// The built-in chat formatter for a tag, alias or Python class name.
@@ -228,17 +250,64 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
         | "CustomOpenAIChatContentFormatter"
         | "LlamaChatContentFormatter" => Arc::new(CustomOpenAiChatContentFormatter),
         mistral_chat::TAG | "MistralChatContentFormatter" => Arc::new(MistralChatContentFormatter),
+        promptflow::TAG => Arc::new(PromptFlowContentFormatter::default()),
         _ => return None,
     })
 }
 
 /// The tags [`chat_formatter`] knows, for error messages.
-pub(crate) const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
+pub(crate) const CHAT_TAGS: &[&str] = &[
+    custom_openai_chat::TAG,
+    "llama_chat",
+    mistral_chat::TAG,
+    promptflow::TAG,
+];
+
+/// How the registry makes a built-in formatter from a tag and its settings.
+pub(crate) type Builtin<T> = fn(&str, &Map<String, Value>) -> Option<std::result::Result<Arc<T>, String>>;
+
+/// A built-in completion formatter made from a config file's settings for it; `None` for a tag
+/// no built-in has. Only the prompt flow formatter takes settings.
+pub(crate) fn completion_formatter_with(
+    tag: &str,
+    settings: &Map<String, Value>,
+) -> Option<std::result::Result<Arc<dyn ContentFormatter>, String>> {
+    if tag == promptflow::TAG {
+        let flow = PromptFlowContentFormatter::from_settings(settings)
+            .map_err(|e| format!("formatter `{tag}`: {e}"));
+        return Some(flow.map(|f| Arc::new(f) as Arc<dyn ContentFormatter>));
+    }
+    let formatter = completion_formatter(tag)?;
+    Some(no_settings(tag, settings).map(|()| formatter))
+}
+
+/// The chat counterpart of [`completion_formatter_with`].
+pub(crate) fn chat_formatter_with(
+    tag: &str,
+    settings: &Map<String, Value>,
+) -> Option<std::result::Result<Arc<dyn ChatContentFormatter>, String>> {
+    if tag == promptflow::TAG {
+        let flow = PromptFlowContentFormatter::from_settings(settings)
+            .map_err(|e| format!("formatter `{tag}`: {e}"));
+        return Some(flow.map(|f| Arc::new(f) as Arc<dyn ChatContentFormatter>));
+    }
+    let formatter = chat_formatter(tag)?;
+    Some(no_settings(tag, settings).map(|()| formatter))
+}
+
+fn no_settings(tag: &str, settings: &Map<String, Value>) -> std::result::Result<(), String> {
+    match settings.keys().next() {
+        Some(setting) => Err(format!("formatter `{tag}` takes no settings; remove `{setting}`")),
+        None => Ok(()),
+    }
+}
 
 /// What a streamed chunk of formatter `tag` looks like, for the error an event that is not one
 /// gives: the OpenAI shape for the built-ins, the formatter's own for a user's.
 pub(crate) fn stream_chunk_shape(tag: &str) -> String {
-    if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
+    if tag == promptflow::TAG {
+        "a prompt flow event (a JSON object whose output field, if any, is a string)".to_owned()
+    } else if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
         openai::CHUNK_SHAPE.to_owned()
     } else {
         format!("a chunk formatter `{tag}` reads")

@@ -82,7 +82,7 @@ const FLAGS: &[Flag] = &[
     flag("allow-insecure-http", None, "allow plain http:// to a host other than 127.0.0.1/localhost (sends the key in clear text; never saved)", ENDPOINT),
     flag("param", Some("KEY=VALUE"), "model parameter; VALUE is JSON, else a string (repeatable)", CALL_PARAMS),
     flag("stop", Some("TEXT"), "stop sequence (repeatable)", CALL_PARAMS),
-    flag("stream", None, "print the answer as it arrives (serverless endpoints stream; dedicated ones answer whole)", ONE_CALL),
+    flag("stream", None, "print the answer as it arrives (serverless endpoints and prompt flows stream; other dedicated ones answer whole)", ONE_CALL),
     flag("json", None, "print one JSON object: text or message, finish_reason, usage, request_id", &[Complete, Chat, ConfigShow]),
     flag("show-reasoning", None, "print a reasoning model's thinking (reasoning_content, or its <think> block) before the answer; --json always has it", ONE_CALL),
     flag("system", Some("TEXT"), "a system message before the conversation", &[Chat]),
