@@ -111,7 +111,9 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     fn format_request(&self, prompt: &str, params: &Map<String, Value>, api_type: ApiType)
         -> Result<Vec<u8>>;
 
-    /// The completion in a successful response body.
+    /// The completion in a successful response body. For a reasoning model, put its thinking in
+    /// [`Completion::reasoning`] ([`split_think`] splits a leading `<think>` block off); streams
+    /// split such a block off by themselves.
     ///
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
@@ -174,7 +176,8 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
         api_type: ApiType,
     ) -> Result<Vec<u8>>;
 
-    /// The reply in a successful response body.
+    /// The reply in a successful response body (a reasoning model's thinking in
+    /// [`ChatCompletion::reasoning`], as for [`ContentFormatter::format_response`]).
     ///
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
