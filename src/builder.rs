@@ -25,6 +25,7 @@ pub trait Formatter {
     fn content_type(&self) -> &str;
     fn accept(&self) -> &str;
     fn settings(&self) -> Map<String, Value>;
+    fn streams_on_dedicated(&self) -> bool;
 }
 
 /// The two public formatter traits have these methods under the same names.
@@ -45,6 +46,9 @@ macro_rules! formatter_for {
             }
             fn settings(&self) -> Map<String, Value> {
                 $public::settings(self)
+            }
+            fn streams_on_dedicated(&self) -> bool {
+                $public::streams_on_dedicated(self)
             }
         }
     )*};

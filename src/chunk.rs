@@ -16,6 +16,9 @@ pub struct StreamChunk {
     /// New text: `choices[0].delta.content` (chat) or `choices[0].text` (completions); may be
     /// empty, e.g. in the chunk that only carries the finish reason or usage.
     pub text: String,
+    /// New thinking of a reasoning model (`reasoning_content`, or text inside a leading
+    /// `<think>…</think>` block, which is then not in `text`), when this chunk carries some.
+    pub reasoning: Option<String>,
     /// The speaker, usually only in the first chat chunk.
     pub role: Option<Role>,
     /// Pieces of tool calls; join them by [`index`](ToolCallDelta::index).
@@ -47,6 +50,7 @@ impl StreamChunk {
     /// Whether the chunk carries nothing at all (such events are skipped, not yielded).
     pub(crate) fn is_empty(&self) -> bool {
         self.text.is_empty()
+            && self.reasoning.is_none()
             && self.role.is_none()
             && self.tool_calls.is_empty()
             && self.finish_reason.is_none()
@@ -79,6 +83,7 @@ impl From<Completion> for StreamChunk {
     fn from(completion: Completion) -> Self {
         let Completion {
             text,
+            reasoning,
             finish_reason,
             logprobs,
             usage,
@@ -86,6 +91,7 @@ impl From<Completion> for StreamChunk {
         } = completion;
         StreamChunk {
             text,
+            reasoning,
             finish_reason,
             logprobs,
             usage,
@@ -99,6 +105,7 @@ impl From<ChatCompletion> for StreamChunk {
     fn from(completion: ChatCompletion) -> Self {
         let ChatCompletion {
             message,
+            reasoning,
             finish_reason,
             logprobs,
             usage,
@@ -118,6 +125,7 @@ impl From<ChatCompletion> for StreamChunk {
             .collect();
         StreamChunk {
             text: message.content.unwrap_or_default(),
+            reasoning,
             role: Some(message.role),
             tool_calls,
             finish_reason,

@@ -129,12 +129,13 @@ impl<K: Kind> Core<K> {
     pub fn stream(&self, input: &K::Input, options: &CallOptions) -> Result<CompletionStream> {
         let config = &self.resolved.config;
         let api_type = config.api_type;
-        if api_type == ApiType::Dedicated {
+        let formatter = &*self.formatter;
+        let dedicated = api_type == ApiType::Dedicated;
+        if dedicated && !formatter.streams_on_dedicated() {
             let (output, meta) = self.exchange(input, options)?;
             return Ok(CompletionStream::whole(K::into_chunk(output), meta.request_id)
                 .with_rate_limits(meta.rate_limits));
         }
-        let formatter = &*self.formatter;
         let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
         params.insert("stream".to_owned(), Value::Bool(true));
         let body = K::request(formatter, input, &params, api_type)?;
@@ -156,6 +157,7 @@ impl<K: Kind> Core<K> {
             transport.scrubber().clone(),
             Box::new(move |data| K::stream_event(&formatter, data, api_type)),
             expected,
+            dedicated,
         )
         .with_rate_limits(reply.rate_limits))
     }

@@ -228,6 +228,10 @@ pub struct HttpError {
     /// The service's own message (`error.message`, `error` when it is a string, `message`,
     /// `detail`, or else the body), with the key removed, cut to 2 KiB.
     pub message: Option<String>,
+    /// When Azure's content filter blocked the request (`error.code` `content_filter`): the
+    /// categories it names as filtered (`hate`, `self_harm`, `sexual`, `violence`, `jailbreak`,
+    /// …), empty when it names none. `None` for every other error.
+    pub content_filter: Option<Vec<String>>,
     /// `x-request-id`, `x-ms-request-id` or `apim-request-id` (with the key removed, as for
     /// every text the server sent).
     pub request_id: Option<String>,
@@ -249,8 +253,14 @@ pub struct HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "endpoint answered HTTP {}", self.status)?;
-        if let Some(hint) = status_hint(self.status) {
-            write!(f, " ({hint})")?;
+        match &self.content_filter {
+            Some(categories) if categories.is_empty() => f.write_str(" (blocked by the content filter)")?,
+            Some(categories) => write!(f, " (blocked by the content filter: {})", categories.join(", "))?,
+            None => {
+                if let Some(hint) = status_hint(self.status) {
+                    write!(f, " ({hint})")?;
+                }
+            }
         }
         if let Some(message) = &self.message {
             write!(f, ": {message}")?;

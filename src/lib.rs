@@ -17,6 +17,7 @@ mod client;
 pub mod config;
 mod config_file;
 mod content;
+mod content_filter;
 pub mod credential;
 pub mod error;
 mod excerpt;
@@ -26,10 +27,12 @@ mod load_options;
 #[cfg(feature = "local")]
 pub mod local;
 mod message;
+mod nullable;
 mod options;
 #[cfg(test)]
 mod public_surface;
 mod rate_limit;
+mod reasoning;
 mod redact_key;
 mod registry;
 mod resolve;

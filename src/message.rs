@@ -90,7 +90,7 @@ struct WireMessage {
     role: Role,
     #[serde(default)]
     content: WireContent,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     tool_calls: Vec<ToolCall>,
     #[serde(default)]
     tool_call_id: Option<String>,
@@ -262,7 +262,11 @@ pub struct ToolCall {
     /// The id a `tool` message answers with.
     pub id: String,
     /// The tool kind; `function` for every tool today.
-    #[serde(rename = "type", default = "function_kind")]
+    #[serde(
+        rename = "type",
+        default = "function_kind",
+        deserialize_with = "kind_or_function"
+    )]
     pub kind: String,
     /// The function and its arguments.
     pub function: FunctionCall,
@@ -286,6 +290,11 @@ fn function_kind() -> String {
     "function".to_owned()
 }
 
+/// `"type": null` is absent too (see `nullable.rs`): a function call.
+fn kind_or_function<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::deserialize(deserializer)?.unwrap_or_else(function_kind))
+}
+
 /// The function a tool call names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionCall {
@@ -299,8 +308,13 @@ pub struct FunctionCall {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ChatCompletion {
-    /// The reply; its `content` is `None` when it only calls tools.
+    /// The reply; its `content` is `None` when it only calls tools. A reasoning model's
+    /// thinking is not in it but in [`reasoning`](Self::reasoning).
     pub message: ChatMessage,
+    /// A reasoning model's thinking: the message's `reasoning_content`, or the leading
+    /// `<think>…</think>` block of its content (the content is then the text after the block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Why generation stopped (`stop`, `length`, `tool_calls`, …), when the endpoint says.
     pub finish_reason: Option<String>,
     /// Token log-probabilities, when the endpoint returns them.
@@ -319,6 +333,7 @@ impl ChatCompletion {
     pub fn new(message: ChatMessage) -> Self {
         ChatCompletion {
             message,
+            reasoning: None,
             finish_reason: None,
             logprobs: None,
             usage: None,
@@ -332,8 +347,13 @@ impl ChatCompletion {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Completion {
-    /// The text exactly as the model produced it (not trimmed).
+    /// The text exactly as the model produced it (not trimmed); for a reasoning model, the
+    /// answer after its thinking.
     pub text: String,
+    /// A reasoning model's thinking: `reasoning_content`, or the leading `<think>…</think>`
+    /// block of the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Why generation stopped (`stop`, `length`, …), when the endpoint says.
     pub finish_reason: Option<String>,
     /// Token log-probabilities, when the endpoint returns them.
@@ -362,13 +382,13 @@ impl Completion {
 #[non_exhaustive]
 pub struct Usage {
     /// Tokens in the prompt.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub prompt_tokens: u64,
     /// Tokens generated.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub completion_tokens: u64,
     /// Both together.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable::or_default")]
     pub total_tokens: u64,
 }
 

@@ -235,14 +235,8 @@ impl LoadContext<'_> {
         if let Some(factory) = registered.get(tag) {
             return factory(settings).map_err(|e| invalid(key, format!("formatter `{tag}`: {e}")));
         }
-        if let Some(formatter) = (kind.builtin)(tag) {
-            if let Some(setting) = settings.keys().next() {
-                return Err(invalid(
-                    key,
-                    format!("formatter `{tag}` takes no settings; remove `{setting}`"),
-                ));
-            }
-            return Ok(formatter);
+        if let Some(formatter) = (kind.builtin)(tag, settings) {
+            return formatter.map_err(|e| invalid(key, e));
         }
         let known: Vec<&str> = tags(kind.builtin_tags, registered).collect();
         let hint = if (kind.other_has)(self.registry, tag) {
@@ -268,7 +262,7 @@ impl LoadContext<'_> {
 /// What differs between looking up completion and chat formatters.
 struct FormatterKind<T: ?Sized> {
     name: &'static str,
-    builtin: fn(&str) -> Option<Arc<T>>,
+    builtin: formatter::Builtin<T>,
     builtin_tags: &'static [&'static str],
     python_example: &'static str,
     other_name: &'static str,
@@ -280,7 +274,7 @@ struct FormatterKind<T: ?Sized> {
 impl FormatterKind<dyn ContentFormatter> {
     const COMPLETION: Self = FormatterKind {
         name: "completion",
-        builtin: formatter::completion_formatter,
+        builtin: formatter::completion_formatter_with,
         builtin_tags: formatter::COMPLETION_TAGS,
         python_example: "GPT2ContentFormatter",
         other_name: "chat",
@@ -292,7 +286,7 @@ impl FormatterKind<dyn ContentFormatter> {
 impl FormatterKind<dyn ChatContentFormatter> {
     const CHAT: Self = FormatterKind {
         name: "chat",
-        builtin: formatter::chat_formatter,
+        builtin: formatter::chat_formatter_with,
         builtin_tags: formatter::CHAT_TAGS,
         python_example: "CustomOpenAIChatContentFormatter",
         other_name: "completion",
@@ -421,7 +415,7 @@ impl Registry {
     /// ```
     /// let registry = azureml_endpoint::Registry::new();
     /// let tags: Vec<&str> = registry.completion_formatter_tags().collect();
-    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]);
+    /// assert_eq!(tags, ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama", "catalog", "promptflow"]);
     /// ```
     pub fn completion_formatter_tags(&self) -> impl Iterator<Item = &str> {
         tags(formatter::COMPLETION_TAGS, &self.completion)

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::chunk::StreamChunk;
 use crate::error::{Error, Result, StreamErrorKind};
 use crate::excerpt::EXCERPT_CHARS;
+use crate::reasoning::ThinkSplitter;
 use crate::secret::Scrubber;
 use crate::sse::{ReadFailure, SseReader, MAX_EVENT_BYTES};
 
@@ -66,6 +67,11 @@ struct Events {
     expected: String,
     /// A chunk with a finish reason was yielded: the answer is whole even without `[DONE]`.
     finished: bool,
+    /// Moves a leading `<think>` block from the chunks' text to their reasoning.
+    think: ThinkSplitter,
+    /// The answer is whole when the body ends cleanly (a dedicated endpoint's stream, such as a
+    /// prompt flow's, has no `[DONE]`).
+    ends_with_body: bool,
 }
 
 impl fmt::Debug for CompletionStream {
@@ -101,7 +107,7 @@ impl CompletionStream {
 
     /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
     /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
-    /// error events show.
+    /// error events show. With `ends_with_body` a clean end of the body ends the answer.
     pub(crate) fn events(
         body: Box<dyn Read + Send>,
         request_id: Option<String>,
@@ -109,12 +115,15 @@ impl CompletionStream {
         scrubber: Scrubber,
         parse: ParseEvent,
         expected: String,
+        ends_with_body: bool,
     ) -> Self {
         let events = Events {
             reader: SseReader::new(body, timeout),
             parse,
             expected,
             finished: false,
+            think: ThinkSplitter::default(),
+            ends_with_body,
         };
         CompletionStream {
             state: State::Events(events),
@@ -147,6 +156,8 @@ impl CompletionStream {
             parse,
             expected,
             finished,
+            think,
+            ends_with_body,
         } = events;
         loop {
             let event = match reader.next_event() {
@@ -173,7 +184,7 @@ impl CompletionStream {
                 Err(ReadFailure::Io(e)) => return ended(*finished, chunks, Some(&e)),
             };
             let Some(event) = event else {
-                return ended(*finished, chunks, None);
+                return ended(*finished || *ends_with_body, chunks, None);
             };
             let data = event.data.trim_ascii();
             if data == b"[DONE]" {
@@ -186,8 +197,14 @@ impl CompletionStream {
                 return Some(Err(event_error(data, true, expected, scrubber)));
             }
             match parse(data) {
-                Some(chunk) if chunk.is_empty() => continue,
-                Some(chunk) => {
+                Some(mut chunk) => {
+                    think.apply(&mut chunk);
+                    if chunk.finish_reason.is_some() {
+                        think.finish(&mut chunk);
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
                     *finished |= chunk.finish_reason.is_some();
                     reader.restart_deadline();
                     return Some(Ok(chunk));
@@ -207,8 +224,18 @@ impl Iterator for CompletionStream {
             State::Whole(chunk) => Some(Ok(chunk)),
             State::Events(mut events) => {
                 let item = Self::next_event_chunk(&mut events, self.chunks, &self.scrubber);
-                if matches!(item, Some(Ok(_))) {
-                    self.state = State::Events(events);
+                match item {
+                    Some(Ok(_)) => self.state = State::Events(events),
+                    // A whole stream: text still held for a `<think>` tag that never came.
+                    None => {
+                        let mut last = StreamChunk::default();
+                        events.think.finish(&mut last);
+                        return (!last.is_empty()).then(|| {
+                            self.chunks += 1;
+                            Ok(last)
+                        });
+                    }
+                    Some(Err(_)) => {}
                 }
                 item
             }
@@ -329,7 +356,7 @@ mod tests {
     fn openai_stream(body: Box<dyn Read + Send>, timeout: Duration) -> CompletionStream {
         let parse = Box::new(crate::formatter::openai::stream_chunk);
         let expected = crate::formatter::stream_chunk_shape("gpt2");
-        CompletionStream::events(body, None, timeout, Scrubber::default(), parse, expected)
+        CompletionStream::events(body, None, timeout, Scrubber::default(), parse, expected, false)
     }
 
     fn stream_of(body: &[u8], step: usize) -> CompletionStream {
@@ -447,5 +474,37 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(stream.next().is_none());
+    }
+
+    #[test]
+    fn a_think_block_across_events_is_reasoning() {
+        let body = b"data: {\"choices\": [{\"delta\": {\"role\": \"assistant\", \"content\": \"<thi\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"content\": \"nk>sky</thi\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"content\": \"nk>\\n\\nBlue\"}}]}\n\n\
+                     data: {\"choices\": [{\"delta\": {\"reasoning_content\": \"late\"}, \"finish_reason\": \"stop\"}]}\n\n\
+                     data: [DONE]\n\n";
+        let parts: Vec<_> = stream_of(body, 64)
+            .map(|c| c.map(|c| (c.reasoning, c.text)).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                Ok((None, "".into())),
+                Ok((Some("sky".into()), "".into())),
+                Ok((None, "\n\nBlue".into())),
+                Ok((Some("late".into()), "".into())),
+            ]
+        );
+        let unclosed = b"data: {\"choices\": [{\"text\": \"<think>hm</th\"}]}\n\ndata: [DONE]\n\n";
+        let parts: Vec<_> = stream_of(unclosed, 64)
+            .map(|c| c.map(|c| (c.reasoning, c.text)).map_err(|e| e.to_string()))
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                Ok((Some("hm".into()), "".into())),
+                Ok((Some("</th".into()), "".into()))
+            ]
+        );
     }
 }

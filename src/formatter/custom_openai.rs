@@ -3,14 +3,19 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{parse_json, text_at, to_body, value_at, ContentFormatter};
+use super::{
+    answer, parse_json, split_think, string_at, text_at, to_body, value_at, ContentFormatter, CATALOG_REPLIES,
+};
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{Completion, Usage};
+use crate::reasoning;
 
 pub(super) const TAG: &str = "custom_openai";
 
-/// Dedicated: `{"input_data": {"input_string": [prompt], "parameters": {…}}}` → `[{"0": text}]`.
+/// Dedicated: `{"input_data": {"input_string": [prompt], "parameters": {…}}}` → `[{"0": text}]`
+/// (Llama 2, Falcon, phi-2, …) or `{"output": ["text"]}` (phi-1.5), or any other reply the model
+/// catalog documents.
 /// Serverless: `{"prompt": prompt, …parameters}` → `{"choices": [{"text": …}], "usage": …}`, with
 /// finish reason, logprobs and usage kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,12 +105,14 @@ impl ContentFormatter for CustomOpenAiContentFormatter {
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
         let json = parse_json(TAG, api_type, body)?;
         match api_type {
-            ApiType::Dedicated => text_at(TAG, api_type, body, &json, &["[0].0"]).map(Completion::new),
+            ApiType::Dedicated => text_at(TAG, api_type, body, &json, CATALOG_REPLIES).map(|t| answer(&t)),
             ApiType::Serverless => {
                 let text = text_at(TAG, api_type, body, &json, &["choices[0].text"])?;
+                let (think, text) = split_think(&text);
                 let (meta, usage) = openai_meta(TAG, api_type, body, &json)?;
                 Ok(Completion {
                     text,
+                    reasoning: reasoning::join(string_at(&json, "choices[0].reasoning_content"), think),
                     finish_reason: meta.finish_reason,
                     logprobs: meta.logprobs.filter(|l| !l.is_null()),
                     usage,

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::custom_openai::openai_meta;
-use super::{parse_json, text_at, to_body, value_at, ChatContentFormatter};
+use super::{parse_json, split_think, string_at, text_at, to_body, value_at, ChatContentFormatter};
 use crate::config::ApiType;
 use crate::error::{Error, Result};
 use crate::message::{ChatCompletion, ChatMessage};
+use crate::reasoning;
 
 pub(super) const TAG: &str = "custom_openai_chat";
 
@@ -69,14 +70,33 @@ pub(super) fn openai_chat_request(
 pub(super) fn openai_chat_response(tag: &str, body: &[u8], api_type: ApiType) -> Result<ChatCompletion> {
     let json = parse_json(tag, api_type, body)?;
     match api_type {
-        ApiType::Dedicated => text_at(tag, api_type, body, &json, &["output"])
-            .map(|t| ChatCompletion::new(ChatMessage::assistant(t))),
+        ApiType::Dedicated => text_at(tag, api_type, body, &json, &["output"]).map(|text| {
+            let (reasoning, text) = split_think(&text);
+            ChatCompletion {
+                reasoning,
+                ..ChatCompletion::new(ChatMessage::assistant(text))
+            }
+        }),
         ApiType::Serverless => {
             let expected = "choices[0].message with a role and string or null content";
-            let message = value_at(&json, "choices[0].message")
+            let mut message = value_at(&json, "choices[0].message")
                 .and_then(|m| ChatMessage::deserialize(m).ok())
                 .ok_or_else(|| Error::response(tag, api_type, expected, body))?;
-            if message.content.is_none() && message.parts.is_empty() && message.tool_calls.is_empty() {
+            let think = message
+                .content
+                .as_deref()
+                .map(split_think)
+                .and_then(|(think, answer)| {
+                    message.content = Some(answer);
+                    think
+                });
+            let reasoning = reasoning::join(string_at(&json, "choices[0].message.reasoning_content"), think);
+            // A reply cut while thinking (`length`) may hold only its reasoning.
+            if message.content.is_none()
+                && message.parts.is_empty()
+                && message.tool_calls.is_empty()
+                && reasoning.is_none()
+            {
                 return Err(Error::response(
                     tag,
                     api_type,
@@ -87,6 +107,7 @@ pub(super) fn openai_chat_response(tag: &str, body: &[u8], api_type: ApiType) ->
             let (meta, usage) = openai_meta(tag, api_type, body, &json)?;
             Ok(ChatCompletion {
                 message,
+                reasoning,
                 finish_reason: meta.finish_reason,
                 logprobs: meta.logprobs.filter(|l| !l.is_null()),
                 usage,

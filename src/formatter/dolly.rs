@@ -10,14 +10,14 @@ use crate::message::Completion;
 
 pub(super) const TAG: &str = "dolly";
 
-/// `{"input_data": {"input_string": [prompt]}, "parameters": {…}}` → `[text]`. Dedicated only.
+/// `{"input_data": {"input_string": [prompt]}, "parameters": {…}}` → `[text]`, or any other reply
+/// the model catalog documents. Dedicated only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DollyContentFormatter;
 
 const SHAPE: InputString = InputString {
     tag: TAG,
     wrapper: "input_data",
-    text_path: "[0]",
 };
 
 impl ContentFormatter for DollyContentFormatter {

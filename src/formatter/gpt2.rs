@@ -4,24 +4,24 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{completion_at, to_body, ContentFormatter};
+use super::{completion_at, to_body, ContentFormatter, CATALOG_REPLIES};
 use crate::config::ApiType;
 use crate::error::Result;
 use crate::message::Completion;
 
 pub(super) const TAG: &str = "gpt2";
 
-/// `{"inputs": {"input_string": [prompt]}, "parameters": {…}}` → `[{"0": text}]`. Dedicated only.
+/// `{"inputs": {"input_string": [prompt]}, "parameters": {…}}` → `[{"0": text}]`, or any other
+/// reply the model catalog documents (`["text"]`, `{"output": …}`, …). Dedicated only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Gpt2ContentFormatter;
 
 /// The request shape GPT-2 and Dolly share, `{wrapper: {"input_string": [prompt]}, "parameters":
-/// {…}}`, and where each finds the text in the answer.
+/// {…}}`; both read the answer wherever the catalog puts it.
 pub(super) struct InputString {
     pub tag: &'static str,
     /// `inputs` for GPT-2, `input_data` for Dolly.
     pub wrapper: &'static str,
-    pub text_path: &'static str,
 }
 
 impl InputString {
@@ -35,14 +35,13 @@ impl InputString {
     }
 
     pub fn response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
-        completion_at(self.tag, api_type, body, &[self.text_path])
+        completion_at(self.tag, api_type, body, CATALOG_REPLIES)
     }
 }
 
 const SHAPE: InputString = InputString {
     tag: TAG,
     wrapper: "inputs",
-    text_path: "[0].0",
 };
 
 struct Request<'a> {

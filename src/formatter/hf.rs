@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{completion_at, to_body, ContentFormatter};
+use super::{completion_at, to_body, ContentFormatter, CATALOG_REPLIES};
 use crate::config::ApiType;
 use crate::error::Result;
 use crate::message::Completion;
@@ -11,7 +11,7 @@ use crate::message::Completion;
 pub(super) const TAG: &str = "hf";
 
 /// `{"inputs": [prompt], "parameters": {…}}` → `[{"0": {"generated_text": text}}]` or
-/// `[{"generated_text": text}]`. Dedicated only.
+/// `[{"generated_text": text}]`, or any other reply the model catalog documents. Dedicated only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HfContentFormatter;
 
@@ -41,11 +41,6 @@ impl ContentFormatter for HfContentFormatter {
     }
 
     fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Completion> {
-        completion_at(
-            TAG,
-            api_type,
-            body,
-            &["[0].0.generated_text", "[0].generated_text"],
-        )
+        completion_at(TAG, api_type, body, CATALOG_REPLIES)
     }
 }

@@ -17,6 +17,7 @@ use crate::message::{ChatCompletion, ChatMessage};
 #[doc(no_inline)]
 pub use crate::message::{Completion, Usage};
 
+mod catalog;
 mod custom_openai;
 mod custom_openai_chat;
 mod dolly;
@@ -25,7 +26,10 @@ mod hf;
 mod mistral_chat;
 pub(crate) mod openai;
 mod path;
+mod promptflow;
 
+pub use crate::reasoning::split_think;
+pub use catalog::CatalogContentFormatter;
 pub use custom_openai::CustomOpenAiContentFormatter;
 pub use custom_openai_chat::CustomOpenAiChatContentFormatter;
 pub use dolly::DollyContentFormatter;
@@ -33,9 +37,26 @@ pub use gpt2::Gpt2ContentFormatter;
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
 pub use path::value_at;
+pub use promptflow::PromptFlowContentFormatter;
 
 /// The content type every built-in formatter sends and accepts.
 pub(crate) const JSON: &str = "application/json";
+
+/// Where the text is in every reply the Azure ML model catalog documents for a text-generation
+/// model on a dedicated endpoint (its cards' "Sample inputs and outputs"), whichever request
+/// shape asked: `["T"]` (gpt2, dolly-v2, orca-2 since late 2023), `[{"0": "T"}]` (Llama 2,
+/// Falcon, phi-2, DeciLM, FLOR and the 2023 gpt2), `{"output": "T"}` and `{"output": ["T"]}`
+/// (phi-1.5), and the Hugging Face `[{"generated_text": "T"}]` and `[{"0": {"generated_text":
+/// "T"}}]`. The reply shape follows the serving container, not the request, so every built-in
+/// completion formatter reads them all; anything else is still the wrong-shape error.
+pub(crate) const CATALOG_REPLIES: &[&str] = &[
+    "[0]",
+    "[0].0",
+    "output",
+    "output[0]",
+    "[0].generated_text",
+    "[0].0.generated_text",
+];
 
 /// Turns a prompt into a request body and a response body into a [`Completion`].
 ///
@@ -90,7 +111,9 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     fn format_request(&self, prompt: &str, params: &Map<String, Value>, api_type: ApiType)
         -> Result<Vec<u8>>;
 
-    /// The completion in a successful response body.
+    /// The completion in a successful response body. For a reasoning model, put its thinking in
+    /// [`Completion::reasoning`] ([`split_think`] splits a leading `<think>` block off); streams
+    /// split such a block off by themselves.
     ///
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
@@ -104,6 +127,15 @@ pub trait ContentFormatter: fmt::Debug + Send + Sync {
     fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
         let _ = api_type;
         openai::stream_chunk(data)
+    }
+
+    /// Whether this formatter streams on a dedicated endpoint: its `/score` answers a request
+    /// with `Accept: text/event-stream` with events [`parse_stream_event`](Self::parse_stream_event)
+    /// reads, until the body ends (there is no `[DONE]`: a clean end of the body is the end of
+    /// the answer, a broken connection is still an incomplete one). Defaults to `false`: a
+    /// dedicated endpoint's stream is then its whole answer as one chunk.
+    fn streams_on_dedicated(&self) -> bool {
+        false
     }
 
     /// Settings saved next to the tag in config files. Defaults to none.
@@ -144,7 +176,8 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
         api_type: ApiType,
     ) -> Result<Vec<u8>>;
 
-    /// The reply in a successful response body.
+    /// The reply in a successful response body (a reasoning model's thinking in
+    /// [`ChatCompletion::reasoning`], as for [`ContentFormatter::format_response`]).
     ///
     /// # Errors
     /// [`Error::Response`] when the body is not the shape this model family answers with.
@@ -158,6 +191,15 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
     fn parse_stream_event(&self, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
         let _ = api_type;
         openai::stream_chunk(data)
+    }
+
+    /// Whether this formatter streams on a dedicated endpoint: its `/score` answers a request
+    /// with `Accept: text/event-stream` with events [`parse_stream_event`](Self::parse_stream_event)
+    /// reads, until the body ends (there is no `[DONE]`: a clean end of the body is the end of
+    /// the answer, a broken connection is still an incomplete one). Defaults to `false`: a
+    /// dedicated endpoint's stream is then its whole answer as one chunk.
+    fn streams_on_dedicated(&self) -> bool {
+        false
     }
 
     /// Settings saved next to the tag in config files. Defaults to none.
@@ -175,6 +217,8 @@ pub trait ChatContentFormatter: fmt::Debug + Send + Sync {
 pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
     Some(match tag {
         gpt2::TAG | "oss" | "GPT2ContentFormatter" | "OSSContentFormatter" => Arc::new(Gpt2ContentFormatter),
+        catalog::TAG => Arc::new(CatalogContentFormatter),
+        promptflow::TAG => Arc::new(PromptFlowContentFormatter::default()),
         hf::TAG | "HFContentFormatter" => Arc::new(HfContentFormatter),
         dolly::TAG | "DollyContentFormatter" => Arc::new(DollyContentFormatter),
         custom_openai::TAG | "llama" | "CustomOpenAIContentFormatter" | "LlamaContentFormatter" => {
@@ -185,8 +229,16 @@ pub fn completion_formatter(tag: &str) -> Option<Arc<dyn ContentFormatter>> {
 }
 
 /// The tags [`completion_formatter`] knows, for error messages.
-pub(crate) const COMPLETION_TAGS: &[&str] =
-    &[gpt2::TAG, "oss", hf::TAG, dolly::TAG, custom_openai::TAG, "llama"];
+pub(crate) const COMPLETION_TAGS: &[&str] = &[
+    gpt2::TAG,
+    "oss",
+    hf::TAG,
+    dolly::TAG,
+    custom_openai::TAG,
+    "llama",
+    catalog::TAG,
+    promptflow::TAG,
+];
 
 /// The built-in chat formatter for a tag, alias or Python class name.
 ///
@@ -201,17 +253,64 @@ pub fn chat_formatter(tag: &str) -> Option<Arc<dyn ChatContentFormatter>> {
         | "CustomOpenAIChatContentFormatter"
         | "LlamaChatContentFormatter" => Arc::new(CustomOpenAiChatContentFormatter),
         mistral_chat::TAG | "MistralChatContentFormatter" => Arc::new(MistralChatContentFormatter),
+        promptflow::TAG => Arc::new(PromptFlowContentFormatter::default()),
         _ => return None,
     })
 }
 
 /// The tags [`chat_formatter`] knows, for error messages.
-pub(crate) const CHAT_TAGS: &[&str] = &[custom_openai_chat::TAG, "llama_chat", mistral_chat::TAG];
+pub(crate) const CHAT_TAGS: &[&str] = &[
+    custom_openai_chat::TAG,
+    "llama_chat",
+    mistral_chat::TAG,
+    promptflow::TAG,
+];
+
+/// How the registry makes a built-in formatter from a tag and its settings.
+pub(crate) type Builtin<T> = fn(&str, &Map<String, Value>) -> Option<std::result::Result<Arc<T>, String>>;
+
+/// A built-in completion formatter made from a config file's settings for it; `None` for a tag
+/// no built-in has. Only the prompt flow formatter takes settings.
+pub(crate) fn completion_formatter_with(
+    tag: &str,
+    settings: &Map<String, Value>,
+) -> Option<std::result::Result<Arc<dyn ContentFormatter>, String>> {
+    if tag == promptflow::TAG {
+        let flow = PromptFlowContentFormatter::from_settings(settings)
+            .map_err(|e| format!("formatter `{tag}`: {e}"));
+        return Some(flow.map(|f| Arc::new(f) as Arc<dyn ContentFormatter>));
+    }
+    let formatter = completion_formatter(tag)?;
+    Some(no_settings(tag, settings).map(|()| formatter))
+}
+
+/// The chat counterpart of [`completion_formatter_with`].
+pub(crate) fn chat_formatter_with(
+    tag: &str,
+    settings: &Map<String, Value>,
+) -> Option<std::result::Result<Arc<dyn ChatContentFormatter>, String>> {
+    if tag == promptflow::TAG {
+        let flow = PromptFlowContentFormatter::from_settings(settings)
+            .map_err(|e| format!("formatter `{tag}`: {e}"));
+        return Some(flow.map(|f| Arc::new(f) as Arc<dyn ChatContentFormatter>));
+    }
+    let formatter = chat_formatter(tag)?;
+    Some(no_settings(tag, settings).map(|()| formatter))
+}
+
+fn no_settings(tag: &str, settings: &Map<String, Value>) -> std::result::Result<(), String> {
+    match settings.keys().next() {
+        Some(setting) => Err(format!("formatter `{tag}` takes no settings; remove `{setting}`")),
+        None => Ok(()),
+    }
+}
 
 /// What a streamed chunk of formatter `tag` looks like, for the error an event that is not one
 /// gives: the OpenAI shape for the built-ins, the formatter's own for a user's.
 pub(crate) fn stream_chunk_shape(tag: &str) -> String {
-    if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
+    if tag == promptflow::TAG {
+        "a prompt flow event (a JSON object whose output field, if any, is a string)".to_owned()
+    } else if COMPLETION_TAGS.contains(&tag) || CHAT_TAGS.contains(&tag) {
         openai::CHUNK_SHAPE.to_owned()
     } else {
         format!("a chunk formatter `{tag}` reads")
@@ -258,7 +357,22 @@ pub(crate) fn completion_at(
     paths: &[&str],
 ) -> Result<Completion> {
     let json = parse_json(formatter, api_type, body)?;
-    text_at(formatter, api_type, body, &json, paths).map(Completion::new)
+    text_at(formatter, api_type, body, &json, paths).map(|text| answer(&text))
+}
+
+/// The completion of a whole text: a leading `<think>` block is its reasoning.
+pub(crate) fn answer(text: &str) -> Completion {
+    let (reasoning, text) = split_think(text);
+    Completion {
+        reasoning,
+        ..Completion::new(text)
+    }
+}
+
+/// The string at `path`, if there is one: for optional text fields such as
+/// `reasoning_content`, where anything else means absent.
+pub(crate) fn string_at(json: &Value, path: &str) -> Option<String> {
+    value_at(json, path).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Serializes a request body; serde_json only fails here on non-string map keys, which a

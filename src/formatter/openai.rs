@@ -41,6 +41,8 @@ struct WireDelta {
     #[serde(default)]
     content: Option<String>,
     #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
     tool_calls: Option<Vec<WireToolCall>>,
 }
 
@@ -84,6 +86,7 @@ pub(crate) fn stream_chunk(data: &[u8]) -> Option<StreamChunk> {
     match choice.delta {
         Some(delta) => {
             chunk.text = delta.content.or(choice.text).unwrap_or_default();
+            chunk.reasoning = delta.reasoning_content.filter(|r| !r.is_empty());
             chunk.role = delta.role;
             chunk.tool_calls = delta
                 .tool_calls

@@ -162,6 +162,7 @@ impl Transport {
         HttpError {
             status,
             message: service_message(&self.scrubber(), &body),
+            content_filter: crate::content_filter::blocked_categories(&body, &self.scrubber()),
             request_id,
             model_status,
             model_reason,

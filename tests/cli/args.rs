@@ -173,7 +173,7 @@ fn typos_get_suggestions() {
     assert_eq!(
         outcome(&run(&["complete", "--url", url, "--formatter", "gtp2", "hi"])),
         usage(
-            "unknown formatter `gtp2`; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama",
+            "unknown formatter `gtp2`; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama, catalog, promptflow",
             "did you mean `gpt2`?"
         )
     );
@@ -192,14 +192,14 @@ fn a_formatter_of_the_other_kind_names_its_command() {
     assert_eq!(
         outcome(&run(&["complete", "--url", url, "--formatter", "mistral_chat", "hi"])),
         usage(
-            "`mistral_chat` is a chat formatter; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama",
+            "`mistral_chat` is a chat formatter; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama, catalog, promptflow",
             "use it with `azureml-endpoint chat`, or pick a completion formatter"
         )
     );
     assert_eq!(
         outcome(&run(&["chat", "--url", url, "--formatter", "gpt2", "hi"])),
         usage(
-            "`gpt2` is a completion formatter; chat formatters: custom_openai_chat, llama_chat, mistral_chat",
+            "`gpt2` is a completion formatter; chat formatters: custom_openai_chat, llama_chat, mistral_chat, promptflow",
             "use it with `azureml-endpoint complete`, or pick a chat formatter"
         )
     );

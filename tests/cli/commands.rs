@@ -262,7 +262,7 @@ fn exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "error: unknown formatter `nope`; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama\n\
+        "error: unknown formatter `nope`; completion formatters: gpt2, oss, hf, dolly, custom_openai, llama, catalog, promptflow\n\
          hint: see the formatter table in the README\n"
     );
     let out = run(&["frobnicate"], None);

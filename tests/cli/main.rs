@@ -18,6 +18,7 @@ mod batch;
 mod batch_pipe;
 mod chat;
 mod commands;
+mod fidelity;
 mod model;
 mod readme;
 mod scrubbing;

@@ -17,6 +17,7 @@ mod headers;
 mod model;
 mod parts;
 mod rate_limits;
+mod recorded;
 mod responses;
 mod retries;
 mod routes;

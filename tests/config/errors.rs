@@ -463,18 +463,18 @@ fn unknown_formatter_tag_lists_the_known_ones() {
     assert_eq!(
         load_message("f.yaml", "_type: azureml_endpoint\nformatter: falcon\n", &env()),
         "invalid `formatter` (file `<file>`): unknown completion formatter `falcon`; known: gpt2, oss, hf, dolly, \
-         custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+         custom_openai, llama, catalog, promptflow (Python class names such as `GPT2ContentFormatter` work too)"
     );
     assert_eq!(
         load_message("f.yaml", "_type: azureml_endpoint\nformatter: {_type: mistral_chat}\n", &env()),
         "invalid `formatter` (file `<file>`): unknown completion formatter `mistral_chat` (`mistral_chat` is a \
-         chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, custom_openai, llama \
+         chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, custom_openai, llama, catalog, promptflow \
          (Python class names such as `GPT2ContentFormatter` work too)"
     );
     assert_eq!(
         load_message("f.json", r#"{"_type": "azureml_chat_endpoint", "content_formatter": "gpt2"}"#, &env()),
         "invalid `content_formatter` (file `<file>`): unknown chat formatter `gpt2` (`gpt2` is a completion \
-         formatter: use `_type: azureml_endpoint`); known: custom_openai_chat, llama_chat, mistral_chat (Python \
+         formatter: use `_type: azureml_endpoint`); known: custom_openai_chat, llama_chat, mistral_chat, promptflow (Python \
          class names such as `CustomOpenAIChatContentFormatter` work too)"
     );
 }

@@ -92,7 +92,7 @@ fn an_unknown_or_wrong_kind_option_is_an_argument_error() {
             "formatter".to_owned(),
             Origin::Argument,
             "invalid `formatter` (argument): unknown completion formatter `gtp2`; known: gpt2, oss, hf, \
-             dolly, custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+             dolly, custom_openai, llama, catalog, promptflow (Python class names such as `GPT2ContentFormatter` work too)"
                 .to_owned()
         )
     );
@@ -100,6 +100,48 @@ fn an_unknown_or_wrong_kind_option_is_an_argument_error() {
         error("mistral_chat").2,
         "invalid `formatter` (argument): unknown completion formatter `mistral_chat` (`mistral_chat` is \
          a chat formatter: use `_type: azureml_chat_endpoint`); known: gpt2, oss, hf, dolly, \
-         custom_openai, llama (Python class names such as `GPT2ContentFormatter` work too)"
+         custom_openai, llama, catalog, promptflow (Python class names such as `GPT2ContentFormatter` work too)"
+    );
+}
+
+#[test]
+fn prompt_flow_field_names_are_saved_and_loaded_again() {
+    use azureml_endpoint::formatter::PromptFlowContentFormatter;
+    use azureml_endpoint::AzureMlChatOnlineEndpoint;
+
+    let flow = PromptFlowContentFormatter::default()
+        .input_field("query")
+        .output_field("reply");
+    let chat = AzureMlChatOnlineEndpoint::builder()
+        .endpoint_url("https://flow.eastus2.inference.ml.azure.com/score")
+        .api_key("k")
+        .formatter(flow)
+        .build()
+        .unwrap();
+    let file = File::new("promptflow", "{}");
+    chat.save(&file.0).unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file.0).unwrap()).unwrap();
+    assert_eq!(
+        saved["formatter"],
+        serde_json::json!({"_type": "promptflow", "input_field": "query", "output_field": "reply", "history_field": "chat_history"})
+    );
+    let again = Registry::new()
+        .load_with(&file.0, &options())
+        .unwrap()
+        .into_chat()
+        .unwrap();
+    assert_eq!(again.formatter().settings(), chat.formatter().settings());
+    assert_eq!(again.config(), chat.config());
+
+    let bad = File::new(
+        "promptflow-bad",
+        r#"{"_type": "azureml_chat_endpoint", "formatter": {"_type": "promptflow", "question_field": "q"},
+            "endpoint_url": "https://e.eastus2.inference.ml.azure.com/score"}"#,
+    );
+    let error = Registry::new().load_with(&bad.0, &options()).unwrap_err();
+    assert_eq!(
+        error.to_string().replace(&bad.0.display().to_string(), "<file>"),
+        "invalid `formatter` (file `<file>`): formatter `promptflow`: unknown setting `question_field`; \
+         known: input_field, output_field, history_field"
     );
 }

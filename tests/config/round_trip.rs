@@ -784,11 +784,26 @@ fn registry_lists_built_in_then_registered_formatter_tags() {
     let chat: Vec<&str> = registry.chat_formatter_tags().collect();
     assert_eq!(
         chat,
-        ["custom_openai_chat", "llama_chat", "mistral_chat", "team_chat"]
+        [
+            "custom_openai_chat",
+            "llama_chat",
+            "mistral_chat",
+            "promptflow",
+            "team_chat"
+        ]
     );
     let completion: Vec<&str> = registry.completion_formatter_tags().collect();
     assert_eq!(
         completion,
-        ["gpt2", "oss", "hf", "dolly", "custom_openai", "llama"]
+        [
+            "gpt2",
+            "oss",
+            "hf",
+            "dolly",
+            "custom_openai",
+            "llama",
+            "catalog",
+            "promptflow"
+        ]
     );
 }

@@ -32,6 +32,7 @@ pub struct Args {
     pub params: Map<String, Value>,
     pub stop: Vec<String>,
     pub stream: bool,
+    pub show_reasoning: bool,
     pub json: bool,
     pub probe: bool,
     pub system: Option<String>,

@@ -16,16 +16,17 @@ pub fn complete(args: &Args) -> Result<u8, Failure> {
     let prompt = text_argument(args, Command::Complete)?;
     let options = call_options(args);
     if args.stream {
-        return print(llm.stream_with(&prompt, &options)?, args.json, false);
+        return print(llm.stream_with(&prompt, &options)?, args, false);
     }
     let completion = llm.invoke_with(&prompt, &options)?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", completion_json(&completion))?;
     } else {
+        print_reasoning(&mut out, args, completion.reasoning.as_deref())?;
         writeln!(out, "{}", completion.text)?;
     }
-    Ok(0)
+    Ok(finish_status(completion.finish_reason.as_deref()))
 }
 
 pub fn chat(args: &Args) -> Result<u8, Failure> {
@@ -57,13 +58,14 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
     }
     let options = call_options(args);
     if args.stream {
-        return print(client.stream_with(&messages, &options)?, args.json, true);
+        return print(client.stream_with(&messages, &options)?, args, true);
     }
     let reply = client.invoke_with(&messages, &options)?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", chat_json(&reply))?;
     } else {
+        print_reasoning(&mut out, args, reply.reasoning.as_deref())?;
         let message = &reply.message;
         // A reply whose content is a list prints its text parts, in order; a reply that only
         // calls tools (content null or "") prints its calls, not a blank line first.
@@ -74,7 +76,29 @@ pub fn chat(args: &Args) -> Result<u8, Failure> {
         }
         print_tool_calls(&mut out, &reply.message.tool_calls)?;
     }
-    Ok(0)
+    Ok(finish_status(reply.finish_reason.as_deref()))
+}
+
+/// With `--show-reasoning`, a reasoning model's thinking before the answer, in the `<think>`
+/// block such models write.
+fn print_reasoning(out: &mut impl Write, args: &Args, reasoning: Option<&str>) -> io::Result<()> {
+    match reasoning {
+        Some(reasoning) if args.show_reasoning => write!(out, "<think>\n{reasoning}\n</think>\n\n"),
+        _ => Ok(()),
+    }
+}
+
+/// The exit status for an answer that stopped for `finish_reason`: a reply the content filter
+/// cut is printed as far as it came, then flagged on stderr and by status 1, never passed off as
+/// whole.
+pub fn finish_status(finish_reason: Option<&str>) -> u8 {
+    if finish_reason != Some("content_filter") {
+        return 0;
+    }
+    eprintln!(
+        "warning: the answer was cut by the content filter (finish_reason content_filter); it is incomplete"
+    );
+    1
 }
 
 /// `--image`: a URL when it looks like one, else a file.
@@ -143,12 +167,20 @@ fn read_stdin(what: &str) -> Result<String, Failure> {
 
 pub fn completion_json(c: &Completion) -> Value {
     let record = json!({"text": c.text, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id});
-    with_rate_limits(record, &c.rate_limits)
+    with_reasoning(with_rate_limits(record, &c.rate_limits), c.reasoning.as_deref())
 }
 
 pub fn chat_json(c: &ChatCompletion) -> Value {
     let record = json!({"message": c.message, "finish_reason": c.finish_reason, "usage": c.usage, "request_id": c.request_id});
-    with_rate_limits(record, &c.rate_limits)
+    with_reasoning(with_rate_limits(record, &c.rate_limits), c.reasoning.as_deref())
+}
+
+/// Adds `reasoning` when the model sent some: records of other models keep their shape.
+fn with_reasoning(mut record: Value, reasoning: Option<&str>) -> Value {
+    if let (Some(reasoning), Some(object)) = (reasoning, record.as_object_mut()) {
+        object.insert("reasoning".into(), reasoning.into());
+    }
+    record
 }
 
 /// Adds `rate_limits` (the `x-ratelimit-*` headers the endpoint sent, resets in seconds) when

@@ -54,6 +54,9 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
             _ => format!("check the key in {}; with --auth, {ROLE}", args.key_var()),
         },
         Error::Http(e) if e.status == 404 => "check the URL and that a deployment takes traffic".into(),
+        Error::Http(e) if e.content_filter.is_some() => {
+            "Azure's content filter refused the prompt: rephrase it, or review the deployment's content filter".into()
+        }
         Error::Http(e) if e.status == 400 || e.status == 422 => {
             "the endpoint refused the request: check --param values and --formatter".into()
         }
