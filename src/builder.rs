@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{ApiType, ClientKind, Origin};
 use crate::credential::{AuthMode, TokenCredential};
 use crate::error::{Error, Result};
-use crate::formatter::{ChatContentFormatter, ContentFormatter};
+use crate::formatter::{ChatContentFormatter, ContentFormatter, EmbeddingsFormatter};
 use crate::resolve::{check, timeout_argument, Checked, FormatterFacts};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
@@ -50,7 +50,7 @@ macro_rules! formatter_for {
     )*};
 }
 
-formatter_for!(ContentFormatter, ChatContentFormatter);
+formatter_for!(ContentFormatter, ChatContentFormatter, EmbeddingsFormatter);
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
 /// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder) are this type.
@@ -109,6 +109,7 @@ impl Env {
 pub trait BuilderKind {}
 impl BuilderKind for dyn ContentFormatter {}
 impl BuilderKind for dyn ChatContentFormatter {}
+impl BuilderKind for dyn EmbeddingsFormatter {}
 impl BuilderKind for Load {}
 
 /// The kind of [`LoadOptions`](crate::LoadOptions): a load builds whichever client the file
@@ -346,6 +347,16 @@ impl<F: ?Sized> Builder<F> {
     /// there is a config error at build. Defaults to none (no `"model"` sent).
     pub fn model(mut self, name: impl Into<String>) -> Self {
         self.settings.model = Setting::new(name.into(), Origin::Argument);
+        self
+    }
+
+    /// How many inputs one embeddings request carries, at most (1 to 2048): an
+    /// [`embed`](crate::embeddings::AzureMlEmbeddingsEndpoint::embed) of more inputs sends several
+    /// requests, [`CallOptions::max_concurrency`](crate::CallOptions::max_concurrency) at a time.
+    /// Cohere takes at most 96 texts per request, Azure OpenAI 2048. Only the embeddings client
+    /// takes it. Defaults to 96.
+    pub fn batch_size(mut self, inputs: u32) -> Self {
+        self.settings.batch_size = Setting::new(inputs, Origin::Argument);
         self
     }
 

@@ -17,6 +17,7 @@ pub mod config;
 mod config_file;
 mod content;
 pub mod credential;
+pub mod embeddings;
 pub mod error;
 mod excerpt;
 pub mod formatter;

@@ -20,6 +20,7 @@ pub use crate::message::{Completion, Usage};
 mod custom_openai;
 mod custom_openai_chat;
 mod dolly;
+mod embeddings;
 mod gpt2;
 mod hf;
 mod mistral_chat;
@@ -29,6 +30,11 @@ mod path;
 pub use custom_openai::CustomOpenAiContentFormatter;
 pub use custom_openai_chat::CustomOpenAiChatContentFormatter;
 pub use dolly::DollyContentFormatter;
+pub use embeddings::{
+    embeddings_formatter, ClipTextEmbeddingsFormatter, CohereEmbeddingsFormatter, Embeddings,
+    EmbeddingsFormatter, OpenAiEmbeddingsFormatter,
+};
+pub(crate) use embeddings::{embeddings_formatter_for_path, EMBEDDINGS_TAGS};
 pub use gpt2::Gpt2ContentFormatter;
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
