@@ -90,7 +90,7 @@ impl FromStr for ApiType {
             "serverless" => Ok(ApiType::Serverless),
             other => Err(format!(
                 "unknown api type {other:?}; use `dedicated` (…/score URLs) or `serverless` \
-                 (…/completions, …/chat/completions URLs)"
+                 (…/completions, …/chat/completions, …/embeddings URLs)"
             )),
         }
     }

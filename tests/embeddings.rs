@@ -547,3 +547,182 @@ fn the_local_endpoint_embeds_deterministically_on_every_route() -> TestResult {
     );
     Ok(())
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_azureml-endpoint");
+
+/// Runs the CLI with only the key in its environment; (exit code, stdout, stderr).
+fn cli(args: &[&str], stdin: &str, dir: &std::path::Path) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("AZUREML_ENDPOINT_API_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(!stdout.contains(KEY) && !stderr.contains(KEY), "{stdout}{stderr}");
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// The vectors the library gets for `texts` from the local endpoint, as the CLI prints them.
+fn expected_lines(url: &str, texts: &[&str]) -> Vec<String> {
+    embedder(url.to_owned())
+        .unwrap()
+        .embed(texts)
+        .unwrap()
+        .vectors
+        .iter()
+        .map(|v| serde_json::to_string(v).unwrap())
+        .collect()
+}
+
+#[test]
+fn cli_embed_prints_one_array_per_input_in_order() -> TestResult {
+    let local = LocalEndpoint::start()?;
+    let url = local.embeddings_url();
+    let dir = std::env::temp_dir();
+    let texts = ["alpha beta", "gamma", "delta", "epsilon"];
+    let expected = expected_lines(&url, &texts);
+    assert_eq!(
+        expected[1], "[-0.896,0.498,-0.689,-0.747,-0.751,0.841,-0.621,-0.355]",
+        "three decimals, as f32s print"
+    );
+
+    let mut args = vec![
+        "embed",
+        "--url",
+        &url,
+        "--batch-size",
+        "3",
+        "--concurrency",
+        "2",
+        "--",
+    ];
+    args.extend(texts);
+    let (code, stdout, stderr) = cli(&args, "", &dir);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+
+    let (code, stdout, _) = cli(
+        &["embed", "--url", &url, "-"],
+        "alpha beta\r\ngamma\ndelta\nepsilon\n",
+        &dir,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        expected,
+        "stdin lines, CRLF or LF"
+    );
+
+    let (code, stdout, _) = cli(
+        &["embed", "--url", &url, "--json", "alpha beta", "gamma"],
+        "",
+        &dir,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "{{\"embeddings\":[{},{}],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":0,\"total_tokens\":3}},\"model\":\"echo\"}}\n",
+            expected[0], expected[1]
+        )
+    );
+
+    let chat_url = format!("{}/v1/chat/completions", local.base_url());
+    let (code, stdout, stderr) = cli(&["embed", "--url", &chat_url, "x"], "", &dir);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {chat_url} is a chat URL\nhint: use `azureml-endpoint chat`, or a URL ending in /embeddings, /embed or /score\n"
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn cli_config_new_infers_embeddings_and_batch_embeds_lines_in_groups() -> TestResult {
+    let local = LocalEndpoint::start()?;
+    let url = local.embeddings_url();
+    let dir = std::env::temp_dir().join(format!("azureml-embed-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let (code, _, stderr) = cli(
+        &[
+            "config",
+            "new",
+            "-o",
+            "embed.yaml",
+            "--url",
+            &url,
+            "--batch-size",
+            "2",
+        ],
+        "",
+        &dir,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let saved = std::fs::read_to_string(dir.join("embed.yaml"))?;
+    assert!(
+        saved.starts_with("_type: azureml_embeddings_endpoint\n"),
+        "{saved}"
+    );
+    assert!(
+        saved.contains("\nformatter:\n  _type: openai_embeddings\n"),
+        "{saved}"
+    );
+
+    let lines = [
+        "{\"input\": \"one\"}",
+        "{\"input\": \"two\"}",
+        "{\"prompt\": \"x\"}",
+        "",
+        "{\"input\": \"three\"}",
+    ];
+    let (code, stdout, stderr) = cli(
+        &[
+            "batch",
+            "--config",
+            "embed.yaml",
+            "--input",
+            "-",
+            "--output",
+            "-",
+            "--concurrency",
+            "2",
+        ],
+        &(lines.join("\n") + "\n"),
+        &dir,
+    );
+    assert_eq!(code, 1, "the prompt line failed");
+    assert_eq!(stderr, "batch: 4 lines done, 1 failed\n");
+    let vectors = expected_lines(&url, &["one", "two", "three"]);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!("{{\"line\":1,\"embedding\":{}}}", vectors[0]),
+            format!("{{\"line\":2,\"embedding\":{}}}", vectors[1]),
+            "{\"line\":3,\"error\":\"this endpoint takes no {\\\"prompt\\\": ...} lines; use {\\\"input\\\": ...} lines\"}".to_owned(),
+            format!("{{\"line\":5,\"embedding\":{}}}", vectors[2]),
+        ]
+    );
+    let (code, _, stderr) = cli(&["complete", "--config", "embed.yaml", "hi"], "", &dir);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: embed.yaml is an embeddings endpoint\nhint: use `azureml-endpoint embed --config embed.yaml`\n"
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

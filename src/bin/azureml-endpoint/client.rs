@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use azureml_endpoint::config::{ClientKind, AZUREML_EMBEDDINGS_ENDPOINT_TYPE};
+use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
 use azureml_endpoint::{
     config::AZUREML_CHAT_ENDPOINT_TYPE, config::AZUREML_ENDPOINT_TYPE, AnyClient, AzureMlChatOnlineEndpoint,
     AzureMlOnlineEndpoint, CallOptions, LoadOptions, Registry,
@@ -13,10 +15,10 @@ use crate::args::Args;
 use crate::failure::Failure;
 use crate::settings::settings;
 
-/// The flags as load options: they win over the file. `chat` guides the api type inferred from
+/// The flags as load options: they win over the file. `kind` guides the api type inferred from
 /// `--url`.
-pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
-    settings(args, chat, LoadOptions::new())
+pub fn load_options(args: &Args, kind: ClientKind) -> Result<LoadOptions, Failure> {
+    settings(args, kind, LoadOptions::new())
 }
 
 /// A config file's client and top-level fields. `--formatter` (in `options`) replaces the file's
@@ -28,14 +30,19 @@ pub fn load(
 ) -> Result<(AnyClient, Map<String, Value>), Failure> {
     let fields = Arc::new(Mutex::new(Map::new()));
     let mut registry = Registry::new();
-    for (type_name, chat) in [(AZUREML_ENDPOINT_TYPE, false), (AZUREML_CHAT_ENDPOINT_TYPE, true)] {
+    let types = [
+        (AZUREML_ENDPOINT_TYPE, ClientKind::Completion),
+        (AZUREML_CHAT_ENDPOINT_TYPE, ClientKind::Chat),
+        (AZUREML_EMBEDDINGS_ENDPOINT_TYPE, ClientKind::Embeddings),
+    ];
+    for (type_name, kind) in types {
         let fields = Arc::clone(&fields);
         registry.register(type_name, move |ctx| {
             *fields.lock().unwrap_or_else(PoisonError::into_inner) = ctx.fields().clone();
-            if chat {
-                ctx.chat_client().map(AnyClient::Chat)
-            } else {
-                ctx.completion_client().map(AnyClient::Completion)
+            match kind {
+                ClientKind::Chat => ctx.chat_client().map(AnyClient::Chat),
+                ClientKind::Embeddings => ctx.embeddings_client().map(AnyClient::Embeddings),
+                _ => ctx.completion_client().map(AnyClient::Completion),
             }
         });
     }
@@ -61,29 +68,54 @@ pub fn load(
 
 pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(args, path, &load_options(args, false)?)?.0 {
+        return match load(args, path, &load_options(args, ClientKind::Completion)?)?.0 {
             AnyClient::Completion(llm) => Ok(llm),
-            _ => Err(wrong_kind(path, "a chat endpoint", "chat")),
+            other => Err(wrong_kind(path, &other)),
         };
     }
-    Ok(settings(args, false, AzureMlOnlineEndpoint::builder())?
-        .with_env()
-        .build()?)
+    Ok(
+        settings(args, ClientKind::Completion, AzureMlOnlineEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
 }
 
 pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(args, path, &load_options(args, true)?)?.0 {
+        return match load(args, path, &load_options(args, ClientKind::Chat)?)?.0 {
             AnyClient::Chat(chat) => Ok(chat),
-            _ => Err(wrong_kind(path, "a completion endpoint", "complete")),
+            other => Err(wrong_kind(path, &other)),
         };
     }
-    Ok(settings(args, true, AzureMlChatOnlineEndpoint::builder())?
-        .with_env()
-        .build()?)
+    Ok(
+        settings(args, ClientKind::Chat, AzureMlChatOnlineEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
 }
 
-fn wrong_kind(path: &Path, what: &str, command: &str) -> Failure {
+pub fn embeddings_client(args: &Args) -> Result<AzureMlEmbeddingsEndpoint, Failure> {
+    if let Some(path) = &args.config {
+        return match load(args, path, &load_options(args, ClientKind::Embeddings)?)?.0 {
+            AnyClient::Embeddings(embedder) => Ok(embedder),
+            other => Err(wrong_kind(path, &other)),
+        };
+    }
+    Ok(
+        settings(args, ClientKind::Embeddings, AzureMlEmbeddingsEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
+}
+
+/// A config file of another kind than the command's, with the command for it.
+fn wrong_kind(path: &Path, held: &AnyClient) -> Failure {
+    let (what, command) = match held {
+        AnyClient::Completion(_) => ("a completion endpoint", "complete"),
+        AnyClient::Chat(_) => ("a chat endpoint", "chat"),
+        AnyClient::Embeddings(_) => ("an embeddings endpoint", "embed"),
+        _ => ("not a built-in endpoint type", "batch"),
+    };
     Failure::new(
         2,
         format!("{} is {what}", path.display()),
