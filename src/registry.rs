@@ -268,14 +268,12 @@ impl LoadContext<'_> {
             return Ok(formatter);
         }
         let known: Vec<&str> = tags(kind.builtin_tags, registered).collect();
-        let hint = if (kind.other_has)(self.registry, tag) {
-            format!(
-                " (`{tag}` is a {} formatter: use `_type: {}`)",
-                kind.other_name, kind.other_type
-            )
-        } else {
-            String::new()
-        };
+        let hint = self
+            .registry
+            .other_kind_with(kind.name, tag)
+            .map_or(String::new(), |(other, type_name)| {
+                format!(" (`{tag}` is a {other} formatter: use `_type: {type_name}`)")
+            });
         let python = kind.python_example.map_or(String::new(), |example| {
             format!(" (Python class names such as `{example}` work too)")
         });
@@ -295,12 +293,7 @@ struct FormatterKind<T: ?Sized> {
     name: &'static str,
     builtin: fn(&str) -> Option<Arc<T>>,
     builtin_tags: &'static [&'static str],
-    /// A Python class name that works as a tag (embeddings have no Python class).
-    python_example: Option<&'static str>,
-    other_name: &'static str,
-    other_type: &'static str,
-    /// Whether the other kind knows the tag, for a hint.
-    other_has: fn(&Registry, &str) -> bool,
+    python_example: Option<&'static str>, // embeddings have no Python class
 }
 
 impl FormatterKind<dyn ContentFormatter> {
@@ -309,9 +302,6 @@ impl FormatterKind<dyn ContentFormatter> {
         builtin: formatter::completion_formatter,
         builtin_tags: formatter::COMPLETION_TAGS,
         python_example: Some("GPT2ContentFormatter"),
-        other_name: "chat",
-        other_type: AZUREML_CHAT_ENDPOINT_TYPE,
-        other_has: |r, tag| r.chat.contains_key(tag) || formatter::chat_formatter(tag).is_some(),
     };
 }
 
@@ -321,9 +311,6 @@ impl FormatterKind<dyn ChatContentFormatter> {
         builtin: formatter::chat_formatter,
         builtin_tags: formatter::CHAT_TAGS,
         python_example: Some("CustomOpenAIChatContentFormatter"),
-        other_name: "completion",
-        other_type: AZUREML_ENDPOINT_TYPE,
-        other_has: |r, tag| r.completion.contains_key(tag) || formatter::completion_formatter(tag).is_some(),
     };
 }
 
@@ -333,14 +320,6 @@ impl FormatterKind<dyn EmbeddingsFormatter> {
         builtin: formatter::embeddings_formatter,
         builtin_tags: formatter::EMBEDDINGS_TAGS,
         python_example: None,
-        other_name: "completion or chat",
-        other_type: "azureml_endpoint or azureml_chat_endpoint",
-        other_has: |r, tag| {
-            r.completion.contains_key(tag)
-                || r.chat.contains_key(tag)
-                || formatter::completion_formatter(tag).is_some()
-                || formatter::chat_formatter(tag).is_some()
-        },
     };
 }
 
@@ -376,17 +355,14 @@ pub struct Registry {
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn names<V>(map: &BTreeMap<String, V>) -> Vec<&String> {
+            map.keys().collect()
+        }
         f.debug_struct("Registry")
-            .field("types", &self.loaders.keys().collect::<Vec<_>>())
-            .field(
-                "completion_formatters",
-                &self.completion.keys().collect::<Vec<_>>(),
-            )
-            .field("chat_formatters", &self.chat.keys().collect::<Vec<_>>())
-            .field(
-                "embeddings_formatters",
-                &self.embeddings.keys().collect::<Vec<_>>(),
-            )
+            .field("types", &names(&self.loaders))
+            .field("completion_formatters", &names(&self.completion))
+            .field("chat_formatters", &names(&self.chat))
+            .field("embeddings_formatters", &names(&self.embeddings))
             .finish()
     }
 }
@@ -468,8 +444,7 @@ impl Registry {
         self
     }
 
-    /// The embeddings counterpart of [`register_completion_formatter`](Self::register_completion_formatter),
-    /// e.g. for a dedicated deployment's own `/score` shape.
+    /// [`register_completion_formatter`](Self::register_completion_formatter) for embeddings formatters.
     pub fn register_embeddings_formatter(
         &mut self,
         tag: impl Into<String>,
@@ -507,6 +482,21 @@ impl Registry {
     /// [`completion_formatter_tags`](Self::completion_formatter_tags).
     pub fn embeddings_formatter_tags(&self) -> impl Iterator<Item = &str> {
         tags(formatter::EMBEDDINGS_TAGS, &self.embeddings)
+    }
+
+    /// The kind of client other than `name` that has a formatter `tag`: its name and `_type`.
+    fn other_kind_with(&self, name: &str, tag: &str) -> Option<(&'static str, &'static str)> {
+        let completion = self.completion.contains_key(tag) || formatter::completion_formatter(tag).is_some();
+        let chat = self.chat.contains_key(tag) || formatter::chat_formatter(tag).is_some();
+        let embeddings = self.embeddings.contains_key(tag) || formatter::embeddings_formatter(tag).is_some();
+        [
+            ("completion", AZUREML_ENDPOINT_TYPE, completion),
+            ("chat", AZUREML_CHAT_ENDPOINT_TYPE, chat),
+            ("embeddings", AZUREML_EMBEDDINGS_ENDPOINT_TYPE, embeddings),
+        ]
+        .into_iter()
+        .find(|(kind, _, found)| *kind != name && *found)
+        .map(|(kind, type_name, _)| (kind, type_name))
     }
 
     /// The `_type`s this registry loads, sorted.

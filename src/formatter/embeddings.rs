@@ -1,6 +1,7 @@
 //! Embeddings formatters: how a list of texts becomes a request body and a response body becomes
-//! one vector per text. The trait, what it returns, and the three built-in shapes: OpenAI's
-//! (serverless, Azure OpenAI, Model Inference), Cohere's native `/v1/embed`, and CLIP's `/score`.
+//! one vector per text. The trait, what it returns, how a vector is read (numbers or base64), and
+//! the default shape, OpenAI's (serverless, Azure OpenAI, Model Inference); Cohere's native
+//! `/v1/embed` is in `cohere_embed.rs`, CLIP's `/score` in `clip_text.rs`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,6 +10,8 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::clip_text::{ClipTextEmbeddingsFormatter, TAG as CLIP_TAG};
+use super::cohere_embed::{CohereEmbeddingsFormatter, TAG as COHERE_TAG};
 use super::{to_body, JSON};
 use crate::config::ApiType;
 use crate::error::{Error, Result};
@@ -127,8 +130,6 @@ pub trait EmbeddingsFormatter: fmt::Debug + Send + Sync {
 }
 
 const OPENAI_TAG: &str = "openai_embeddings";
-const COHERE_TAG: &str = "cohere_embed";
-const CLIP_TAG: &str = "clip_text_embeddings";
 
 /// The tags [`embeddings_formatter`] knows, for error messages.
 pub(crate) const EMBEDDINGS_TAGS: &[&str] = &[OPENAI_TAG, COHERE_TAG, CLIP_TAG];
@@ -235,170 +236,8 @@ impl EmbeddingsFormatter for OpenAiEmbeddingsFormatter {
     }
 }
 
-/// Cohere's own route (`…/v1/embed`): `{"texts": [text, …], "input_type": "search_document",
-/// …parameters}` (an `input_type` parameter wins: `search_query`, `classification`,
-/// `clustering`) → `{"embeddings": [[number, …], …]}` or, with `embedding_types`,
-/// `{"embeddings": {"float": […]}}` (else the first of `int8`, `uint8`, `binary`, `ubinary`,
-/// as the numbers they are). Usage from `meta.billed_units.input_tokens`. Cohere takes at most
-/// 96 texts per request, the default `batch_size`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CohereEmbeddingsFormatter;
-
-const COHERE_SHAPE: &str =
-    r#"{"embeddings": [[number, …], …]} or {"embeddings": {"float": [[number, …], …]}}"#;
-/// Which of Cohere's embedding types is read when several came back.
-const COHERE_TYPES: &[&str] = &["float", "int8", "uint8", "binary", "ubinary", "base64"];
-
-#[derive(Serialize)]
-struct CohereRequest<'a> {
-    texts: &'a [String],
-    input_type: &'a Value,
-    #[serde(flatten)]
-    params: &'a Map<String, Value>,
-}
-
-#[derive(Deserialize)]
-struct CohereReply {
-    embeddings: CohereVectors,
-    #[serde(default)]
-    meta: Option<CohereMeta>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CohereVectors {
-    Plain(Vec<Raw>),
-    ByType(Map<String, Value>),
-}
-
-#[derive(Deserialize)]
-struct CohereMeta {
-    #[serde(default)]
-    billed_units: Option<CohereUnits>,
-}
-
-#[derive(Deserialize)]
-struct CohereUnits {
-    #[serde(default)]
-    input_tokens: Option<u64>,
-}
-
-impl EmbeddingsFormatter for CohereEmbeddingsFormatter {
-    fn tag(&self) -> &str {
-        COHERE_TAG
-    }
-
-    fn supported_api_types(&self) -> &[ApiType] {
-        &[ApiType::Serverless]
-    }
-
-    fn format_request(&self, inputs: &[String], params: &Map<String, Value>, _: ApiType) -> Result<Vec<u8>> {
-        refuse_param(params, "texts")?;
-        let mut params = params.clone();
-        let input_type = params
-            .shift_remove("input_type")
-            .unwrap_or_else(|| "search_document".into());
-        let request = CohereRequest {
-            texts: inputs,
-            input_type: &input_type,
-            params: &params,
-        };
-        to_body(COHERE_TAG, &request)
-    }
-
-    fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Embeddings> {
-        let bad = |why: &str| Error::response(COHERE_TAG, api_type, &format!("{COHERE_SHAPE}{why}"), body);
-        let reply: CohereReply = serde_json::from_slice(body).map_err(|_| bad(""))?;
-        let raw = match reply.embeddings {
-            CohereVectors::Plain(raw) => raw,
-            CohereVectors::ByType(mut by_type) => {
-                let chosen = COHERE_TYPES
-                    .iter()
-                    .find_map(|t| by_type.remove(*t))
-                    .ok_or_else(|| bad("; one of the types float, int8, uint8, binary, ubinary"))?;
-                Vec::<Raw>::deserialize(chosen).map_err(|_| bad(""))?
-            }
-        };
-        let vectors = raw
-            .into_iter()
-            .map(Raw::into_vector)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(bad)?;
-        let tokens = reply
-            .meta
-            .and_then(|m| m.billed_units)
-            .and_then(|u| u.input_tokens);
-        Ok(Embeddings::new(vectors).with_usage(tokens.map(|n| Usage::new(n, 0, n))))
-    }
-}
-
-/// OpenAI CLIP's text embeddings on a dedicated `/score` deployment of the Azure ML catalog
-/// model `openai-clip-image-text-embeddings-vit-base-patch32` (and its `vit-large-patch14-336`
-/// sibling): `{"input_data": {"columns": ["image", "text"], "index": [0, …], "data": [["", text],
-/// …]}}` → `[{"text_features": [number, …]}, …]`, one item per input in order. The shape is the
-/// model card's "Sample input and output for text embeddings" (`Azure/azureml-assets`,
-/// `assets/models/system/openai-clip-image-text-embeddings-vit-base-patch32/description.md`).
-/// The card documents no parameters, so none are sent: any is an input error.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClipTextEmbeddingsFormatter;
-
-const CLIP_SHAPE: &str = r#"[{"text_features": [number, …]}, …]"#;
-
-#[derive(Serialize)]
-struct ClipRequest<'a> {
-    input_data: ClipData<'a>,
-}
-
-#[derive(Serialize)]
-struct ClipData<'a> {
-    columns: [&'static str; 2],
-    index: Vec<usize>,
-    data: Vec<[&'a str; 2]>,
-}
-
-#[derive(Deserialize)]
-struct ClipItem {
-    text_features: Raw,
-}
-
-impl EmbeddingsFormatter for ClipTextEmbeddingsFormatter {
-    fn tag(&self) -> &str {
-        CLIP_TAG
-    }
-
-    fn supported_api_types(&self) -> &[ApiType] {
-        &[ApiType::Dedicated]
-    }
-
-    fn format_request(&self, inputs: &[String], params: &Map<String, Value>, _: ApiType) -> Result<Vec<u8>> {
-        if let Some(name) = params.keys().next() {
-            return Err(Error::input(format!(
-                "formatter `{CLIP_TAG}` sends no parameters (the model card documents none); \
-                 remove `{name}`"
-            )));
-        }
-        let input_data = ClipData {
-            columns: ["image", "text"],
-            index: (0..inputs.len()).collect(),
-            data: inputs.iter().map(|text| ["", text.as_str()]).collect(),
-        };
-        to_body(CLIP_TAG, &ClipRequest { input_data })
-    }
-
-    fn format_response(&self, body: &[u8], api_type: ApiType) -> Result<Embeddings> {
-        let bad = |why: &str| Error::response(CLIP_TAG, api_type, &format!("{CLIP_SHAPE}{why}"), body);
-        let items: Vec<ClipItem> = serde_json::from_slice(body).map_err(|_| bad(""))?;
-        let vectors = items
-            .into_iter()
-            .map(|item| item.text_features.into_vector())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(bad)?;
-        Ok(Embeddings::new(vectors))
-    }
-}
-
 /// A parameter the formatter fills from the inputs.
-fn refuse_param(params: &Map<String, Value>, owned: &str) -> Result<()> {
+pub(super) fn refuse_param(params: &Map<String, Value>, owned: &str) -> Result<()> {
     if params.contains_key(owned) {
         return Err(Error::input(format!(
             "`{owned}` is set from the inputs you pass; remove it from the parameters"
@@ -409,14 +248,14 @@ fn refuse_param(params: &Map<String, Value>, owned: &str) -> Result<()> {
 
 /// One embedding as sent: numbers (floats, or the integers of the int8/binary formats) or base64
 /// text. Read without an intermediate `Value`, so a large batch costs one pass.
-enum Raw {
+pub(super) enum Raw {
     Numbers(Vec<f32>),
     Base64(String),
 }
 
 impl Raw {
     /// The vector, or why it is not one (for the error's expected shape).
-    fn into_vector(self) -> std::result::Result<Vec<f32>, &'static str> {
+    pub(super) fn into_vector(self) -> std::result::Result<Vec<f32>, &'static str> {
         let vector = match self {
             Raw::Numbers(numbers) => numbers,
             Raw::Base64(text) => {
@@ -542,64 +381,6 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn cohere_sends_texts_and_input_type_and_reads_both_reply_shapes() -> Result<()> {
-        let f = CohereEmbeddingsFormatter;
-        let body = f.format_request(&inputs(&["a"]), &Map::new(), ApiType::Serverless)?;
-        assert_eq!(body, br#"{"texts":["a"],"input_type":"search_document"}"#);
-        let query = params(serde_json::json!({"truncate": "END", "input_type": "search_query"}));
-        let body = f.format_request(&inputs(&["a"]), &query, ApiType::Serverless)?;
-        assert_eq!(
-            body,
-            br#"{"texts":["a"],"input_type":"search_query","truncate":"END"}"#
-        );
-        let plain = br#"{"embeddings": [[1, 2]], "meta": {"billed_units": {"input_tokens": 4}}}"#;
-        let e = f.format_response(plain, ApiType::Serverless)?;
-        assert_eq!(
-            (e.vectors, e.usage),
-            (vec![vec![1.0, 2.0]], Some(Usage::new(4, 0, 4)))
-        );
-        let typed = br#"{"embeddings": {"int8": [[-3]], "float": [[0.25]]}}"#;
-        assert_eq!(f.format_response(typed, ApiType::Serverless)?.vectors, [[0.25]]);
-        let int8 = br#"{"embeddings": {"int8": [[-3, 7]]}}"#;
-        assert_eq!(
-            f.format_response(int8, ApiType::Serverless)?.vectors,
-            [[-3.0, 7.0]]
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn clip_follows_the_model_card() -> Result<()> {
-        let f = ClipTextEmbeddingsFormatter;
-        let body = f.format_request(
-            &inputs(&["sample text 1", "sample text 2"]),
-            &Map::new(),
-            ApiType::Dedicated,
-        )?;
-        assert_eq!(
-            body,
-            br#"{"input_data":{"columns":["image","text"],"index":[0,1],"data":[["","sample text 1"],["","sample text 2"]]}}"#
-        );
-        let reply = br#"[{"text_features": [0.42, -0.13]}, {"text_features": [-0.14, 0.93]}]"#;
-        assert_eq!(
-            f.format_response(reply, ApiType::Dedicated)?.vectors,
-            [[0.42, -0.13], [-0.14, 0.93]]
-        );
-        let error = f
-            .format_request(
-                &inputs(&["a"]),
-                &params(serde_json::json!({"top_k": 1})),
-                ApiType::Dedicated,
-            )
-            .map_err(|e| e.to_string());
-        assert_eq!(
-            error,
-            Err("invalid input: formatter `clip_text_embeddings` sends no parameters (the model card documents none); remove `top_k`".to_owned())
-        );
-        Ok(())
     }
 
     #[test]

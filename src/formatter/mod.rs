@@ -17,6 +17,8 @@ use crate::message::{ChatCompletion, ChatMessage};
 #[doc(no_inline)]
 pub use crate::message::{Completion, Usage};
 
+mod clip_text;
+mod cohere_embed;
 mod custom_openai;
 mod custom_openai_chat;
 mod dolly;
@@ -27,13 +29,12 @@ mod mistral_chat;
 pub(crate) mod openai;
 mod path;
 
+pub use clip_text::ClipTextEmbeddingsFormatter;
+pub use cohere_embed::CohereEmbeddingsFormatter;
 pub use custom_openai::CustomOpenAiContentFormatter;
 pub use custom_openai_chat::CustomOpenAiChatContentFormatter;
 pub use dolly::DollyContentFormatter;
-pub use embeddings::{
-    embeddings_formatter, ClipTextEmbeddingsFormatter, CohereEmbeddingsFormatter, Embeddings,
-    EmbeddingsFormatter, OpenAiEmbeddingsFormatter,
-};
+pub use embeddings::{embeddings_formatter, Embeddings, EmbeddingsFormatter, OpenAiEmbeddingsFormatter};
 pub(crate) use embeddings::{embeddings_formatter_for_path, EMBEDDINGS_TAGS};
 pub use gpt2::Gpt2ContentFormatter;
 pub use hf::HfContentFormatter;
