@@ -5,6 +5,7 @@
 //! deployments through an [`EmbeddingsFormatter`].
 //!
 //! ```
+//! # #[cfg(feature = "local")] { // the echo endpoint is there with the default features
 //! use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
 //! use azureml_endpoint::local::LocalEndpoint;
 //!
@@ -16,6 +17,7 @@
 //! let embeddings = embedder.embed(&["first text", "second text"])?;
 //! assert_eq!(embeddings.vectors.len(), 2);
 //! assert_eq!(embeddings.vectors[0].len(), 8);
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -208,6 +210,7 @@ impl AzureMlEmbeddingsEndpoint {
     /// [`max_concurrency`](CallOptions::max_concurrency) requests at once.
     ///
     /// ```
+    /// # #[cfg(feature = "local")] {
     /// use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
     /// use azureml_endpoint::{local::LocalEndpoint, CallOptions};
     ///
@@ -221,6 +224,7 @@ impl AzureMlEmbeddingsEndpoint {
     /// let vectors = embedder.embed_each(&texts, &CallOptions::new().max_concurrency(3));
     /// assert_eq!(vectors.len(), 5); // three requests: 2 + 2 + 1 inputs
     /// assert!(vectors.iter().all(Result::is_ok));
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn embed_each<S: AsRef<str> + Sync>(
