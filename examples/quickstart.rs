@@ -1,18 +1,20 @@
 //! A walk-through of the crate that needs no Azure account: `cargo run --example quickstart`.
 //!
 //! It starts the embedded local endpoint (an echo model speaking the dedicated and serverless
-//! shapes) and shows a completion, a chat, a streamed chat, save and load, and an error. With
+//! shapes) and shows a completion, a chat, a streamed chat, embeddings, save and load, and an
+//! error. With
 //! `AZUREML_ENDPOINT_URL` and `AZUREML_ENDPOINT_API_KEY` set, it then calls that endpoint too,
 //! and says so.
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
 use azureml_endpoint::local::LocalEndpoint;
 use azureml_endpoint::{
-    config::ENV_ENDPOINT_API_KEY, config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL,
-    formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter, load_llm, ApiType,
-    AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, ChatMessage, Usage,
+    config::ClientKind, config::ENV_ENDPOINT_API_KEY, config::ENV_ENDPOINT_API_TYPE,
+    config::ENV_ENDPOINT_URL, formatter::DollyContentFormatter, formatter::Gpt2ContentFormatter, load_llm,
+    ApiType, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, ChatMessage, Usage,
 };
 
 type BoxError = Box<dyn std::error::Error>;
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), BoxError> {
-    // Read before step 4 sets the key for the local endpoint.
+    // Read before step 5 sets the key for the local endpoint.
     let yours = your_endpoint()?;
     let server = LocalEndpoint::start()?;
     println!(
@@ -77,7 +79,31 @@ fn run() -> Result<(), BoxError> {
     }
     println!("\n");
 
-    caption("4. save(\"azureml.json\") and load_llm: the whole config but never the key");
+    caption("4. Embeddings for search (…/v1/embeddings): one vector per text, in input order");
+    let embedder = AzureMlEmbeddingsEndpoint::builder()
+        .endpoint_url(server.embeddings_url())
+        .api_key("any-key-works-locally")
+        .batch_size(2)
+        .build()?;
+    let texts = [
+        "Paris is in France.",
+        "Berlin is in Germany.",
+        "Paris is in France.",
+    ];
+    // Two requests (batch_size 2), both in flight at once; the echo model's vectors come from a
+    // hash of each text, so equal texts get equal vectors.
+    let embeddings = embedder.embed_with(&texts, &CallOptions::new().max_concurrency(2))?;
+    for (text, vector) in texts.iter().zip(&embeddings.vectors) {
+        println!("{text:<24} {vector:?}");
+    }
+    let tokens = embeddings.usage.map_or(0, |u| u.prompt_tokens);
+    let length = embeddings.vectors.first().map_or(0, Vec::len);
+    println!(
+        "{} vectors of {length} numbers; {tokens} tokens read\n",
+        embeddings.vectors.len()
+    );
+
+    caption("5. save(\"azureml.json\") and load_llm: the whole config but never the key");
     let dir = std::env::temp_dir().join(format!("azureml-quickstart-{}", std::process::id()));
     let path = dir.join("azureml.json");
     llm.save(&path)?;
@@ -91,7 +117,7 @@ fn run() -> Result<(), BoxError> {
     );
     std::fs::remove_dir_all(&dir)?;
 
-    caption("5. An error you may meet: a formatter that does not fit the endpoint");
+    caption("6. An error you may meet: a formatter that does not fit the endpoint");
     let wrong = AzureMlOnlineEndpoint::builder()
         .endpoint_url(server.completions_url())
         .api_type(ApiType::Serverless)
@@ -129,8 +155,9 @@ fn about(finish_reason: Option<&str>, usage: Option<Usage>) -> String {
     format!("{reason}\n{tokens}")
 }
 
-/// A call to the endpoint the env vars name, when both are set: chat for chat URLs, else a
-/// completion. The client is built now, so the key is the one from the environment.
+/// A call to the endpoint the env vars name, when both are set: chat for chat URLs, embeddings
+/// for embeddings URLs, else a completion. The client is built now, so the key is the one from
+/// the environment.
 fn your_endpoint() -> Result<Option<Call>, BoxError> {
     let (Ok(url), Some(_)) = (
         std::env::var(ENV_ENDPOINT_URL),
@@ -138,7 +165,18 @@ fn your_endpoint() -> Result<Option<Call>, BoxError> {
     ) else {
         return Ok(None);
     };
-    let caption_text = format!("6. Your endpoint, from {ENV_ENDPOINT_URL}: {url}");
+    let caption_text = format!("7. Your endpoint, from {ENV_ENDPOINT_URL}: {url}");
+    if ClientKind::from_url(&url) == Some(ClientKind::Embeddings) {
+        // The api type and formatter follow the URL path.
+        let embedder = AzureMlEmbeddingsEndpoint::from_env()?;
+        return Ok(Some(Box::new(move || {
+            caption(&caption_text);
+            let embeddings = embedder.embed(&["Say hello in five words."])?;
+            let length = embeddings.vectors.first().map_or(0, Vec::len);
+            println!("a vector of {length} numbers");
+            Ok(())
+        })));
+    }
     let is_chat =
         ApiType::infer_from_url(&url, true).is_some() && ApiType::infer_from_url(&url, false).is_none();
     // The api type follows the URL path unless AZUREML_ENDPOINT_API_TYPE says otherwise.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{ApiType, ClientKind, Origin, ENV_ARM_ENDPOINT};
 use crate::credential::{AuthMode, TokenCredential};
 use crate::error::{Error, Result};
-use crate::formatter::{ChatContentFormatter, ContentFormatter};
+use crate::formatter::{ChatContentFormatter, ContentFormatter, EmbeddingsFormatter};
 use crate::resolve::{check, timeout_argument, Checked, FormatterFacts, InCode};
 use crate::secret::ApiKey;
 use crate::settings::{FormatterSpec, Setting, Settings};
@@ -28,9 +28,10 @@ pub trait Formatter {
     fn streams_on_dedicated(&self) -> bool;
 }
 
-/// The two public formatter traits have these methods under the same names.
+/// The public formatter traits have these methods under the same names; `$streams` says whether
+/// a dedicated endpoint streams.
 macro_rules! formatter_for {
-    ($($public:ident),*) => {$(
+    ($($public:ident => $streams:path),*) => {$(
         impl Formatter for dyn $public {
             fn tag(&self) -> &str {
                 $public::tag(self)
@@ -48,13 +49,22 @@ macro_rules! formatter_for {
                 $public::settings(self)
             }
             fn streams_on_dedicated(&self) -> bool {
-                $public::streams_on_dedicated(self)
+                $streams(self)
             }
         }
     )*};
 }
 
-formatter_for!(ContentFormatter, ChatContentFormatter);
+formatter_for!(
+    ContentFormatter => ContentFormatter::streams_on_dedicated,
+    ChatContentFormatter => ChatContentFormatter::streams_on_dedicated,
+    EmbeddingsFormatter => never_streams
+);
+
+/// Embeddings come whole.
+fn never_streams<T: ?Sized>(_: &T) -> bool {
+    false
+}
 
 /// The settings both builders share: [`AzureMlOnlineEndpointBuilder`](crate::AzureMlOnlineEndpointBuilder)
 /// and [`AzureMlChatOnlineEndpointBuilder`](crate::AzureMlChatOnlineEndpointBuilder) are this type.
@@ -128,6 +138,7 @@ impl Env {
 pub trait BuilderKind {}
 impl BuilderKind for dyn ContentFormatter {}
 impl BuilderKind for dyn ChatContentFormatter {}
+impl BuilderKind for dyn EmbeddingsFormatter {}
 impl BuilderKind for Load {}
 
 /// The kind of [`LoadOptions`](crate::LoadOptions): a load builds whichever client the file
@@ -434,6 +445,16 @@ impl<F: ?Sized> Builder<F> {
     #[doc(hidden)]
     pub fn sleeper(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.clock = Clock::handing_to(sleep);
+        self
+    }
+
+    /// How many inputs one embeddings request carries, at most (1 to 2048): an
+    /// [`embed`](crate::embeddings::AzureMlEmbeddingsEndpoint::embed) of more inputs sends several
+    /// requests, [`CallOptions::max_concurrency`](crate::CallOptions::max_concurrency) at a time.
+    /// Cohere takes at most 96 texts per request, Azure OpenAI 2048. Only the embeddings client
+    /// takes it. Defaults to 96.
+    pub fn batch_size(mut self, inputs: u32) -> Self {
+        self.settings.batch_size = Setting::new(inputs, Origin::Argument);
         self
     }
 

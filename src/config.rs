@@ -16,6 +16,8 @@ pub use crate::suggest::suggest;
 pub const AZUREML_ENDPOINT_TYPE: &str = "azureml_endpoint";
 /// The `_type` of a saved [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint).
 pub const AZUREML_CHAT_ENDPOINT_TYPE: &str = "azureml_chat_endpoint";
+/// The `_type` of a saved [`AzureMlEmbeddingsEndpoint`](crate::embeddings::AzureMlEmbeddingsEndpoint).
+pub const AZUREML_EMBEDDINGS_ENDPOINT_TYPE: &str = "azureml_embeddings_endpoint";
 /// The largest image file [`ContentPart::image_file`](crate::ContentPart::image_file) reads: 20 MiB, the limit most vision
 /// models document for one image. Its data URL is a third larger.
 pub const MAX_IMAGE_FILE_BYTES: u64 = 20 * 1024 * 1024;
@@ -59,6 +61,10 @@ pub const DEFAULT_MAX_RETRIES: u32 = 3;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
 /// Default number of idle connections kept open to the endpoint for reuse.
 pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 32;
+/// Default number of inputs in one embeddings request: Cohere's limit, so it fits every route.
+pub const DEFAULT_BATCH_SIZE: u32 = 96;
+/// The most inputs one embeddings request may hold: Azure OpenAI's limit.
+pub const MAX_BATCH_SIZE: u32 = 2048;
 
 /// The kind of endpoint, which decides the URL shape, headers and request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,7 +103,7 @@ impl FromStr for ApiType {
             "serverless" => Ok(ApiType::Serverless),
             other => Err(format!(
                 "unknown api type {other:?}; use `dedicated` (…/score URLs) or `serverless` \
-                 (…/completions, …/chat/completions URLs)"
+                 (…/completions, …/chat/completions, …/embeddings URLs)"
             )),
         }
     }
@@ -187,13 +193,41 @@ pub struct EndpointConfig {
     /// The proxy requests to the endpoint go through (`http://host:port`, never its
     /// credentials) and the env var that set it; `None` when they go direct.
     pub proxy: Option<(String, Origin)>,
+    /// Inputs per request of the embeddings client (the others send one input per request).
+    pub batch_size: u32,
 }
 
-/// Which client a URL is checked for: the chat and completion paths differ on serverless.
+/// Which kind of client: each has its own serverless URL paths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ClientKind {
+#[non_exhaustive]
+pub enum ClientKind {
+    /// [`AzureMlOnlineEndpoint`](crate::AzureMlOnlineEndpoint): `…/completions`.
     Completion,
+    /// [`AzureMlChatOnlineEndpoint`](crate::AzureMlChatOnlineEndpoint): `…/chat/completions`.
     Chat,
+    /// [`AzureMlEmbeddingsEndpoint`](crate::embeddings::AzureMlEmbeddingsEndpoint): `…/embeddings`
+    /// (OpenAI, Azure OpenAI, Model Inference) or `…/embed` (Cohere).
+    Embeddings,
+}
+
+impl ClientKind {
+    /// The kind whose serverless path `url` has, or `None` when the URL does not parse or its
+    /// path is a dedicated `…/score` (any kind) or fits none.
+    ///
+    /// ```
+    /// use azureml_endpoint::config::ClientKind;
+    ///
+    /// let url = "https://my-ai.openai.azure.com/openai/deployments/te3/embeddings?api-version=2024-10-21";
+    /// assert_eq!(ClientKind::from_url(url), Some(ClientKind::Embeddings));
+    /// assert_eq!(ClientKind::from_url("https://x.models.ai.azure.com/v1/chat/completions"), Some(ClientKind::Chat));
+    /// assert_eq!(ClientKind::from_url("https://x.eastus2.inference.ml.azure.com/score"), None);
+    /// ```
+    pub fn from_url(url: &str) -> Option<ClientKind> {
+        let path = parse_url(url).ok()?.path;
+        [ClientKind::Completion, ClientKind::Chat, ClientKind::Embeddings]
+            .into_iter()
+            .find(|kind| path_rule_violation(&path, ApiType::Serverless, *kind).is_none())
+    }
 }
 
 /// A URL split into the parts the rules look at.
@@ -299,6 +333,7 @@ pub(crate) fn path_rule_violation(path: &str, api_type: ApiType, kind: ClientKin
     let is_score = path.ends_with("/score");
     let is_chat = path.ends_with("/chat/completions");
     let is_completions = path.ends_with("/completions") && !is_chat;
+    let is_embeddings = path.ends_with("/embeddings") || path.ends_with("/embed");
     let (fits, shape) = match (api_type, kind) {
         (ApiType::Dedicated, _) => (
             is_score,
@@ -315,24 +350,41 @@ pub(crate) fn path_rule_violation(path: &str, api_type: ApiType, kind: ClientKin
             "for api type `serverless` the chat client needs a path ending with /chat/completions \
              (https://<name>.<region>.models.ai.azure.com/v1/chat/completions)",
         ),
+        (ApiType::Serverless, ClientKind::Embeddings) => (
+            is_embeddings,
+            "for api type `serverless` the embeddings client needs a path ending with /embeddings \
+             (https://<name>.<region>.models.ai.azure.com/v1/embeddings, \
+             https://<resource>.openai.azure.com/openai/deployments/<deployment>/embeddings) \
+             or Cohere's /embed (https://<name>.<region>.models.ai.azure.com/v1/embed)",
+        ),
     };
     if fits {
         return None;
     }
+    use ClientKind::{Chat, Completion, Embeddings};
+    let fits_serverless = "; this path fits api type `serverless`";
     let hint = match (api_type, kind) {
-        (ApiType::Dedicated, ClientKind::Completion) if is_completions => {
-            "; this path fits api type `serverless`"
-        }
-        (ApiType::Dedicated, ClientKind::Chat) if is_chat => "; this path fits api type `serverless`",
-        (ApiType::Dedicated, ClientKind::Completion) if is_chat => {
+        (ApiType::Dedicated, Completion) if is_completions => fits_serverless,
+        (ApiType::Dedicated, Chat) if is_chat => fits_serverless,
+        (ApiType::Dedicated, Embeddings) if is_embeddings => fits_serverless,
+        (ApiType::Dedicated, Completion | Embeddings) if is_chat => {
             "; this is a serverless chat URL: use AzureMlChatOnlineEndpoint with api type `serverless`"
         }
+        (ApiType::Dedicated, Embeddings) if is_completions => {
+            "; this is a serverless completions URL: use AzureMlOnlineEndpoint with api type `serverless`"
+        }
+        (ApiType::Dedicated, Completion | Chat) if is_embeddings => {
+            "; this is a serverless embeddings URL: use AzureMlEmbeddingsEndpoint with api type `serverless`"
+        }
         (ApiType::Serverless, _) if is_score => "; this path fits api type `dedicated`",
-        (ApiType::Serverless, ClientKind::Completion) if is_chat => {
+        (ApiType::Serverless, Completion | Embeddings) if is_chat => {
             "; this is a chat URL: use AzureMlChatOnlineEndpoint"
         }
-        (ApiType::Serverless, ClientKind::Chat) if is_completions => {
+        (ApiType::Serverless, Chat | Embeddings) if is_completions => {
             "; this is a completions URL: use AzureMlOnlineEndpoint"
+        }
+        (ApiType::Serverless, Completion | Chat) if is_embeddings => {
+            "; this is an embeddings URL: use AzureMlEmbeddingsEndpoint"
         }
         _ => "",
     };
@@ -409,12 +461,26 @@ impl ApiType {
     /// assert_eq!(ApiType::infer_from_url("not a url", false), None);
     /// ```
     pub fn infer_from_url(url: &str, chat: bool) -> Option<ApiType> {
-        let path = parse_url(url).ok()?.path;
         let kind = if chat {
             ClientKind::Chat
         } else {
             ClientKind::Completion
         };
+        ApiType::infer_for(url, kind)
+    }
+
+    /// The api type whose path rule a URL fits for a client of `kind` (see
+    /// [`infer_from_url`](Self::infer_from_url)).
+    ///
+    /// ```
+    /// use azureml_endpoint::{config::ClientKind, ApiType};
+    ///
+    /// let cohere = "https://my-cohere.eastus2.models.ai.azure.com/v1/embed";
+    /// assert_eq!(ApiType::infer_for(cohere, ClientKind::Embeddings), Some(ApiType::Serverless));
+    /// assert_eq!(ApiType::infer_for(cohere, ClientKind::Chat), None);
+    /// ```
+    pub fn infer_for(url: &str, kind: ClientKind) -> Option<ApiType> {
+        let path = parse_url(url).ok()?.path;
         [ApiType::Dedicated, ApiType::Serverless]
             .into_iter()
             .find(|api_type| path_rule_violation(&path, *api_type, kind).is_none())

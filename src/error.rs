@@ -257,7 +257,7 @@ impl fmt::Display for HttpError {
             Some(categories) if categories.is_empty() => f.write_str(" (blocked by the content filter)")?,
             Some(categories) => write!(f, " (blocked by the content filter: {})", categories.join(", "))?,
             None => {
-                if let Some(hint) = status_hint(self.status) {
+                if let Some(hint) = status_hint(self.status, self.message.as_deref()) {
                     write!(f, " ({hint})")?;
                 }
             }
@@ -298,9 +298,15 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-fn status_hint(status: u16) -> Option<&'static str> {
+fn status_hint(status: u16, message: Option<&str>) -> Option<&'static str> {
+    // Azure AI Model Inference's 404 for a route the deployed model does not serve.
+    let modality = message.is_some_and(|m| m.to_ascii_lowercase().contains("modality not supported"));
     Some(match status {
         401 | 403 => "key or token rejected: check AZUREML_ENDPOINT_API_KEY",
+        404 if modality => {
+            "the deployed model does not do what this route asks: embeddings need an embeddings \
+             model, chat and completions a chat or text model"
+        }
         404 => "wrong URL, or no deployment takes traffic",
         408 => "the model exceeded the deployment's request timeout",
         413 => "request too large",

@@ -19,6 +19,7 @@ mod config_file;
 mod content;
 mod content_filter;
 pub mod credential;
+pub mod embeddings;
 pub mod error;
 mod excerpt;
 pub mod formatter;

@@ -1,9 +1,10 @@
 //! An embedded "echo model" endpoint on 127.0.0.1, to try the crate with no Azure account.
 //!
 //! [`LocalEndpoint`] serves, on threads of its own, the request and response shapes of Azure ML
-//! dedicated (`…/score`) and serverless (`…/completions`, `…/chat/completions`) endpoints,
-//! including SSE streaming. Its model echoes: the answer is the input text, unchanged (no prefix,
-//! no trimming). The quickstart, the CLI's `local` command, doc examples and tests use it. It is a
+//! dedicated (`…/score`) and serverless (`…/completions`, `…/chat/completions`, `…/embeddings`,
+//! Cohere's `…/embed`) endpoints, including SSE streaming. Its model echoes: the answer is the
+//! input text, unchanged (no prefix, no trimming); an embedding is a vector made from a hash of
+//! the text. The quickstart, the CLI's `local` command, doc examples and tests use it. It is a
 //! test double built on std and serde_json only: plain HTTP/1.1, loopback only, no TLS.
 //!
 //! ```
@@ -63,6 +64,7 @@
 //! | `POST` to a path ending in `/score` | dedicated, below |
 //! | `POST` to a path ending in `/chat/completions` | serverless chat, below |
 //! | `POST` to another path ending in `/completions` | serverless completion, below |
+//! | `POST` to a path ending in `/embeddings` or `/embed` | embeddings, below |
 //! | anything else | 404 naming the routes |
 //!
 //! A body that is not JSON, or has no shape the path accepts, gets 400 listing the shapes.
@@ -81,6 +83,7 @@
 //! | dolly | `{"input_data": {"input_string": [P]}, "parameters": K}` | `[P]` |
 //! | custom_openai | `{"input_data": {"input_string": [P], "parameters": K}}` | `[{"0": P}]` |
 //! | chat | `{"input_data": {"input_string": M, "parameters": K}}` | `{"output": T}` |
+//! | clip_text_embeddings | `{"input_data": {"columns": C, "data": [[I, X]]}}` (C any, I ignored) | `[{"text_features": V(X)}]` |
 //!
 //! # Serverless
 //! With ID the request id (`local-N`) and n the number of whitespace-separated words of the
@@ -91,6 +94,21 @@
 //!   `{"id":ID,"object":"text_completion","model":"echo","choices":[{"index":0,"text":P,"finish_reason":"stop","logprobs":null}],"usage":USAGE}`.
 //! - `{"messages": M, …}` answers
 //!   `{"id":ID,"object":"chat.completion","model":"echo","choices":[{"index":0,"message":{"role":"assistant","content":T},"finish_reason":"stop","logprobs":null}],"usage":USAGE}`.
+//!
+//! # Embeddings
+//! V(X) is text X's echo vector: 8 numbers (or `dimensions`, 1 to 4096) in [-1, 1] with three
+//! decimals, from an FNV-1a hash of X, so the same text always gets the same vector. n is the
+//! number of whitespace-separated words of all the texts.
+//!
+//! - `…/embeddings`, `{"input": X or [X, …], …}`: answers
+//!   `{"object":"list","data":[{"object":"embedding","index":0,"embedding":V(X)},…],"model":"echo","usage":{"prompt_tokens":n,"total_tokens":n}}`,
+//!   in input order; with `"encoding_format": "base64"` each embedding is the base64 of V(X)'s
+//!   little-endian f32s.
+//! - `…/embed` (Cohere), `{"texts": [X, …], …}`: answers
+//!   `{"id":ID,"embeddings":[V(X),…],"texts":[X,…],"meta":{"billed_units":{"input_tokens":n}}}`;
+//!   with `embedding_types` present, `"embeddings":{"float":[V(X),…]}`.
+//! - A `dimensions` that is not an integer from 1 to 4096, or an `encoding_format` other than
+//!   `float` and `base64`, gets 422, as an Azure model that does not support the value answers.
 //!
 //! # Streaming
 //! A serverless body with `"stream": true` is answered with events `data: <json>\n\n`. The text
@@ -303,6 +321,11 @@ impl LocalEndpoint {
     /// A serverless chat URL: `http://127.0.0.1:PORT/v1/chat/completions`.
     pub fn chat_url(&self) -> String {
         format!("{}/v1/chat/completions", self.base_url())
+    }
+
+    /// A serverless embeddings URL: `http://127.0.0.1:PORT/v1/embeddings`.
+    pub fn embeddings_url(&self) -> String {
+        format!("{}/v1/embeddings", self.base_url())
     }
 
     /// Blocks the calling thread while the endpoint serves, until the process ends.

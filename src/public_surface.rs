@@ -8,6 +8,7 @@ const MODULES: &[(&str, &str)] = &[
     ("", include_str!("lib.rs")),
     ("config", include_str!("config.rs")),
     ("credential", include_str!("credential/mod.rs")),
+    ("embeddings", include_str!("embeddings.rs")),
     ("error", include_str!("error.rs")),
     ("formatter", include_str!("formatter/mod.rs")),
     ("local", include_str!("local.rs")),

@@ -11,10 +11,11 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Env};
 use crate::chat::AzureMlChatOnlineEndpoint;
-use crate::config::{suggest, Origin};
+use crate::config::{suggest, Origin, AZUREML_EMBEDDINGS_ENDPOINT_TYPE};
 use crate::config_file::{check_keys, read_config, AZUREML_CHAT_ENDPOINT_TYPE, AZUREML_ENDPOINT_TYPE};
+use crate::embeddings::AzureMlEmbeddingsEndpoint;
 use crate::error::{Error, Result};
-use crate::formatter::{self, ChatContentFormatter, ContentFormatter};
+use crate::formatter::{self, ChatContentFormatter, ContentFormatter, EmbeddingsFormatter};
 use crate::llm::AzureMlOnlineEndpoint;
 use crate::load_options::LoadOptions;
 use crate::settings::{describe, FormatterSpec, Settings};
@@ -24,7 +25,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type LoaderFn = dyn Fn(&LoadContext<'_>) -> Result<AnyClient> + Send + Sync;
 type Factory<T> = dyn Fn(&Map<String, Value>) -> std::result::Result<Arc<T>, BoxError> + Send + Sync;
 
-/// Whichever client a config file held: completion, chat, or what a user `_type`'s loader built.
+/// Whichever client a config file held: completion, chat, embeddings, or what a user `_type`'s
+/// loader built.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AnyClient {
@@ -32,6 +34,8 @@ pub enum AnyClient {
     Completion(AzureMlOnlineEndpoint),
     /// `_type: azureml_chat_endpoint`.
     Chat(AzureMlChatOnlineEndpoint),
+    /// `_type: azureml_embeddings_endpoint`.
+    Embeddings(AzureMlEmbeddingsEndpoint),
     /// Whatever a user-registered loader builds.
     Custom(Box<dyn Any + Send + Sync>),
 }
@@ -86,6 +90,17 @@ impl LoadedConfig {
         }
     }
 
+    /// The embeddings client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on `_type` when the file holds another kind of client.
+    pub fn into_embeddings(self) -> Result<AzureMlEmbeddingsEndpoint> {
+        match self.client {
+            AnyClient::Embeddings(embedder) => Ok(embedder),
+            _ => Err(self.wrong_kind("an embeddings client (AzureMlEmbeddingsEndpoint)")),
+        }
+    }
+
     /// The value a user loader built, as `T`.
     ///
     /// # Errors
@@ -112,6 +127,7 @@ impl LoadedConfig {
         let (held, accessor) = match self.client {
             AnyClient::Completion(_) => ("a completion client", "into_completion()"),
             AnyClient::Chat(_) => ("a chat client", "into_chat()"),
+            AnyClient::Embeddings(_) => ("an embeddings client", "into_embeddings()"),
             AnyClient::Custom(_) => ("a user type", "downcast()"),
         };
         Error::config(
@@ -172,6 +188,15 @@ impl LoadContext<'_> {
     /// As [`completion_client`](Self::completion_client).
     pub fn chat_client(&self) -> Result<AzureMlChatOnlineEndpoint> {
         self.builder(&self.registry.chat, &FormatterKind::CHAT)?.build()
+    }
+
+    /// Builds an embeddings client from this file as `azureml_embeddings_endpoint` does.
+    ///
+    /// # Errors
+    /// As [`completion_client`](Self::completion_client).
+    pub fn embeddings_client(&self) -> Result<AzureMlEmbeddingsEndpoint> {
+        self.builder(&self.registry.embeddings, &FormatterKind::EMBEDDINGS)?
+            .build()
     }
 
     /// A builder with the caller's settings over this file's (over the env vars, read at
@@ -239,36 +264,32 @@ impl LoadContext<'_> {
             return formatter.map_err(|e| invalid(key, e));
         }
         let known: Vec<&str> = tags(kind.builtin_tags, registered).collect();
-        let hint = if (kind.other_has)(self.registry, tag) {
-            format!(
-                " (`{tag}` is a {} formatter: use `_type: {}`)",
-                kind.other_name, kind.other_type
-            )
-        } else {
-            String::new()
-        };
+        let hint = self
+            .registry
+            .other_kind_with(kind.name, tag)
+            .map_or(String::new(), |(other, type_name)| {
+                format!(" (`{tag}` is a {other} formatter: use `_type: {type_name}`)")
+            });
+        let python = kind.python_example.map_or(String::new(), |example| {
+            format!(" (Python class names such as `{example}` work too)")
+        });
         Err(invalid(
             key,
             format!(
-                "unknown {} formatter `{tag}`{hint}; known: {} (Python class names such as `{}` work too)",
+                "unknown {} formatter `{tag}`{hint}; known: {}{python}",
                 kind.name,
                 known.join(", "),
-                kind.python_example
             ),
         ))
     }
 }
 
-/// What differs between looking up completion and chat formatters.
+/// What differs between looking up completion, chat and embeddings formatters.
 struct FormatterKind<T: ?Sized> {
     name: &'static str,
     builtin: formatter::Builtin<T>,
     builtin_tags: &'static [&'static str],
-    python_example: &'static str,
-    other_name: &'static str,
-    other_type: &'static str,
-    /// Whether the other kind knows the tag, for a hint.
-    other_has: fn(&Registry, &str) -> bool,
+    python_example: Option<&'static str>, // embeddings have no Python class
 }
 
 impl FormatterKind<dyn ContentFormatter> {
@@ -276,10 +297,7 @@ impl FormatterKind<dyn ContentFormatter> {
         name: "completion",
         builtin: formatter::completion_formatter_with,
         builtin_tags: formatter::COMPLETION_TAGS,
-        python_example: "GPT2ContentFormatter",
-        other_name: "chat",
-        other_type: AZUREML_CHAT_ENDPOINT_TYPE,
-        other_has: |r, tag| r.chat.contains_key(tag) || formatter::chat_formatter(tag).is_some(),
+        python_example: Some("GPT2ContentFormatter"),
     };
 }
 
@@ -288,17 +306,24 @@ impl FormatterKind<dyn ChatContentFormatter> {
         name: "chat",
         builtin: formatter::chat_formatter_with,
         builtin_tags: formatter::CHAT_TAGS,
-        python_example: "CustomOpenAIChatContentFormatter",
-        other_name: "completion",
-        other_type: AZUREML_ENDPOINT_TYPE,
-        other_has: |r, tag| r.completion.contains_key(tag) || formatter::completion_formatter(tag).is_some(),
+        python_example: Some("CustomOpenAIChatContentFormatter"),
+    };
+}
+
+impl FormatterKind<dyn EmbeddingsFormatter> {
+    const EMBEDDINGS: Self = FormatterKind {
+        name: "embeddings",
+        builtin: formatter::embeddings_formatter_with,
+        builtin_tags: formatter::EMBEDDINGS_TAGS,
+        python_example: None,
     };
 }
 
 /// Maps a config file's `_type` to the loader that rebuilds it, and formatter tags to
 /// formatters.
 ///
-/// [`Registry::new`] knows `azureml_endpoint` and `azureml_chat_endpoint` and every built-in
+/// [`Registry::new`] knows `azureml_endpoint`, `azureml_chat_endpoint` and
+/// `azureml_embeddings_endpoint` and every built-in
 /// formatter tag, alias and Python class name. Register your own `_type`s and formatter tags so
 /// configs naming them load again.
 ///
@@ -321,17 +346,19 @@ pub struct Registry {
     loaders: BTreeMap<String, Arc<LoaderFn>>,
     completion: BTreeMap<String, Arc<Factory<dyn ContentFormatter>>>,
     chat: BTreeMap<String, Arc<Factory<dyn ChatContentFormatter>>>,
+    embeddings: BTreeMap<String, Arc<Factory<dyn EmbeddingsFormatter>>>,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn names<V>(map: &BTreeMap<String, V>) -> Vec<&String> {
+            map.keys().collect()
+        }
         f.debug_struct("Registry")
-            .field("types", &self.loaders.keys().collect::<Vec<_>>())
-            .field(
-                "completion_formatters",
-                &self.completion.keys().collect::<Vec<_>>(),
-            )
-            .field("chat_formatters", &self.chat.keys().collect::<Vec<_>>())
+            .field("types", &names(&self.loaders))
+            .field("completion_formatters", &names(&self.completion))
+            .field("chat_formatters", &names(&self.chat))
+            .field("embeddings_formatters", &names(&self.embeddings))
             .finish()
     }
 }
@@ -349,6 +376,7 @@ impl Registry {
             loaders: BTreeMap::new(),
             completion: BTreeMap::new(),
             chat: BTreeMap::new(),
+            embeddings: BTreeMap::new(),
         };
         registry
             .register(AZUREML_ENDPOINT_TYPE, |ctx| {
@@ -356,6 +384,9 @@ impl Registry {
             })
             .register(AZUREML_CHAT_ENDPOINT_TYPE, |ctx| {
                 ctx.chat_client().map(AnyClient::Chat)
+            })
+            .register(AZUREML_EMBEDDINGS_ENDPOINT_TYPE, |ctx| {
+                ctx.embeddings_client().map(AnyClient::Embeddings)
             });
         registry
     }
@@ -409,6 +440,22 @@ impl Registry {
         self
     }
 
+    /// [`register_completion_formatter`](Self::register_completion_formatter) for embeddings formatters.
+    pub fn register_embeddings_formatter(
+        &mut self,
+        tag: impl Into<String>,
+        factory: impl Fn(
+                &Map<String, Value>,
+            )
+                -> std::result::Result<Arc<dyn EmbeddingsFormatter>, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    ) -> &mut Self {
+        self.embeddings.insert(tag.into(), Arc::new(factory));
+        self
+    }
+
     /// The completion formatter tags configs may name: the built-in ones (Python class names
     /// work too), then the registered ones, sorted.
     ///
@@ -425,6 +472,27 @@ impl Registry {
     /// [`completion_formatter_tags`](Self::completion_formatter_tags).
     pub fn chat_formatter_tags(&self) -> impl Iterator<Item = &str> {
         tags(formatter::CHAT_TAGS, &self.chat)
+    }
+
+    /// The embeddings formatter tags configs may name, as
+    /// [`completion_formatter_tags`](Self::completion_formatter_tags).
+    pub fn embeddings_formatter_tags(&self) -> impl Iterator<Item = &str> {
+        tags(formatter::EMBEDDINGS_TAGS, &self.embeddings)
+    }
+
+    /// The kind of client other than `name` that has a formatter `tag`: its name and `_type`.
+    fn other_kind_with(&self, name: &str, tag: &str) -> Option<(&'static str, &'static str)> {
+        let completion = self.completion.contains_key(tag) || formatter::completion_formatter(tag).is_some();
+        let chat = self.chat.contains_key(tag) || formatter::chat_formatter(tag).is_some();
+        let embeddings = self.embeddings.contains_key(tag) || formatter::embeddings_formatter(tag).is_some();
+        [
+            ("completion", AZUREML_ENDPOINT_TYPE, completion),
+            ("chat", AZUREML_CHAT_ENDPOINT_TYPE, chat),
+            ("embeddings", AZUREML_EMBEDDINGS_ENDPOINT_TYPE, embeddings),
+        ]
+        .into_iter()
+        .find(|(kind, _, found)| *kind != name && *found)
+        .map(|(kind, type_name, _)| (kind, type_name))
     }
 
     /// The `_type`s this registry loads, sorted.

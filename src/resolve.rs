@@ -9,8 +9,9 @@ use std::time::Duration;
 use crate::arm::{AmlTokenCredential, Coordinates};
 use crate::config::ParsedUrl;
 use crate::config::{
-    ApiType, ClientKind, EndpointConfig, Origin, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
+    ApiType, ClientKind, EndpointConfig, Origin, DEFAULT_BATCH_SIZE, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT,
+    MAX_BATCH_SIZE,
 };
 use crate::credential::{scope_for_host, AuthMode, TokenCredential, AZURE_ML_SCOPE};
 use crate::error::{Error, Result};
@@ -168,6 +169,7 @@ pub(crate) fn check(
     )?;
     let trust = trust(&s)?;
     let model = check_model(&s.model, api_type)?;
+    let batch_size = check_batch_size(&mut s.batch_size, kind)?;
 
     let (url, endpoint_url) = match url {
         Some((parsed, text)) => (Some(parsed), text),
@@ -198,6 +200,7 @@ pub(crate) fn check(
         subscription_id: named.as_ref().map(|c| c.subscription.clone()),
         traffic: None,
         proxy: None,
+        batch_size,
     };
     // Saved files say "" for no deployment, as Python's do.
     if !s.deployment_name.is_set() {
@@ -429,6 +432,34 @@ fn check_model(model: &Setting<String>, api_type: ApiType) -> Result<Option<Stri
         );
     }
     Ok(Some(value))
+}
+
+/// The embeddings client's inputs per request (its default filled in); other clients take none.
+fn check_batch_size(setting: &mut Setting<u32>, kind: ClientKind) -> Result<u32> {
+    if kind != ClientKind::Embeddings {
+        return match given(setting, "batch_size")? {
+            Some((_, origin)) => Err(Error::config(
+                "batch_size",
+                origin,
+                "`batch_size` applies to the embeddings client (AzureMlEmbeddingsEndpoint), which \
+                 sends many inputs per request; remove it",
+            )),
+            None => Ok(1),
+        };
+    }
+    let size = or_default(setting, "batch_size", DEFAULT_BATCH_SIZE)?;
+    if !(1..=MAX_BATCH_SIZE).contains(&size) {
+        let origin = setting.origin().cloned().unwrap_or(Origin::Default);
+        return Err(Error::config(
+            "batch_size",
+            origin,
+            format!(
+                "must be 1 to {MAX_BATCH_SIZE} inputs per request (Azure OpenAI takes at most \
+                 {MAX_BATCH_SIZE}, Cohere 96), got {size}"
+            ),
+        ));
+    }
+    Ok(size)
 }
 
 /// A timeout given in code, checked like every other.

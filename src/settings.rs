@@ -176,6 +176,8 @@ settings! {
     use_os_trust_store: bool,
     /// The body's `"model"` on serverless endpoints.
     model: String,
+    /// Inputs per embeddings request.
+    batch_size: u32,
     #[serde(skip)]
     connect_timeout: Duration,
     #[serde(skip)]
@@ -351,6 +353,7 @@ mod tests {
                 "ca_certificates",
                 "use_os_trust_store",
                 "model",
+                "batch_size",
             ]
         );
     }
@@ -360,7 +363,7 @@ mod tests {
         let mut fields = Map::new();
         for key in Settings::keys() {
             let value = match *key {
-                "timeout" | "max_retries" => Value::from(5),
+                "timeout" | "max_retries" | "batch_size" => Value::from(5),
                 "model_kwargs" | "extra_headers" => Value::Object(Map::new()),
                 "ca_certificates" => Value::from(["ca.pem"]),
                 "use_os_trust_store" => Value::Bool(true),

@@ -18,9 +18,12 @@ use crate::message::{ChatCompletion, ChatMessage};
 pub use crate::message::{Completion, Usage};
 
 mod catalog;
+mod clip_text;
+mod cohere_embed;
 mod custom_openai;
 mod custom_openai_chat;
 mod dolly;
+mod embeddings;
 mod gpt2;
 mod hf;
 mod mistral_chat;
@@ -30,9 +33,13 @@ mod promptflow;
 
 pub use crate::reasoning::split_think;
 pub use catalog::CatalogContentFormatter;
+pub use clip_text::ClipTextEmbeddingsFormatter;
+pub use cohere_embed::CohereEmbeddingsFormatter;
 pub use custom_openai::CustomOpenAiContentFormatter;
 pub use custom_openai_chat::CustomOpenAiChatContentFormatter;
 pub use dolly::DollyContentFormatter;
+pub use embeddings::{embeddings_formatter, Embeddings, EmbeddingsFormatter, OpenAiEmbeddingsFormatter};
+pub(crate) use embeddings::{embeddings_formatter_for_path, EMBEDDINGS_TAGS};
 pub use gpt2::Gpt2ContentFormatter;
 pub use hf::HfContentFormatter;
 pub use mistral_chat::MistralChatContentFormatter;
@@ -295,6 +302,15 @@ pub(crate) fn chat_formatter_with(
         return Some(flow.map(|f| Arc::new(f) as Arc<dyn ChatContentFormatter>));
     }
     let formatter = chat_formatter(tag)?;
+    Some(no_settings(tag, settings).map(|()| formatter))
+}
+
+/// The embeddings counterpart of [`completion_formatter_with`]: no built-in takes settings.
+pub(crate) fn embeddings_formatter_with(
+    tag: &str,
+    settings: &Map<String, Value>,
+) -> Option<std::result::Result<Arc<dyn EmbeddingsFormatter>, String>> {
+    let formatter = embeddings_formatter(tag)?;
     Some(no_settings(tag, settings).map(|()| formatter))
 }
 

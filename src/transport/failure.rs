@@ -174,14 +174,19 @@ impl Transport {
     }
 }
 
-/// The service's message (docs/wire.md): `error.message`, `error` when it is a string, `message`,
-/// `detail`, else the raw body; scrubbed, then cut to 2 KiB. A body too big to parse whole
-/// (over the 64 KiB read) gives its start raw.
+/// The service's message (docs/wire.md): `error.message`, `error` when it is a string (followed
+/// by `message` when that is one too), `message`, `detail`, else the raw body; scrubbed, then cut
+/// to 2 KiB. A body too big to parse whole (over the 64 KiB read) gives its start raw.
 fn service_message(scrubber: &Scrubber, body: &[u8]) -> Option<String> {
     if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        let text = |p: &str| json.pointer(p).and_then(serde_json::Value::as_str);
+        // Azure's `{"error": "Not Found", "message": "Modality not supported…"}`: both say something.
+        if let (Some(error), Some(message)) = (text("/error"), text("/message")) {
+            return Some(scrubber.cut(&format!("{error}: {message}"), ERROR_MESSAGE_LIMIT));
+        }
         let found = ["/error/message", "/error", "/message", "/detail"]
             .iter()
-            .find_map(|p| json.pointer(p).and_then(serde_json::Value::as_str));
+            .find_map(|p| text(p));
         if let Some(message) = found {
             return Some(scrubber.cut(message, ERROR_MESSAGE_LIMIT));
         }
@@ -204,8 +209,10 @@ mod tests {
     fn service_message_takes_fields_in_wire_order() {
         let all = br#"{"error": {"message": "em"}, "message": "m", "detail": "d"}"#;
         assert_eq!(message(all).as_deref(), Some("em"));
-        let string_error = br#"{"error": "e", "message": "m", "detail": "d"}"#;
+        let string_error = br#"{"error": "e", "detail": "d"}"#;
         assert_eq!(message(string_error).as_deref(), Some("e"));
+        let both = br#"{"error": "e", "message": "m", "detail": "d"}"#;
+        assert_eq!(message(both).as_deref(), Some("e: m"));
         assert_eq!(
             message(br#"{"error": 5, "message": "m", "detail": "d"}"#).as_deref(),
             Some("m")

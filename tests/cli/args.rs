@@ -180,7 +180,7 @@ fn typos_get_suggestions() {
     assert_eq!(
         outcome(&run(&["complete", "--api-type", "serverles", "hi"])),
         usage(
-            "unknown api type `serverles`; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions URLs)",
+            "unknown api type `serverles`; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions, …/embeddings URLs)",
             "did you mean `serverless`?"
         )
     );

@@ -67,7 +67,7 @@ fn the_readme_walk_through_runs() {
         lines[from_file - 1],
         "endpoint_api_key   set (env var AZUREML_ENDPOINT_API_KEY)"
     );
-    let answers: Vec<Value> = lines[from_file + 1..]
+    let answers: Vec<Value> = lines[from_file + 1..from_file + 3]
         .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -79,5 +79,15 @@ fn the_readme_walk_through_runs() {
         [(&json!(1), &json!("one")), (&json!(2), &json!("two"))]
     );
     assert!(stderr.contains("batch: 2/2 lines done, 0 failed\n"), "{stderr}");
+    // The echo model's vectors, one per text in order: from a hash of each text, so fixed.
+    assert_eq!(
+        lines[from_file + 3..],
+        [
+            "[-0.98,-0.328,-0.708,0.402,-0.441,-0.082,0.362,0.314]",
+            "[0.075,-0.835,0.747,-0.384,-0.094,-0.271,-0.111,-0.589]",
+            "[0.412,-0.389,0.119,0.296,0.631,-0.36,-0.728,-0.509]",
+            "[-0.045,-0.095,-0.421,0.205,-0.76,-0.726,-0.919,-0.558]",
+        ]
+    );
     assert!(!stdout.contains("any-key-works-locally") && !stderr.contains("any-key-works-locally"));
 }

@@ -255,7 +255,8 @@ fn http_error_messages_follow_the_wire_order() -> TestResult {
             r#"{"detail": "d", "message": "m", "error": {"message": "em"}}"#,
             "em",
         ),
-        (r#"{"detail": "d", "message": "m", "error": "e"}"#, "e"),
+        (r#"{"detail": "d", "error": "e"}"#, "e"),
+        (r#"{"detail": "d", "message": "m", "error": "e"}"#, "e: m"),
         (r#"{"detail": "d", "message": "m", "error": {"code": "E1"}}"#, "m"),
         (r#"{"detail": "d", "error": null}"#, "d"),
     ];

@@ -292,7 +292,7 @@ fn unknown_key_is_named_with_the_closest_known_one() {
          endpoint_url, endpoint_name, workspace_name, resource_group, subscription_id, \
          endpoint_api_type, endpoint_api_key, deployment_name, timeout, max_retries, formatter, \
          content_formatter, model_kwargs, extra_headers, auth, client_id, token_scope, ca_certificates, \
-         use_os_trust_store, model"
+         use_os_trust_store, model, batch_size"
     );
     let far = load_message("far.yaml", "_type: azureml_endpoint\ntemperature: 0.5\n", &env());
     assert!(
@@ -312,13 +312,13 @@ fn wrong_types_name_the_key_and_what_was_found() {
         (r#""endpoint_url": 5"#, "invalid `endpoint_url` (file `<file>`): expected a string, got a number (5)"),
         (r#""endpoint_api_key": 12345"#, "invalid `endpoint_api_key` (file `<file>`): expected a string, got a number"),
         (r#""deployment_name": true"#, "invalid `deployment_name` (file `<file>`): expected a string, got a boolean (true)"),
-        (r#""endpoint_api_type": "cloud""#, "invalid `endpoint_api_type` (file `<file>`): unknown api type \"cloud\"; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions URLs)"),
+        (r#""endpoint_api_type": "cloud""#, "invalid `endpoint_api_type` (file `<file>`): unknown api type \"cloud\"; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions, …/embeddings URLs)"),
         (r#""endpoint_api_type": 1"#, "invalid `endpoint_api_type` (file `<file>`): expected `dedicated`, `serverless` or `realtime`, got a number (1)"),
         (r#""formatter": 5"#, "invalid `formatter` (file `<file>`): expected a tag string or `{\"_type\": tag, …settings}`, got a number (5)"),
         (r#""formatter": {"temperature": 1}"#, "invalid `formatter` (file `<file>`): expected `{\"_type\": tag, …settings}`: the mapping needs a string `_type`"),
         (r#""formatter": {"_type": "gpt2", "verbose": true}"#, "invalid `formatter` (file `<file>`): formatter `gpt2` takes no settings; remove `verbose`"),
         (r#""formatter": "gpt2", "content_formatter": "gpt2""#, "invalid `content_formatter` (file `<file>`): both `formatter` and `content_formatter` are set; keep `formatter`"),
-        (r#""_type": 7"#, "invalid `_type` (file `<file>`): expected a string naming the client (one of: azureml_chat_endpoint, azureml_endpoint), got a number (7)"),
+        (r#""_type": 7"#, "invalid `_type` (file `<file>`): expected a string naming the client (one of: azureml_chat_endpoint, azureml_embeddings_endpoint, azureml_endpoint), got a number (7)"),
     ] {
         let text = if field.starts_with(r#""_type""#) {
             format!("{{{field}}}")
@@ -444,17 +444,17 @@ fn missing_and_unknown_type_list_the_registered_ones() {
     assert_eq!(
         load_message("m.json", r#"{"deployment_name": "blue"}"#, &env()),
         "invalid `_type` (file `<file>`): missing; the file needs `_type`, one of: azureml_chat_endpoint, \
-         azureml_endpoint"
+         azureml_embeddings_endpoint, azureml_endpoint"
     );
     assert_eq!(
         load_message("u.yaml", "_type: azureml_endpiont\n", &env()),
         "invalid `_type` (file `<file>`): unknown `_type` \"azureml_endpiont\" (did you mean `azureml_endpoint`?); \
-         registered: azureml_chat_endpoint, azureml_endpoint"
+         registered: azureml_chat_endpoint, azureml_embeddings_endpoint, azureml_endpoint"
     );
     assert_eq!(
         load_message("u.yaml", "_type: openai\n", &env()),
         "invalid `_type` (file `<file>`): unknown `_type` \"openai\"; registered: azureml_chat_endpoint, \
-         azureml_endpoint"
+         azureml_embeddings_endpoint, azureml_endpoint"
     );
 }
 

@@ -38,6 +38,7 @@ const CONFIG_MD_KEYS: &[&str] = &[
     "ca_certificates",
     "use_os_trust_store",
     "model",
+    "batch_size",
 ];
 
 /// A user completion formatter with a setting: GPT-2's wire format with a prompt prefix.
@@ -502,7 +503,7 @@ fn user_type_saved_with_save_config_loads_through_its_registry() -> Result<()> {
     assert_eq!(
         message(Registry::new().load_with(&path, &options())),
         format!(
-            "invalid `_type` (file `{}`): unknown `_type` \"my_team_llm\"; registered: azureml_chat_endpoint, azureml_endpoint",
+            "invalid `_type` (file `{}`): unknown `_type` \"my_team_llm\"; registered: azureml_chat_endpoint, azureml_embeddings_endpoint, azureml_endpoint",
             path.display()
         )
     );
@@ -738,8 +739,8 @@ fn debug_output_never_shows_the_key() -> Result<()> {
     assert!(!debug.contains(KEY) && debug.contains("ApiKey(***)"), "{debug}");
     assert_eq!(
         format!("{:?}", registry()),
-        "Registry { types: [\"azureml_chat_endpoint\", \"azureml_endpoint\"], completion_formatters: \
-         [\"prefixed\"], chat_formatters: [\"labelled_chat\"] }"
+        "Registry { types: [\"azureml_chat_endpoint\", \"azureml_embeddings_endpoint\", \"azureml_endpoint\"], \
+         completion_formatters: [\"prefixed\"], chat_formatters: [\"labelled_chat\"], embeddings_formatters: [] }"
     );
     let dir = TempDir::new("debug");
     let path = dir.path("llm.json");

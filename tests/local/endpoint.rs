@@ -511,9 +511,9 @@ fn unknown_path_is_404() -> TestResult {
     client.send("GET", "/score", &[], "")?;
     let response = client.response()?;
     assert_eq!(response.status, 404);
-    let message = "no route for GET /score; the local endpoint answers GET / and POST to paths ending in /score, /completions or /chat/completions";
+    let message = "no route for GET /score; the local endpoint answers GET / and POST to paths ending in /score, /completions, /chat/completions, /embeddings or /embed";
     assert_eq!(response.json()?, json!({"error": {"message": message}}));
-    client.post("/v1/embeddings?x=1", &json!({"input": "x"}))?;
+    client.post("/v1/images/generations?x=1", &json!({"prompt": "x"}))?;
     assert_eq!(client.response()?.status, 404);
     Ok(())
 }

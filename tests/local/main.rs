@@ -1,4 +1,5 @@
-//! The embedded local endpoint (`azureml_endpoint::local`).
+//! The embedded local endpoint (`azureml_endpoint::local`), and the embeddings client (every
+//! route and shape, and its CLI, which the local endpoint also serves).
 
 // Test code: a failed unwrap is a failed test.
 #![allow(
@@ -11,4 +12,5 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod embeddings;
 mod endpoint;

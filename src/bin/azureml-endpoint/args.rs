@@ -41,6 +41,7 @@ pub struct Args {
     pub input: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub concurrency: Option<usize>,
+    pub batch_size: Option<u32>,
     pub resume: bool,
     pub chat: bool,
     pub force: bool,
@@ -48,7 +49,7 @@ pub struct Args {
     pub ca_certs: Vec<PathBuf>,
     pub os_trust_store: bool,
     pub model: Option<String>,
-    /// PROMPT, MESSAGE or FILE.
+    /// PROMPT, MESSAGE, TEXTs or FILE.
     pub positional: Vec<OsString>,
 }
 

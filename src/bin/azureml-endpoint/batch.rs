@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use azureml_endpoint::{AnyClient, ChatMessage, Error};
+use azureml_endpoint::config::ClientKind;
+use azureml_endpoint::{AnyClient, CallOptions, ChatMessage, Error};
 use serde_json::{json, Value};
 
 use crate::args::Args;
 use crate::call::{chat_json, completion_json};
-use crate::client::{call_options, chat_client, completion_client, load, load_options};
+use crate::client::{call_options, chat_client, completion_client, embeddings_client, load, load_options};
 use crate::command::Command;
 use crate::failure::{chain, Failure};
 use crate::ordered::ordered_map;
@@ -22,6 +23,8 @@ use crate::ordered::ordered_map;
 enum Item {
     Prompt(String),
     Messages(Vec<ChatMessage>),
+    /// A text to embed.
+    Input(String),
     Bad(String),
 }
 
@@ -82,13 +85,19 @@ fn parse_item(line: &str) -> Item {
     if let Some(prompt) = value.get("prompt").and_then(Value::as_str) {
         return Item::Prompt(prompt.to_owned());
     }
+    if let Some(input) = value.get("input").and_then(Value::as_str) {
+        return Item::Input(input.to_owned());
+    }
     match value
         .get("messages")
         .map(|m| serde_json::from_value::<Vec<ChatMessage>>(m.clone()))
     {
         Some(Ok(messages)) => Item::Messages(messages),
         Some(Err(e)) => Item::Bad(format!("`messages` is not a list of messages: {e}")),
-        None => Item::Bad("expected {\"prompt\": \"...\"} or {\"messages\": [...]}".into()),
+        None => Item::Bad(
+            "expected {\"prompt\": \"...\"}, {\"messages\": [...]} or (embeddings) {\"input\": \"...\"}"
+                .into(),
+        ),
     }
 }
 
@@ -131,24 +140,50 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     };
     let needs_completion = needs(|i| matches!(i, Item::Prompt(_)));
     let needs_chat = needs(|i| matches!(i, Item::Messages(_)));
-    let (llm, chat) = match &args.config {
-        Some(path) => match load(path, &load_options(args, needs_chat && !needs_completion)?)? {
-            AnyClient::Completion(llm) => (Some(llm), None),
-            AnyClient::Chat(chat) => (None, Some(chat)),
+    let needs_embeddings = needs(|i| matches!(i, Item::Input(_)));
+    // Guides the api type inferred from --url: the one kind the lines need, if only one.
+    let kind = match (needs_completion, needs_chat, needs_embeddings) {
+        (false, true, false) => ClientKind::Chat,
+        (false, false, true) => ClientKind::Embeddings,
+        _ => ClientKind::Completion,
+    };
+    let clients = match &args.config {
+        Some(path) => match load(path, &load_options(args, kind)?)? {
+            AnyClient::Completion(llm) => Clients {
+                llm: Some(llm),
+                ..Clients::default()
+            },
+            AnyClient::Chat(chat) => Clients {
+                chat: Some(chat),
+                ..Clients::default()
+            },
+            AnyClient::Embeddings(embedder) => Clients {
+                embedder: Some(embedder),
+                ..Clients::default()
+            },
             _ => {
                 return Err(Failure::usage(
-                    "this config's `_type` is not a completion or chat endpoint",
+                    "this config's `_type` is not a completion, chat or embeddings endpoint",
                 ))
             }
         },
-        None if from_stdin => match (completion_client(args), chat_client(args)) {
-            (Err(e), Err(_)) => return Err(e),
-            (llm, chat) => (llm.ok(), chat.ok()),
+        None if from_stdin => match (
+            completion_client(args),
+            chat_client(args),
+            embeddings_client(args),
+        ) {
+            (Err(e), Err(_), Err(_)) => return Err(e),
+            (llm, chat, embedder) => Clients {
+                llm: llm.ok(),
+                chat: chat.ok(),
+                embedder: embedder.ok(),
+            },
         },
-        None => (
-            needs_completion.then(|| completion_client(args)).transpose()?,
-            needs_chat.then(|| chat_client(args)).transpose()?,
-        ),
+        None => Clients {
+            llm: needs_completion.then(|| completion_client(args)).transpose()?,
+            chat: needs_chat.then(|| chat_client(args)).transpose()?,
+            embedder: needs_embeddings.then(|| embeddings_client(args)).transpose()?,
+        },
     };
 
     let kept = if args.resume {
@@ -171,42 +206,41 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             error: &read_error,
         }),
     };
-    let todo = todo.filter(|(line, _)| !kept.contains_key(line));
-    let workers = args.concurrency.unwrap_or(1);
-    let call = |(line, item): (usize, Item)| {
-        let mut record = match item {
-            Item::Bad(message) => json!({"error": message}),
-            Item::Prompt(prompt) => match &llm {
-                Some(llm) => llm
-                    .invoke_with(&prompt, &options)
-                    .map_or_else(|e| error_json(&e), |c| completion_json(&c)),
-                None => json!({"error": "this endpoint is a chat endpoint; use {\"messages\": [...]} lines"}),
-            },
-            Item::Messages(messages) => match &chat {
-                Some(chat) => chat
-                    .invoke_with(&messages, &options)
-                    .map_or_else(|e| error_json(&e), |c| chat_json(&c)),
-                None => {
-                    json!({"error": "this endpoint is a completion endpoint; use {\"prompt\": ...} lines"})
-                }
-            },
-        };
-        if let Some(object) = record.as_object_mut() {
-            object.shift_insert(0, "line".into(), json!(line));
-        }
-        record
+    let mut todo = todo.filter(|(line, _)| !kept.contains_key(line));
+    // An embeddings endpoint takes `batch_size` lines per request: lines go to the workers in
+    // groups that size (one line each otherwise, so prompts keep their concurrency).
+    let group = match &clients {
+        Clients {
+            embedder: Some(embedder),
+            llm: None,
+            chat: None,
+        } => usize::try_from(embedder.config().batch_size).unwrap_or(1),
+        _ => 1,
     };
+    let groups = std::iter::from_fn(move || {
+        let lines: Vec<(usize, Item)> = todo.by_ref().take(group).collect();
+        (!lines.is_empty()).then_some(lines)
+    });
+    let workers = args.concurrency.unwrap_or(1);
     // Each record is flushed as it is written: a pipe's reader sees it at once, and an
     // interrupted run keeps every line written.
-    ordered_map(todo, workers, workers.saturating_mul(4), call, |record| {
-        progress.failed += usize::from(record.get("error").is_some());
-        progress.done += 1;
-        writeln!(out, "{record}")
-            .and_then(|()| out.flush())
-            .map_err(|e| write_failure(output, &e))?;
-        progress.show(false);
-        Ok::<(), Failure>(())
-    })?;
+    ordered_map(
+        groups,
+        workers,
+        workers.saturating_mul(4),
+        |lines| clients.run(lines, &options),
+        |records| {
+            for record in records {
+                progress.failed += usize::from(record.get("error").is_some());
+                progress.done += 1;
+                writeln!(out, "{record}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| write_failure(output, &e))?;
+            }
+            progress.show(false);
+            Ok::<(), Failure>(())
+        },
+    )?;
     drop(out);
     if let Some(e) = read_error.into_inner().unwrap_or_else(PoisonError::into_inner) {
         progress.show(true);
@@ -221,6 +255,82 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     progress.show(true);
     Ok(u8::from(progress.failed > 0))
+}
+
+/// The clients a batch's lines go to: the config's one, or those the flags make for the lines.
+#[derive(Default)]
+struct Clients {
+    llm: Option<azureml_endpoint::AzureMlOnlineEndpoint>,
+    chat: Option<azureml_endpoint::AzureMlChatOnlineEndpoint>,
+    embedder: Option<azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint>,
+}
+
+impl Clients {
+    /// The records of a group of lines, in order: its texts to embed in one request, each other
+    /// line on its own.
+    fn run(&self, lines: Vec<(usize, Item)>, options: &CallOptions) -> Vec<Value> {
+        let texts: Vec<&str> = lines
+            .iter()
+            .filter_map(|(_, item)| match item {
+                Item::Input(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut vectors = match (&self.embedder, texts.is_empty()) {
+            (Some(embedder), false) => embedder.embed_each(&texts, options).into_iter(),
+            _ => Vec::new().into_iter(),
+        };
+        let mut records = Vec::with_capacity(lines.len());
+        for (line, item) in lines {
+            let mut record = match item {
+                Item::Bad(message) => json!({"error": message}),
+                Item::Prompt(prompt) => match &self.llm {
+                    Some(llm) => llm
+                        .invoke_with(&prompt, options)
+                        .map_or_else(|e| error_json(&e), |c| completion_json(&c)),
+                    None => self.wrong_line("{\"prompt\": ...}"),
+                },
+                Item::Messages(messages) => match &self.chat {
+                    Some(chat) => chat
+                        .invoke_with(&messages, options)
+                        .map_or_else(|e| error_json(&e), |c| chat_json(&c)),
+                    None => self.wrong_line("{\"messages\": [...]}"),
+                },
+                Item::Input(_) => match vectors.next() {
+                    Some(Ok(vector)) => json!({"embedding": shortest(&vector)}),
+                    Some(Err(e)) => error_json(&e),
+                    None => self.wrong_line("{\"input\": ...}"),
+                },
+            };
+            if let Some(object) = record.as_object_mut() {
+                object.shift_insert(0, "line".into(), json!(line));
+            }
+            records.push(record);
+        }
+        records
+    }
+
+    /// A line of a shape the endpoint does not take, naming the shapes it takes.
+    fn wrong_line(&self, shape: &str) -> Value {
+        let takes: Vec<&str> = [
+            (self.llm.is_some(), "{\"prompt\": ...}"),
+            (self.chat.is_some(), "{\"messages\": [...]}"),
+            (self.embedder.is_some(), "{\"input\": ...}"),
+        ]
+        .into_iter()
+        .filter_map(|(has, shape)| has.then_some(shape))
+        .collect();
+        json!({"error": format!("this endpoint takes no {shape} lines; use {} lines", takes.join(" or "))})
+    }
+}
+
+/// A vector as JSON numbers written as the `f32`s they are (`0.123`): `f32` to `f64` directly
+/// would print `0.12300000339746475`. Every number is finite (the library checks).
+fn shortest(vector: &[f32]) -> Value {
+    vector
+        .iter()
+        .map(|x| x.to_string().parse::<f64>().map_or(Value::Null, Value::from))
+        .collect()
 }
 
 fn error_json(error: &Error) -> Value {

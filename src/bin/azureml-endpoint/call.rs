@@ -1,12 +1,13 @@
-//! `complete` and `chat`: one call, printed as text or JSON.
+//! `complete`, `chat` and `embed`: one call, printed as text or JSON.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 
-use azureml_endpoint::{ChatCompletion, ChatMessage, Completion, ContentPart};
+use azureml_endpoint::{ChatCompletion, ChatMessage, Completion, ContentPart, Usage};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::client::{call_options, chat_client, completion_client};
+use crate::client::{call_options, chat_client, completion_client, embeddings_client};
 use crate::command::Command;
 use crate::failure::Failure;
 use crate::stream_json::{print, print_tool_calls};
@@ -99,6 +100,77 @@ pub fn finish_status(finish_reason: Option<&str>) -> u8 {
         "warning: the answer was cut by the content filter (finish_reason content_filter); it is incomplete"
     );
     1
+}
+
+/// What `embed --json` prints. Vectors are written as the `f32`s they are (`0.123`, not the
+/// `0.12300000339746475` a detour through `f64` would print).
+#[derive(Serialize)]
+struct EmbedJson<'a> {
+    embeddings: &'a [Vec<f32>],
+    usage: Option<Usage>,
+    model: Option<&'a str>,
+}
+
+/// Each TEXT (or each stdin line) is one input; one JSON array per input, in input order.
+pub fn embed(args: &Args) -> Result<u8, Failure> {
+    let client = embeddings_client(args)?;
+    let inputs = embed_inputs(args)?;
+    let embeddings = client.embed_with(&inputs, &call_options(args))?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        let record = EmbedJson {
+            embeddings: &embeddings.vectors,
+            usage: embeddings.usage,
+            model: embeddings.model.as_deref(),
+        };
+        writeln!(out, "{}", to_json(&record)?)?;
+    } else {
+        for vector in &embeddings.vectors {
+            writeln!(out, "{}", to_json(vector)?)?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// The inputs of `embed`: the TEXT arguments, or stdin's lines for `-` or none (each line one
+/// input, its line break dropped).
+fn embed_inputs(args: &Args) -> Result<Vec<String>, Failure> {
+    let from_stdin = match args.positional.as_slice() {
+        [] if io::stdin().is_terminal() => {
+            return Err(Failure::new(
+                2,
+                "no TEXT: give each as an argument, or pipe them on stdin, one per line".into(),
+                "azureml-endpoint embed [FLAGS] -- 'TEXT' ..., or '-' to type them (end with Ctrl-D)".into(),
+            ))
+        }
+        [] => true,
+        [dash] => dash == "-",
+        _ => false,
+    };
+    if !from_stdin {
+        return args
+            .positional
+            .iter()
+            .map(|text| {
+                text.clone()
+                    .into_string()
+                    .map_err(|_| Failure::usage("a TEXT argument is not valid UTF-8"))
+            })
+            .collect();
+    }
+    let text = read_stdin("TEXT")?;
+    Ok(text
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line).to_owned())
+        .collect())
+}
+
+/// JSON text for what the CLI prints (serde_json fails only on maps with non-string keys, which
+/// these have none of).
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value)
+        .map_err(|e| Failure::new(1, format!("cannot encode the answer: {e}"), "report this".into()))
 }
 
 /// `--image`: a URL when it looks like one, else a file.

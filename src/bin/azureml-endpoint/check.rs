@@ -2,6 +2,7 @@
 //! (with `--probe`) one minimal call, and what to do about the step that fails. Never a key or
 //! token: keys are shown as set, with where they came from.
 
+use azureml_endpoint::config::ClientKind;
 use std::io::{self, Write};
 use std::time::Instant;
 
@@ -59,8 +60,12 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 /// client for `--chat`, a chat URL or a chat formatter.
 fn build(args: &Args) -> Result<Client, Failure> {
     if let Some(path) = &args.config {
-        let chat = args.chat;
-        return match load(path, &load_options(args, chat)?)? {
+        let kind = if args.chat {
+            ClientKind::Chat
+        } else {
+            ClientKind::Completion
+        };
+        return match load(path, &load_options(args, kind)?)? {
             AnyClient::Completion(llm) => Ok(Client::Completion(llm)),
             AnyClient::Chat(chat) => Ok(Client::Chat(chat)),
             _ => Err(Failure::usage(
@@ -78,13 +83,13 @@ fn build(args: &Args) -> Result<Client, Failure> {
             .is_some_and(|t| azureml_endpoint::formatter::chat_formatter(t).is_some());
     Ok(if chat {
         Client::Chat(
-            settings(args, true, AzureMlChatOnlineEndpoint::builder())?
+            settings(args, ClientKind::Chat, AzureMlChatOnlineEndpoint::builder())?
                 .with_env()
                 .build()?,
         )
     } else {
         Client::Completion(
-            settings(args, false, AzureMlOnlineEndpoint::builder())?
+            settings(args, ClientKind::Completion, AzureMlOnlineEndpoint::builder())?
                 .with_env()
                 .build()?,
         )

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use azureml_endpoint::config::ClientKind;
+use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
 use azureml_endpoint::{
     AnyClient, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint, CallOptions, LoadOptions, Registry,
 };
@@ -10,10 +12,10 @@ use crate::args::Args;
 use crate::failure::Failure;
 use crate::settings::settings;
 
-/// The flags as load options: they win over the file. `chat` guides the api type inferred from
+/// The flags as load options: they win over the file. `kind` guides the api type inferred from
 /// `--url`.
-pub fn load_options(args: &Args, chat: bool) -> Result<LoadOptions, Failure> {
-    settings(args, chat, LoadOptions::new())
+pub fn load_options(args: &Args, kind: ClientKind) -> Result<LoadOptions, Failure> {
+    settings(args, kind, LoadOptions::new())
 }
 
 /// A config file's client. `--formatter` (in `options`) replaces the file's formatter, whatever
@@ -24,29 +26,54 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<AnyClient, Failure> {
 
 pub fn completion_client(args: &Args) -> Result<AzureMlOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(path, &load_options(args, false)?)? {
+        return match load(path, &load_options(args, ClientKind::Completion)?)? {
             AnyClient::Completion(llm) => Ok(llm),
-            _ => Err(wrong_kind(path, "a chat endpoint", "chat")),
+            other => Err(wrong_kind(path, &other)),
         };
     }
-    Ok(settings(args, false, AzureMlOnlineEndpoint::builder())?
-        .with_env()
-        .build()?)
+    Ok(
+        settings(args, ClientKind::Completion, AzureMlOnlineEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
 }
 
 pub fn chat_client(args: &Args) -> Result<AzureMlChatOnlineEndpoint, Failure> {
     if let Some(path) = &args.config {
-        return match load(path, &load_options(args, true)?)? {
+        return match load(path, &load_options(args, ClientKind::Chat)?)? {
             AnyClient::Chat(chat) => Ok(chat),
-            _ => Err(wrong_kind(path, "a completion endpoint", "complete")),
+            other => Err(wrong_kind(path, &other)),
         };
     }
-    Ok(settings(args, true, AzureMlChatOnlineEndpoint::builder())?
-        .with_env()
-        .build()?)
+    Ok(
+        settings(args, ClientKind::Chat, AzureMlChatOnlineEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
 }
 
-fn wrong_kind(path: &Path, what: &str, command: &str) -> Failure {
+pub fn embeddings_client(args: &Args) -> Result<AzureMlEmbeddingsEndpoint, Failure> {
+    if let Some(path) = &args.config {
+        return match load(path, &load_options(args, ClientKind::Embeddings)?)? {
+            AnyClient::Embeddings(embedder) => Ok(embedder),
+            other => Err(wrong_kind(path, &other)),
+        };
+    }
+    Ok(
+        settings(args, ClientKind::Embeddings, AzureMlEmbeddingsEndpoint::builder())?
+            .with_env()
+            .build()?,
+    )
+}
+
+/// A config file of another kind than the command's, with the command for it.
+fn wrong_kind(path: &Path, held: &AnyClient) -> Failure {
+    let (what, command) = match held {
+        AnyClient::Completion(_) => ("a completion endpoint", "complete"),
+        AnyClient::Chat(_) => ("a chat endpoint", "chat"),
+        AnyClient::Embeddings(_) => ("an embeddings endpoint", "embed"),
+        _ => ("not a built-in endpoint type", "batch"),
+    };
     Failure::new(
         2,
         format!("{} is {what}", path.display()),

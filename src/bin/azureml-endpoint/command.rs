@@ -5,6 +5,7 @@
 pub enum Command {
     Complete,
     Chat,
+    Embed,
     Batch,
     ConfigNew,
     ConfigShow,
@@ -15,9 +16,10 @@ pub enum Command {
 use Command::*;
 
 /// Each command as typed after the program name.
-pub const COMMANDS: [(&str, Command); 7] = [
+pub const COMMANDS: [(&str, Command); 8] = [
     ("complete", Complete),
     ("chat", Chat),
+    ("embed", Embed),
     ("batch", Batch),
     ("config new", ConfigNew),
     ("config show", ConfigShow),

@@ -3,10 +3,11 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use azureml_endpoint::formatter::chat_formatter;
+use azureml_endpoint::config::ClientKind;
+use azureml_endpoint::embeddings::AzureMlEmbeddingsEndpoint;
 use azureml_endpoint::{
-    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, ApiType, AzureMlChatOnlineEndpoint,
-    AzureMlOnlineEndpoint, Origin,
+    config::ENV_ENDPOINT_API_KEY, save_config, AnyClient, AzureMlChatOnlineEndpoint, AzureMlOnlineEndpoint,
+    Origin,
 };
 use serde_json::{json, Map, Value};
 
@@ -14,7 +15,7 @@ use crate::args::Args;
 use crate::client::{load, load_options};
 use crate::command::Command;
 use crate::failure::Failure;
-use crate::settings::settings;
+use crate::settings::{formatter_kind, settings};
 
 pub fn new(args: &Args) -> Result<u8, Failure> {
     args.no_positional(Command::ConfigNew)?;
@@ -23,28 +24,35 @@ pub fn new(args: &Args) -> Result<u8, Failure> {
         .as_ref()
         .ok_or_else(|| Failure::usage("config new needs -o FILE"))?;
     check_target(path, args.force)?;
-    let is_chat = args.chat
-        || args.url.as_deref().is_some_and(|u| {
-            ApiType::infer_from_url(u, true).is_some() && ApiType::infer_from_url(u, false).is_none()
-        })
-        || args
-            .formatter
+    // The kind: --chat, else the formatter's, else the URL path's; a completion client otherwise.
+    let kind = if args.chat {
+        ClientKind::Chat
+    } else {
+        args.formatter
             .as_deref()
-            .is_some_and(|t| chat_formatter(t).is_some());
+            .and_then(formatter_kind)
+            .or_else(|| args.url.as_deref().and_then(ClientKind::from_url))
+            .unwrap_or(ClientKind::Completion)
+    };
     let mut kwargs = args.params.clone();
     if !args.stop.is_empty() {
         kwargs.insert("stop".into(), json!(args.stop));
     }
-    // Checked as a build checks, without the key (never saved), a credential or any call: the
-    // file may be for another machine (a pod, a VM), whose environment signs in.
-    let map = if is_chat {
-        settings(args, true, AzureMlChatOnlineEndpoint::builder())?
-            .model_kwargs(kwargs)
-            .to_config_map()?
-    } else {
-        settings(args, false, AzureMlOnlineEndpoint::builder())?
-            .model_kwargs(kwargs)
-            .to_config_map()?
+    // No key is needed: a saved config never holds one, and `config new` makes no call (the file
+    // may be for another machine, so its sign-in mode is not set up here either).
+    let map = match kind {
+        ClientKind::Chat => {
+            let b = settings(args, kind, AzureMlChatOnlineEndpoint::builder())?;
+            b.model_kwargs(kwargs).to_config_map()?
+        }
+        ClientKind::Embeddings => {
+            let b = settings(args, kind, AzureMlEmbeddingsEndpoint::builder())?;
+            b.model_kwargs(kwargs).to_config_map()?
+        }
+        _ => {
+            let b = settings(args, kind, AzureMlOnlineEndpoint::builder())?;
+            b.model_kwargs(kwargs).to_config_map()?
+        }
     };
     save_config(path, &map)?;
     let uses = match (&args.auth, &args.endpoint_name) {
@@ -87,8 +95,8 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
             ))
         }
     };
-    // `chat` only guides api type inference from --url, which `show` does not take.
-    let options = load_options(args, false)?;
+    // The kind only guides api type inference from --url, which `show` does not take.
+    let options = load_options(args, ClientKind::Completion)?;
     // Show a config even where no key is set anywhere: the key is reported as unset. A key that
     // is set but invalid is the library's error, never shown.
     let (client, key_set) = match load(&file, &options) {
@@ -102,6 +110,7 @@ pub fn show(args: &Args) -> Result<u8, Failure> {
     let (mut map, sources, auth) = match client {
         AnyClient::Completion(c) => (c.to_config_map(), c.sources().to_vec(), c.config().auth),
         AnyClient::Chat(c) => (c.to_config_map(), c.sources().to_vec(), c.config().auth),
+        AnyClient::Embeddings(c) => (c.to_config_map(), c.sources().to_vec(), c.config().auth),
         _ => {
             return Err(Failure::usage(
                 "this file's `_type` is not a built-in endpoint type",

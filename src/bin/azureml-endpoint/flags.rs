@@ -43,8 +43,8 @@ pub struct Given {
     pub value: OsString,
 }
 
-const ENDPOINT: &[Command] = &[Complete, Chat, Batch, ConfigNew, Check];
-const CALLING: &[Command] = &[Complete, Chat, Batch, Check];
+const ENDPOINT: &[Command] = &[Complete, Chat, Embed, Batch, ConfigNew, Check];
+const CALLING: &[Command] = &[Complete, Chat, Embed, Batch, Check];
 const ONE_CALL: &[Command] = &[Complete, Chat];
 
 #[rustfmt::skip]
@@ -63,13 +63,13 @@ pub const FLAGS: &[Flag] = &[
         |a, v| put(&mut a.subscription, v.text())).fills("subscription_id", Some(ENV_ARM_SUBSCRIPTION)),
     flag("api-type", Some("TYPE"), ENDPOINT, "dedicated or serverless; default: the one the URL path fits (…/score: dedicated)",
         |a, v| put(&mut a.api_type, api_type(&v.text()?))).fills("endpoint_api_type", Some(ENV_ENDPOINT_API_TYPE)),
-    flag("formatter", Some("TAG"), ENDPOINT, "the model's request/response shape: gpt2, catalog, hf, dolly, custom_openai (default), custom_openai_chat, mistral_chat, promptflow, …",
+    flag("formatter", Some("TAG"), ENDPOINT, "the model's request/response shape: gpt2, catalog, hf, dolly, custom_openai (default), custom_openai_chat, mistral_chat, promptflow, openai_embeddings, cohere_embed, clip_text_embeddings, …",
         |a, v| put(&mut a.formatter, v.text())).fills("formatter", None),
     flag("deployment", Some("NAME"), ENDPOINT, "pin a deployment (or AZUREML_DEPLOYMENT_NAME)",
         |a, v| put(&mut a.deployment, v.text())).fills("deployment_name", Some(ENV_DEPLOYMENT_NAME)),
     flag("timeout", Some("SECS"), ENDPOINT, "per-request deadline in seconds (or AZUREML_TIMEOUT; default 50)",
         |a, v| put(&mut a.timeout, parse_timeout(&v.text()?).map_err(|e| v.bad(e)))).fills("timeout", Some(ENV_TIMEOUT)),
-    flag("api-key-env", Some("NAME"), &[Complete, Chat, Batch, ConfigShow, Check], "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY",
+    flag("api-key-env", Some("NAME"), &[Complete, Chat, Embed, Batch, ConfigShow, Check], "read the key from env var NAME instead of AZUREML_ENDPOINT_API_KEY",
         |a, v| put(&mut a.api_key_env, v.text())).fills("endpoint_api_key", Some(ENV_ENDPOINT_API_KEY)),
     flag("secondary-key-env", Some("NAME"), CALLING, "read the endpoint's other key from env var NAME: a key refused with 401 switches to it once",
         |a, v| put(&mut a.secondary_key_env, v.text())).fills("secondary_api_key", None),
@@ -83,13 +83,13 @@ pub const FLAGS: &[Flag] = &[
         |a, _| on(&mut a.allow_insecure_http)).fills("allow_insecure_http", None),
     flag("param", Some("KEY=VALUE"), ENDPOINT, "model parameter; VALUE is JSON, else a string (repeatable)",
         param).fills("model_kwargs", None),
-    flag("stop", Some("TEXT"), ENDPOINT, "stop sequence (repeatable)",
+    flag("stop", Some("TEXT"), &[Complete, Chat, Batch, ConfigNew], "stop sequence (repeatable)",
         |a, v| push(&mut a.stop, v.text())),
     flag("stream", None, ONE_CALL, "print the answer as it arrives (serverless endpoints and prompt flows stream; other dedicated ones answer whole)",
         |a, _| on(&mut a.stream)),
     flag("show-reasoning", None, ONE_CALL, "print a reasoning model's thinking (reasoning_content, or its <think> block) before the answer; --json always has it",
         |a, _| on(&mut a.show_reasoning)),
-    flag("json", None, &[Complete, Chat, ConfigShow, Check], "print one JSON object: text or message, finish_reason, usage, request_id (check: its steps)",
+    flag("json", None, &[Complete, Chat, Embed, ConfigShow, Check], "print one JSON object: text or message, finish_reason, usage, request_id (embed: embeddings, usage, model; check: its steps)",
         |a, _| on(&mut a.json)),
     flag("probe", None, &[Check], "also make one minimal call and say which step fails, if one does",
         |a, _| on(&mut a.probe)),
@@ -103,11 +103,13 @@ pub const FLAGS: &[Flag] = &[
         |a, v| put(&mut a.input, Ok(v.path()))),
     flag("output", Some("FILE"), &[Batch, ConfigNew], "where to write the results; - writes each to stdout as it is next in order",
         |a, v| put(&mut a.output, Ok(v.path()))).short('o'),
-    flag("concurrency", Some("N"), &[Batch], "requests in flight at once (default 1)",
+    flag("concurrency", Some("N"), &[Embed, Batch], "requests in flight at once (default 1)",
         |a, v| put(&mut a.concurrency, whole(v, "a whole number > 0", |n| n > 0))),
+    flag("batch-size", Some("N"), &[Embed, Batch, ConfigNew], "embeddings: inputs per request, 1 to 2048 (default 96: Cohere's limit; Azure OpenAI takes 2048)",
+        |a, v| put(&mut a.batch_size, whole(v, "a whole number from 1 to 2048", |n| (1..=2048).contains(&n)))).fills("batch_size", None),
     flag("resume", None, &[Batch], "keep the successful results already in the output; redo failed and missing lines",
         |a, _| on(&mut a.resume)),
-    flag("chat", None, &[ConfigNew, Check], "a chat endpoint (implied by a …/chat/completions URL or a chat formatter)",
+    flag("chat", None, &[ConfigNew, Check], "write a chat endpoint (implied by a …/chat/completions URL or a chat formatter; an embeddings endpoint by a …/embeddings or …/embed URL or an embeddings formatter)",
         |a, _| on(&mut a.chat)),
     flag("force", None, &[ConfigNew], "overwrite an existing file",
         |a, _| on(&mut a.force)),
@@ -246,7 +248,7 @@ fn api_type(text: &str) -> Result<ApiType, Failure> {
         };
         Failure::new(
             2,
-            format!("unknown api type `{text}`; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions URLs)"),
+            format!("unknown api type `{text}`; use `dedicated` (…/score URLs) or `serverless` (…/completions, …/chat/completions, …/embeddings URLs)"),
             hint,
         )
     })

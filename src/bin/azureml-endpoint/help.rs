@@ -11,6 +11,7 @@ Usage: azureml-endpoint <COMMAND> [FLAGS] [--] [ARGS]
 Commands:
     complete [PROMPT|-]      one completion; no PROMPT or '-' reads it from stdin
     chat [MESSAGE|-]         one chat turn (--system TEXT, --messages FILE.json)
+    embed [TEXT...|-]        one embedding vector per TEXT (or stdin line), as JSON arrays
     batch                    one request per JSONL line (--input, --output, --concurrency, --resume)
     config new -o FILE       write a config file from the flags (validated; never the key)
     config show FILE         load a config and show each setting and where it came from
@@ -21,7 +22,7 @@ Commands:
 The key is read only from the environment (AZUREML_ENDPOINT_API_KEY, or --api-key-env NAME),
 never from a flag; --endpoint-name NAME (with --workspace, --resource-group, --subscription)
 looks the endpoint, its keys or its token up in Azure Resource Manager instead. The api type follows the URL path (…/score: dedicated; …/completions,
-…/chat/completions: serverless) unless --api-type says otherwise. `--` ends the flags, so a
+…/chat/completions, …/embeddings, …/embed: serverless) unless --api-type says otherwise. `--` ends the flags, so a
 prompt may start with '-'. HTTPS_PROXY/HTTP_PROXY apply when set; list hosts to reach
 directly, 127.0.0.1 and localhost included, in NO_PROXY.
 Exit status: 0 success, 1 the endpoint or network failed, 2 usage or config error.
@@ -69,12 +70,24 @@ fn texts(command: Command) -> (&'static str, &'static str, &'static str) {
              `tool call ID NAME ARGUMENTS` (text mode) or the whole message (--json).",
             "azureml-endpoint chat --url https://my-mistral.eastus2.models.ai.azure.com/v1/chat/completions --system 'Be brief.' 'Hi'",
         ),
+        Command::Embed => (
+            "embed [FLAGS] [--] [TEXT...|-]",
+            "One embedding vector per input: each TEXT, or each stdin line with '-' or no TEXT.\n\
+             stdout has one JSON array of numbers per input, in input order (--json: one object\n\
+             with embeddings, usage, model). Inputs go --batch-size per request, --concurrency\n\
+             requests at once. URLs: …/v1/embeddings, …/models/embeddings, Azure OpenAI's\n\
+             …/openai/deployments/NAME/embeddings, Cohere's …/v1/embed, or a dedicated …/score with\n\
+             an embeddings --formatter (clip_text_embeddings by default).",
+            "azureml-endpoint embed --url https://my-cohere.eastus2.models.ai.azure.com/v1/embed --param input_type=search_query 'Where is Paris?'",
+        ),
         Command::Batch => (
             "batch --input FILE.jsonl --output FILE.jsonl [FLAGS]",
-            "One request per input line: {\"prompt\": \"...\"} or {\"messages\": [...]}; blank lines are\n\
-             skipped. Results go to the output in input order, one JSON line each, {\"line\": n, ...}\n\
-             with n the input line number, and {\"line\": n, \"error\": ...} for a line that failed.\n\
-             Progress goes to stderr. Exit status 1 when any line failed (the others are written).\n\
+            "One request per input line: {\"prompt\": \"...\"} or {\"messages\": [...]}, or for an\n\
+             embeddings endpoint {\"input\": \"...\"} (--batch-size lines per request, each answered\n\
+             {\"line\": n, \"embedding\": [...]}); blank lines are skipped. Results go to the output\n\
+             in input order, one JSON line each, {\"line\": n, ...} with n the input line number,\n\
+             and {\"line\": n, \"error\": ...} for a line that failed. Progress goes to stderr.\n\
+             Exit status 1 when any line failed (the others are written).\n\
              --input - --output - is a streaming filter (Spark's RDD.pipe, GNU parallel): each result\n\
              is written to stdout as soon as it is next in input order.",
             "azureml-endpoint batch --config azureml.json --input prompts.jsonl --output answers.jsonl --concurrency 8",

@@ -75,6 +75,7 @@ fn run() -> Result<u8, Failure> {
     let result = match command {
         Command::Complete => call::complete(&args),
         Command::Chat => call::chat(&args),
+        Command::Embed => call::embed(&args),
         Command::Batch => batch::run(&args),
         Command::ConfigNew => config::new(&args),
         Command::ConfigShow => config::show(&args),
@@ -105,6 +106,7 @@ fn local(args: &Args) -> Result<u8, Failure> {
     println!("  dedicated:             {}", server.dedicated_url());
     println!("  serverless completion: {}", server.completions_url());
     println!("  serverless chat:       {}", server.chat_url());
+    println!("  serverless embeddings: {}", server.embeddings_url());
     io::stdout().flush()?;
     server.wait();
     Ok(0)

@@ -148,7 +148,7 @@ fn command_of(words: &[OsString], help: bool) -> Result<Found, Failure> {
             "unknown command `{first}`{}",
             did_you_mean(
                 &first,
-                &["complete", "chat", "batch", "config", "check", "local", "help"],
+                &["complete", "chat", "embed", "batch", "config", "check", "local", "help"],
                 |w| format!("`{w}`")
             )
         ))),
@@ -164,7 +164,7 @@ fn unknown_flag(shown: &str, command: Command) -> Failure {
         .collect();
     let name = shown.trim_start_matches('-');
     let mut hint = format!("see `azureml-endpoint {} --help`", command.name());
-    if !shown.starts_with("--") && matches!(command, Command::Complete | Command::Chat) {
+    if !shown.starts_with("--") && matches!(command, Command::Complete | Command::Chat | Command::Embed) {
         hint.push_str("; a text starting with '-' goes after `--`");
     }
     Failure::new(

@@ -11,6 +11,7 @@ use crate::command::Command;
 use crate::failure::Failure;
 use crate::flags::Flag;
 use crate::settings::other_command;
+use azureml_endpoint::config::ClientKind;
 
 /// What a signed-in identity needs for a 401 or 403.
 const ROLE: &str = "check that the identity has a role that may score on the endpoint (see the README)";
@@ -32,7 +33,7 @@ fn remedy(error: &Error, args: &Args, command: Command) -> String {
         },
         Error::ConfigFile(_) => "fix the file named above".into(),
         Error::Io(_) => "check the path and that it can be read (or written)".into(),
-        Error::Input(_) => "check the prompt, the messages and the --param values".into(),
+        Error::Input(_) => "check the prompt, the messages, the texts and the --param values".into(),
         Error::Http(e) if e.status == 401 || e.status == 403 => match args.auth {
             Some(AuthMode::AmlToken) => {
                 "check that the endpoint's auth mode is AMLToken and that the identity may get its \
@@ -118,8 +119,13 @@ fn url_remedy(e: &ConfigError, args: &Args, command: Command) -> Option<String> 
         Origin::Env(var) => std::env::var(var).ok()?,
         _ => return None,
     };
-    let chat = command == Command::Chat;
-    if let (Some(other), Command::Complete | Command::Chat) = (other_command(&url, chat), command) {
+    let kind = match command {
+        Command::Complete => ClientKind::Completion,
+        Command::Chat => ClientKind::Chat,
+        Command::Embed => ClientKind::Embeddings,
+        _ => return None,
+    };
+    if let Some(other) = other_command(&url, kind) {
         return Some(format!("use `azureml-endpoint {other}` for this URL"));
     }
     let insecure_allowed = Flag::for_setting("allow_insecure_http", command).is_some();

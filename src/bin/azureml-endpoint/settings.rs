@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use azureml_endpoint::formatter::{chat_formatter, completion_formatter};
+use azureml_endpoint::config::ClientKind;
+use azureml_endpoint::formatter::{
+    chat_formatter, completion_formatter, embeddings_formatter, EmbeddingsFormatter,
+};
 use azureml_endpoint::{
     config::DEFAULT_MAX_IDLE_CONNECTIONS, config::ENV_ENDPOINT_API_TYPE, config::ENV_ENDPOINT_URL, ApiType,
     Builder, ChatContentFormatter, ContentFormatter, LoadOptions, Registry,
@@ -15,10 +18,10 @@ use azureml_endpoint::config::suggest;
 
 /// The flags' settings over `b`: a client's [`Builder`] or [`LoadOptions`] (a builder too).
 ///
-/// `chat` guides the api type inferred from `--url`. The key is set only from `--api-key-env`:
+/// `kind` guides the api type inferred from `--url`. The key is set only from `--api-key-env`:
 /// the library reads `AZUREML_ENDPOINT_API_KEY` itself, after a config file's key, and checks
 /// whichever key it uses.
-pub fn settings<F: ?Sized>(args: &Args, chat: bool, b: Builder<F>) -> Result<Builder<F>, Failure>
+pub fn settings<F: ?Sized>(args: &Args, kind: ClientKind, b: Builder<F>) -> Result<Builder<F>, Failure>
 where
     Builder<F>: FormatterTag,
 {
@@ -44,7 +47,7 @@ where
     if let Some(id) = &args.subscription {
         s = s.subscription_id(id.clone());
     }
-    if let Some(api_type) = api_type(args, chat)? {
+    if let Some(api_type) = api_type(args, kind)? {
         s = s.api_type(api_type);
     }
     if let Some(name) = &args.deployment {
@@ -68,6 +71,9 @@ where
     // A pool that keeps every connection of `--concurrency` open between requests.
     if let Some(n) = args.concurrency.filter(|&n| n > DEFAULT_MAX_IDLE_CONNECTIONS) {
         s = s.max_idle_connections(n);
+    }
+    if let Some(size) = args.batch_size {
+        s = s.batch_size(size);
     }
     for path in &args.ca_certs {
         s = s.add_root_certificates_file(path.clone());
@@ -104,8 +110,8 @@ fn named_key(flag: &str, var: Option<&str>) -> Result<Option<String>, Failure> {
 }
 
 /// The api type: `--api-type`, else `AZUREML_ENDPOINT_API_TYPE`, else the one the URL fits.
-/// A URL for the other command is an error naming that command.
-fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
+/// A URL for another command is an error naming that command.
+fn api_type(args: &Args, kind: ClientKind) -> Result<Option<ApiType>, Failure> {
     if args.api_type.is_some() {
         return Ok(args.api_type);
     }
@@ -120,12 +126,16 @@ fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
     if args.url.is_none() && std::env::var_os(ENV_ENDPOINT_API_TYPE).is_some() {
         return Ok(None);
     }
-    if let Some(other) = other_command(url, chat) {
-        let what = if chat { "a completions URL" } else { "a chat URL" };
-        let fits = if chat {
-            "/chat/completions"
-        } else {
-            "/completions or /score"
+    if let Some(other) = other_command(url, kind) {
+        let what = match other {
+            "chat" => "a chat URL",
+            "embed" => "an embeddings URL",
+            _ => "a completions URL",
+        };
+        let fits = match kind {
+            ClientKind::Chat => "/chat/completions",
+            ClientKind::Embeddings => "/embeddings, /embed or /score",
+            _ => "/completions or /score",
         };
         return Err(Failure::new(
             2,
@@ -133,14 +143,24 @@ fn api_type(args: &Args, chat: bool) -> Result<Option<ApiType>, Failure> {
             format!("use `azureml-endpoint {other}`, or a URL ending in {fits}"),
         ));
     }
-    Ok(ApiType::infer_from_url(url, chat))
+    Ok(ApiType::infer_for(url, kind))
 }
 
-/// The command whose client `url` is for, when it is only for the other kind than `chat` says.
-pub fn other_command(url: &str, chat: bool) -> Option<&'static str> {
-    let only_other =
-        ApiType::infer_from_url(url, chat).is_none() && ApiType::infer_from_url(url, !chat).is_some();
-    only_other.then_some(if chat { "complete" } else { "chat" })
+/// The command whose client `url` is for, when its path fits only another kind than `kind`.
+pub fn other_command(url: &str, kind: ClientKind) -> Option<&'static str> {
+    if ApiType::infer_for(url, kind).is_some() {
+        return None;
+    }
+    ClientKind::from_url(url).map(command_for)
+}
+
+/// The command that runs a client of `kind`.
+pub fn command_for(kind: ClientKind) -> &'static str {
+    match kind {
+        ClientKind::Chat => "chat",
+        ClientKind::Embeddings => "embed",
+        _ => "complete",
+    }
 }
 
 /// `--formatter`: a builder takes a formatter of its kind; load options take any tag.
@@ -151,7 +171,7 @@ pub trait FormatterTag: Sized {
 
 impl<F: ?Sized + Kind> FormatterTag for Builder<F> {
     fn formatter_tag(self, tag: &str) -> Result<Self, Failure> {
-        let formatter = F::lookup(tag).ok_or_else(|| unknown_formatter(tag, F::CHAT))?;
+        let formatter = F::lookup(tag).ok_or_else(|| unknown_formatter(tag, F::KIND))?;
         Ok(self.formatter_arc(formatter))
     }
 }
@@ -159,8 +179,8 @@ impl<F: ?Sized + Kind> FormatterTag for Builder<F> {
 impl FormatterTag for LoadOptions {
     /// Replaces the file's formatter, whatever kind of client the file is.
     fn formatter_tag(self, tag: &str) -> Result<Self, Failure> {
-        if completion_formatter(tag).is_none() && chat_formatter(tag).is_none() {
-            return Err(unknown_formatter(tag, false));
+        if formatter_kind(tag).is_none() {
+            return Err(unknown_formatter(tag, ClientKind::Completion));
         }
         Ok(self.formatter(tag))
     }
@@ -168,62 +188,86 @@ impl FormatterTag for LoadOptions {
 
 /// A kind of client, told by its formatter trait.
 pub trait Kind {
-    const CHAT: bool;
+    const KIND: ClientKind;
     fn lookup(tag: &str) -> Option<Arc<Self>>;
 }
 
 impl Kind for dyn ContentFormatter {
-    const CHAT: bool = false;
+    const KIND: ClientKind = ClientKind::Completion;
     fn lookup(tag: &str) -> Option<Arc<Self>> {
         completion_formatter(tag)
     }
 }
 
 impl Kind for dyn ChatContentFormatter {
-    const CHAT: bool = true;
+    const KIND: ClientKind = ClientKind::Chat;
     fn lookup(tag: &str) -> Option<Arc<Self>> {
         chat_formatter(tag)
     }
 }
 
-/// An unknown tag, or a tag of the other kind of client, with what to use instead.
-fn unknown_formatter(tag: &str, chat: bool) -> Failure {
+impl Kind for dyn EmbeddingsFormatter {
+    const KIND: ClientKind = ClientKind::Embeddings;
+    fn lookup(tag: &str) -> Option<Arc<Self>> {
+        embeddings_formatter(tag)
+    }
+}
+
+/// The kind of client a built-in formatter tag is for.
+pub fn formatter_kind(tag: &str) -> Option<ClientKind> {
+    if completion_formatter(tag).is_some() {
+        Some(ClientKind::Completion)
+    } else if chat_formatter(tag).is_some() {
+        Some(ClientKind::Chat)
+    } else if embeddings_formatter(tag).is_some() {
+        Some(ClientKind::Embeddings)
+    } else {
+        None
+    }
+}
+
+/// An unknown tag, or a tag of another kind of client, with what to use instead.
+fn unknown_formatter(tag: &str, kind: ClientKind) -> Failure {
     let registry = Registry::new();
-    let completion_tags: Vec<&str> = registry.completion_formatter_tags().collect();
-    let chat_tags: Vec<&str> = registry.chat_formatter_tags().collect();
-    let (known, other_command) = if chat {
-        (&chat_tags, "complete")
-    } else {
-        (&completion_tags, "chat")
+    let tags = |kind: ClientKind| -> Vec<&str> {
+        match kind {
+            ClientKind::Chat => registry.chat_formatter_tags().collect(),
+            ClientKind::Embeddings => registry.embeddings_formatter_tags().collect(),
+            _ => registry.completion_formatter_tags().collect(),
+        }
     };
-    let kind = if chat { "chat" } else { "completion" };
-    let of_other_kind = if chat {
-        completion_formatter(tag).is_some()
-    } else {
-        chat_formatter(tag).is_some()
+    let name = |kind: ClientKind| match kind {
+        ClientKind::Chat => "chat",
+        ClientKind::Embeddings => "embeddings",
+        _ => "completion",
     };
-    if of_other_kind {
+    let known = tags(kind).join(", ");
+    if let Some(other) = formatter_kind(tag).filter(|other| *other != kind) {
         return Failure::new(
             2,
             format!(
-                "`{tag}` is a {} formatter; {kind} formatters: {}",
-                if chat { "completion" } else { "chat" },
-                known.join(", ")
+                "`{tag}` is a {} formatter; {} formatters: {known}",
+                name(other),
+                name(kind)
             ),
-            format!("use it with `azureml-endpoint {other_command}`, or pick a {kind} formatter"),
+            format!(
+                "use it with `azureml-endpoint {}`, or pick a {} formatter",
+                command_for(other),
+                name(kind)
+            ),
         );
     }
-    let all: Vec<&str> = completion_tags.iter().chain(&chat_tags).copied().collect();
+    let all: Vec<&str> = [ClientKind::Completion, ClientKind::Chat, ClientKind::Embeddings]
+        .into_iter()
+        .flat_map(tags)
+        .collect();
     let hint = match suggest(tag, &all) {
         Some(near) => format!("did you mean `{near}`?"),
         None => "see the formatter table in the README".into(),
     };
     Failure::new(
         2,
-        format!(
-            "unknown formatter `{tag}`; {kind} formatters: {}",
-            known.join(", ")
-        ),
+        format!("unknown formatter `{tag}`; {} formatters: {known}", name(kind)),
         hint,
     )
 }
