@@ -33,6 +33,8 @@ pub const ENV_TIMEOUT: &str = "AZUREML_TIMEOUT";
 /// Env var: a PEM file of CA certificates to trust instead of Mozilla's roots (a corporate
 /// TLS-inspecting proxy's CA).
 pub const ENV_CA_BUNDLE: &str = "AZUREML_CA_BUNDLE";
+/// Env var (OpenTelemetry's) opting in to prompts and replies on spans: `true` or `false`.
+pub const ENV_CAPTURE_MESSAGE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 
 /// Default request timeout, as in LangChain Python.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
@@ -154,6 +156,8 @@ pub struct EndpointConfig {
     /// The body's `"model"` on a serverless endpoint (gateways serving many models from one
     /// URL); a `model` in `model_kwargs` or the call's parameters wins over it.
     pub model: Option<String>,
+    /// Prompts and replies are recorded on each call's span (see the README's Observability).
+    pub capture_message_content: bool,
 }
 
 /// Which client a URL is checked for: the chat and completion paths differ on serverless.

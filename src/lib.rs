@@ -38,6 +38,7 @@ mod settings;
 mod sse;
 mod stream;
 mod structured;
+mod telemetry;
 mod tool_stream;
 mod tools;
 mod transport;

@@ -153,6 +153,8 @@ pub(crate) fn check(
     )?;
     let trust = trust(&s)?;
     let model = check_model(&s.model, api_type)?;
+    let capture_message_content =
+        or_default(&mut s.capture_message_content, "capture_message_content", false)?;
 
     let config = EndpointConfig {
         endpoint_url: url,
@@ -172,6 +174,7 @@ pub(crate) fn check(
         ca_certificate_files: trust.files(),
         use_os_trust_store: trust.os_store,
         model,
+        capture_message_content,
     };
     // Saved files say "" for no deployment, as Python's do.
     if !s.deployment_name.is_set() {

@@ -20,13 +20,18 @@ impl SharedPause {
         }
     }
 
-    /// Returns once no pause is in force; a pause extended meanwhile is waited out too.
-    pub fn wait(&self) {
+    /// Returns once no pause is in force, with how long it waited; a pause extended meanwhile is
+    /// waited out too.
+    pub fn wait(&self) -> Duration {
+        let mut waited = Duration::ZERO;
         loop {
             let until = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
             match until.map(|until| until.saturating_duration_since(Instant::now())) {
-                Some(left) if !left.is_zero() => std::thread::sleep(left),
-                _ => return,
+                Some(left) if !left.is_zero() => {
+                    std::thread::sleep(left);
+                    waited = waited.saturating_add(left);
+                }
+                _ => return waited,
             }
         }
     }
@@ -43,7 +48,8 @@ mod tests {
         let start = Instant::now();
         pause.pause_for(Duration::from_millis(120));
         pause.pause_for(Duration::from_millis(10));
-        other.wait();
+        let waited = other.wait();
+        assert!(waited >= Duration::from_millis(100), "{waited:?}");
         assert!(
             start.elapsed() >= Duration::from_millis(120),
             "{:?}",
