@@ -66,6 +66,8 @@ pub(crate) struct ClientFacts {
     pub port: u16,
     /// The `model` setting, the request model unless a call's parameters name another.
     pub model: Option<String>,
+    /// The span's name with that model (`chat gpt-4o`), made once.
+    pub span_name: String,
     pub deployment: Option<String>,
     /// The auth mode's name, never a key or token.
     pub auth: &'static str,
@@ -82,16 +84,26 @@ impl ClientFacts {
         scrubber: &Scrubber,
     ) -> Self {
         let scrubbed = |name: &str| scrubber.scrub(name).into_owned();
+        let model = config.model.as_deref().map(scrubbed);
         ClientFacts {
             operation,
             provider: provider(config.api_type, url),
             address: scrubbed(&url.host),
             port: url.port,
-            model: config.model.as_deref().map(scrubbed),
+            span_name: span_name(operation, model.as_deref()),
+            model,
             deployment: config.deployment_name.as_deref().map(scrubbed),
             auth: config.auth.as_str(),
             capture_content: config.capture_message_content,
         }
+    }
+}
+
+/// `{gen_ai.operation.name} {gen_ai.request.model}`, or the operation alone with no model.
+pub(crate) fn span_name(operation: Operation, model: Option<&str>) -> String {
+    match model {
+        Some(model) => format!("{} {model}", operation.as_str()),
+        None => operation.as_str().to_owned(),
     }
 }
 

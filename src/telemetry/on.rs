@@ -71,7 +71,8 @@ pub(crate) struct CallSpan {
 /// What only a recorded span needs.
 struct Recording {
     scrubber: Scrubber,
-    request_model: Option<String>,
+    /// The call's model when its parameters name another than the client's `model`.
+    call_model: Option<String>,
     response_model: Option<String>,
     /// The response id and model are still to be read from the answer.
     wants_names: bool,
@@ -106,21 +107,25 @@ impl CallSpan {
         };
         let recording = (!span.is_disabled()).then(|| {
             let scrubber = scrubber();
-            let request_model = params
+            let call_model = params
                 .get("model")
                 .and_then(Value::as_str)
-                .map(|model| scrubber.cut(model, NAME_CHARS))
-                .or_else(|| facts.model.clone());
-            record_request(
-                &span,
-                facts.operation,
-                request_model.as_deref(),
-                params,
-                &scrubber,
-            );
+                .filter(|model| facts.model.as_deref() != Some(*model))
+                .map(|model| scrubber.cut(model, NAME_CHARS));
+            match &call_model {
+                Some(model) => {
+                    span.record("otel.name", super::span_name(facts.operation, Some(model)));
+                    span.record("gen_ai.request.model", model.as_str());
+                }
+                None => {
+                    span.record("otel.name", facts.span_name.as_str());
+                    span.record("gen_ai.request.model", facts.model.as_deref());
+                }
+            }
+            record_request(&span, params, &scrubber);
             Box::new(Recording {
                 scrubber,
-                request_model,
+                call_model,
                 response_model: None,
                 wants_names: true,
                 chunks: 0,
@@ -159,18 +164,11 @@ impl CallSpan {
 
     /// Records the response id and model from an answer's (or the first stream event's) JSON.
     pub fn names(&mut self, body: &[u8]) {
-        #[derive(serde::Deserialize)]
-        struct Names {
-            id: Option<String>,
-            model: Option<String>,
-        }
         let Some(r) = self.recording.as_mut().filter(|r| r.wants_names) else {
             return;
         };
         r.wants_names = false;
-        let Ok(names) = serde_json::from_slice::<Names>(body) else {
-            return;
-        };
+        let names = Names::of(body);
         if let Some(id) = names.id {
             self.span
                 .record("gen_ai.response.id", r.scrubber.cut(&id, NAME_CHARS));
@@ -288,7 +286,8 @@ impl CallSpan {
         let request_model = self
             .recording
             .as_ref()
-            .map_or(facts.model.as_deref(), |r| r.request_model.as_deref());
+            .and_then(|r| r.call_model.as_deref())
+            .or(facts.model.as_deref());
         let response_model = self.recording.as_ref().and_then(|r| r.response_model.as_deref());
         let operation = facts.operation.as_str();
         tracing::event!(
@@ -334,23 +333,64 @@ impl Drop for CallSpan {
     }
 }
 
-/// The span's name and request attributes.
-fn record_request(
-    span: &Span,
-    operation: Operation,
-    model: Option<&str>,
-    params: &Map<String, Value>,
-    scrubber: &Scrubber,
-) {
-    match model {
-        Some(model) => {
-            span.record("otel.name", format!("{} {model}", operation.as_str()));
-            span.record("gen_ai.request.model", model);
+/// The top-level `id` and `model` of an answer.
+#[derive(Default)]
+struct Names {
+    id: Option<String>,
+    model: Option<String>,
+}
+
+impl Names {
+    /// Read until both are found: the rest of the answer (its choices) is not parsed a second
+    /// time, so the cost does not grow with the answer. Not JSON, or not strings: none.
+    fn of(body: &[u8]) -> Names {
+        use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "lowercase")]
+        enum Key {
+            Id,
+            Model,
+            #[serde(other)]
+            Other,
         }
-        None => {
-            span.record("otel.name", operation.as_str());
+
+        struct Peek<'a>(&'a mut Names);
+
+        impl<'de> Visitor<'de> for Peek<'_> {
+            type Value = ();
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Id => self.0.id = map.next_value()?,
+                        Key::Model => self.0.model = map.next_value()?,
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    if self.0.id.is_some() && self.0.model.is_some() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
         }
+
+        let mut names = Names::default();
+        // Stopping early leaves the object unfinished, an error for serde_json: what was read
+        // before it is kept.
+        let _ = serde_json::Deserializer::from_slice(body).deserialize_map(Peek(&mut names));
+        names
     }
+}
+
+/// The request parameters the conventions name.
+fn record_request(span: &Span, params: &Map<String, Value>, scrubber: &Scrubber) {
     let max_tokens = ["max_tokens", "max_completion_tokens", "max_new_tokens"]
         .iter()
         .find_map(|key| params.get(*key).and_then(Value::as_u64));
@@ -380,8 +420,9 @@ fn record_request(
 /// The finish reason and token usage of an answer.
 fn record_answer(span: &Span, r: &Recording, finish_reason: Option<&str>, usage: Option<&Usage>) {
     if let Some(reason) = finish_reason {
-        let reasons = Value::from([r.scrubber.cut(reason, NAME_CHARS)]).to_string();
-        span.record("gen_ai.response.finish_reasons", reasons);
+        // A string array has no `tracing` value: the list is recorded as its JSON text.
+        let reasons = serde_json::to_string(&[r.scrubber.cut(reason, NAME_CHARS)]);
+        span.record("gen_ai.response.finish_reasons", reasons.unwrap_or_default());
     }
     if let Some(usage) = usage {
         span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
@@ -530,4 +571,24 @@ pub(crate) fn headers(direction: &'static str, headers: impl Fn() -> String) {
         azureml.headers = headers().as_str(),
         "{direction} headers"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    #[test]
+    fn names_are_read_up_to_the_last_one_needed() {
+        let names = Names::of(br#"{"id": "c-1", "object": "x", "model": "m\u0031", "choices": [{"text": "#);
+        assert_eq!(
+            (names.id.as_deref(), names.model.as_deref()),
+            (Some("c-1"), Some("m1"))
+        );
+        let names = Names::of(br#"{"choices": [], "model": "m"}"#);
+        assert_eq!((names.id, names.model.as_deref()), (None, Some("m")));
+        let names = Names::of(br#"{"id": 5, "model": "m"}"#);
+        assert_eq!((names.id, names.model), (None, None));
+        let names = Names::of(br#"[{"0": "text"}]"#);
+        assert_eq!((names.id, names.model), (None, None));
+    }
 }
