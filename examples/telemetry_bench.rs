@@ -29,7 +29,7 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
-const CALLS: usize = 4000;
+const CALLS: usize = 6000;
 const WARM_UP: usize = 500;
 const ROUNDS: usize = 9;
 
@@ -47,25 +47,39 @@ fn main() -> Result<()> {
     }
 }
 
+/// The modes measured in this build: what each is called, and its name for `--run`.
+const MODES: &[(&str, &str)] = &[
+    ("none", "no subscriber"),
+    (
+        "registry",
+        "span store (tracing-subscriber's Registry: every span kept)",
+    ),
+    (
+        "info",
+        "recording subscriber (every span's fields, events at info)",
+    ),
+    (
+        "record",
+        "recording subscriber (every span, field and event, trace)",
+    ),
+    ("otel", "OpenTelemetry pipeline (spans and metrics, in memory)"),
+];
+
 /// The parent: runs each mode's rounds as child processes and prints the best per-call times.
 fn compare(off: Option<&str>) -> Result<()> {
     let me = std::env::current_exe()?;
     let me = me.to_str().ok_or("the example's path is not UTF-8")?.to_owned();
-    let mut runs: Vec<(&str, String, &str)> = vec![("no subscriber", me.clone(), "none")];
-    if let Some(off) = off {
-        runs.push(("compiled out (no `tracing` feature)", off.to_owned(), "none"));
+    let mut runs: Vec<(&str, String, &str)> = Vec::new();
+    for (mode, name) in MODES {
+        runs.push((name, me.clone(), mode));
+        if let (Some(off), "none") = (off, *mode) {
+            runs.push((
+                "compiled out (built without the `tracing` feature)",
+                off.to_owned(),
+                "none",
+            ));
+        }
     }
-    runs.push((
-        "recording subscriber (every span, field and event)",
-        me.clone(),
-        "record",
-    ));
-    runs.push((
-        "recording subscriber, debug and above",
-        me.clone(),
-        "record-debug",
-    ));
-    runs.push(("OpenTelemetry pipeline (spans + metrics, in memory)", me, "otel"));
     let mut best = vec![f64::MAX; runs.len()];
     for _ in 0..ROUNDS {
         for ((_, exe, mode), best) in runs.iter().zip(&mut best) {
@@ -89,7 +103,7 @@ fn compare(off: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// One measurement in this process: `mode` is `none`, `record` or `otel`.
+/// One measurement in this process, in one of the [`MODES`].
 fn per_call_ns(mode: &str) -> Result<f64> {
     let _otel = match mode {
         "none" => None,
@@ -97,12 +111,9 @@ fn per_call_ns(mode: &str) -> Result<f64> {
             tracing::subscriber::set_global_default(Registry::default())?;
             None
         }
-        "record" => {
-            tracing::subscriber::set_global_default(Registry::default().with(Recorder(Level::TRACE)))?;
-            None
-        }
-        "record-debug" => {
-            tracing::subscriber::set_global_default(Registry::default().with(Recorder(Level::DEBUG)))?;
+        "info" | "record" => {
+            let level = if mode == "info" { Level::INFO } else { Level::TRACE };
+            tracing::subscriber::set_global_default(Registry::default().with(Recorder(level)))?;
             None
         }
         "otel" => Some(install_otel()?),

@@ -91,6 +91,6 @@ fn the_readme_walk_through_runs() {
             .collect::<Vec<_>>(),
         [(&json!(1), &json!("one")), (&json!(2), &json!("two"))]
     );
-    assert!(stderr.contains("batch: 2/2 lines done, 0 failed\n"), "{stderr}");
+    assert!(stderr.contains("batch: 2/2 lines done, 0 failed; "), "{stderr}");
     assert!(!stdout.contains("any-key-works-locally") && !stderr.contains("any-key-works-locally"));
 }

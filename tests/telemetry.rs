@@ -812,3 +812,130 @@ fn no_span_event_or_log_line_ever_holds_the_key() -> TestResult {
     }
     Ok(())
 }
+
+/// The CLI with the test key in its environment and nothing else; the key must not come out.
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_azureml-endpoint"))
+        .args(args)
+        .env_clear()
+        .env("AZUREML_ENDPOINT_API_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_clean("the CLI's output", &format!("{stdout}{stderr}"));
+    (out.status.code(), stdout, stderr)
+}
+
+/// Times (`12 ms`, `1.50 s`, `0.4 lines/s`) as `_`.
+fn no_times(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let unit = |i: usize| {
+                words.get(i + 1).is_some_and(|w| {
+                    w.starts_with("ms") || *w == "s" || w.starts_with("s)") || w.starts_with("lines/s")
+                })
+            };
+            let kept: Vec<&str> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let number = !w.is_empty() && w.chars().all(|c| c.is_ascii_digit() || c == '.');
+                    if number && unit(i) {
+                        "_"
+                    } else {
+                        w
+                    }
+                })
+                .collect();
+            kept.join(" ") + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn cli_v_tells_each_attempt_and_wait_on_stderr_and_vv_the_headers() -> TestResult {
+    let scripts = || {
+        vec![
+            response(503, &[("retry-after", "0")], "{}"),
+            response(200, &[("x-request-id", "req-5")], r#"[{"0": "hello"}]"#),
+        ]
+    };
+    let server = FaultServer::start([scripts(), scripts(), scripts()].concat());
+    let url = server.url("/score");
+    let call = |flags: &[&str]| {
+        cli(&[
+            &["complete", "--url", &url, "--formatter", "gpt2"],
+            flags,
+            &["hi"],
+        ]
+        .concat())
+    };
+
+    assert_eq!(call(&[]), (Some(0), "hello\n".to_owned(), String::new()));
+    let (code, stdout, stderr) = call(&["-v"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), "hello\n"),
+        "stdout is unchanged"
+    );
+    assert_eq!(
+        no_times(&stderr),
+        "* POST 127.0.0.1/score: HTTP 503 in _ ms (attempt 1)\n\
+         * waiting _ ms (retry-after after HTTP 503) before attempt 2\n\
+         * POST 127.0.0.1/score: HTTP 200 in _ ms (attempt 2), request id req-5\n"
+    );
+    let (code, stdout, stderr) = call(&["-vv"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "hello\n"));
+    let request = "> content-type: application/json\n> accept: application/json\n> authorization: ***\n";
+    assert_eq!(
+        no_times(&stderr),
+        format!(
+            "{request}* POST 127.0.0.1/score: HTTP 503 in _ ms (attempt 1)\n\
+             < connection: close\n< retry-after: 0\n< content-length: 2\n\
+             * waiting _ ms (retry-after after HTTP 503) before attempt 2\n\
+             {request}* POST 127.0.0.1/score: HTTP 200 in _ ms (attempt 2), request id req-5\n\
+             < connection: close\n< x-request-id: req-5\n< content-length: 16\n"
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn cli_batch_progress_counts_tokens_and_waits_for_429() -> TestResult {
+    let answer = |tokens: u64| {
+        json!({"choices": [{"text": "a", "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 1, "completion_tokens": tokens - 1, "total_tokens": tokens}})
+        .to_string()
+    };
+    let server = FaultServer::start(vec![
+        response(429, &[("retry-after", "0")], "{}"),
+        response(200, &[], answer(5)),
+        response(200, &[], answer(7)),
+    ]);
+    let dir = std::env::temp_dir().join(format!("telemetry-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (input, output) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
+    std::fs::write(&input, "{\"prompt\": \"one\"}\n{\"prompt\": \"two\"}\n")?;
+    let url = server.url(COMPLETIONS_PATH);
+    let (code, stdout, stderr) = cli(&[
+        "batch",
+        "--url",
+        &url,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir)?;
+    assert_eq!((code, stdout.as_str()), (Some(0), ""));
+    assert_eq!(
+        no_times(&stderr),
+        "batch: 2/2 lines done, 0 failed; 12 tokens, 1 wait for 429; _ lines/s in _ s\n"
+    );
+    Ok(())
+}

@@ -6,6 +6,7 @@ use ureq::Body;
 
 use super::{Outgoing, Transport};
 use crate::error::Error;
+use crate::secret::Scrubber;
 use crate::telemetry::{self, AttemptTimer};
 
 /// The most characters of one header value shown.
@@ -20,15 +21,13 @@ impl Transport {
         });
         telemetry::headers("response", || {
             let scrubber = self.scrubber();
-            let shown: Vec<String> = response
-                .headers()
-                .iter()
-                .map(|(name, value)| {
-                    let value = value.to_str().unwrap_or("(not text)");
-                    format!("{name}: {}", scrubber.cut(value, HEADER_CHARS))
-                })
-                .collect();
-            shown.join("; ")
+            let mut shown = String::with_capacity(256);
+            for (name, value) in response.headers() {
+                let value = value.to_str().unwrap_or("(not text)");
+                push_header(&mut shown, name.as_str(), value, &scrubber);
+            }
+            // One pass for all: a header may echo the key or token.
+            scrubber.scrub(&shown).into_owned()
         });
     }
 
@@ -42,11 +41,10 @@ impl Transport {
     /// The headers a request goes out with: secret values (the key, a token) and per-call
     /// values (which may carry a token) as `***`, the others as set.
     pub(super) fn request_headers_shown(&self, out: &Outgoing<'_>, bearer: bool) -> String {
-        let mut shown = vec![
-            format!("content-type: {}", out.content_type),
-            format!("accept: {}", out.accept),
-        ];
         let scrubber = self.scrubber();
+        let mut shown = String::with_capacity(256);
+        push_header(&mut shown, "content-type", out.content_type, &scrubber);
+        push_header(&mut shown, "accept", out.accept, &scrubber);
         for (name, value) in &self.headers {
             if out
                 .headers
@@ -56,16 +54,33 @@ impl Transport {
                 continue;
             }
             let value = match value.to_str() {
-                Ok(_) if value.is_sensitive() => "***".to_owned(),
-                Ok(text) => scrubber.cut(text, HEADER_CHARS),
-                Err(_) => "(not text)".to_owned(),
+                Ok(_) if value.is_sensitive() => "***",
+                Ok(text) => text,
+                Err(_) => "(not text)",
             };
-            shown.push(format!("{name}: {value}"));
+            push_header(&mut shown, name.as_str(), value, &scrubber);
         }
-        shown.extend(out.headers.iter().map(|(name, _)| format!("{name}: ***")));
+        for (name, _) in out.headers {
+            push_header(&mut shown, name, "***", &scrubber);
+        }
         if bearer {
-            shown.push("authorization: Bearer ***".to_owned());
+            push_header(&mut shown, "authorization", "Bearer ***", &scrubber);
         }
-        shown.join("; ")
+        scrubber.scrub(&shown).into_owned()
+    }
+}
+
+/// Appends `name: value` to a `; `-separated list. A long value is cut, scrubbed first so no piece
+/// of a key survives the cut; the whole list is scrubbed after.
+fn push_header(shown: &mut String, name: &str, value: &str, scrubber: &Scrubber) {
+    if !shown.is_empty() {
+        shown.push_str("; ");
+    }
+    shown.push_str(name);
+    shown.push_str(": ");
+    if value.len() <= HEADER_CHARS {
+        shown.push_str(value);
+    } else {
+        shown.push_str(&scrubber.cut(value, HEADER_CHARS));
     }
 }

@@ -360,7 +360,7 @@ impl Progress {
         }
     }
 
-    /// `batch: 40/100 lines done, 1 failed; 5200 tokens, 2 waits for 429; 12.5 lines/s, ETA 5s`;
+    /// `batch: 40/100 lines done, 1 failed; 5200 tokens, 2 waits for 429; 12.5 lines/s, ETA 4.8 s`;
     /// the last line says how long the run took instead of the ETA.
     fn line(&self, last: bool, elapsed: Duration, waits_for_429: u64) -> String {
         let mut line = match self.total {
@@ -370,8 +370,9 @@ impl Progress {
         if last && self.resumed > 0 {
             line.push_str(&format!(" ({} resumed)", self.resumed));
         }
+        let plural = if waits_for_429 == 1 { "" } else { "s" };
         line.push_str(&format!(
-            "; {} tokens, {waits_for_429} waits for 429",
+            "; {} tokens, {waits_for_429} wait{plural} for 429",
             self.tokens
         ));
         let run = self.done.saturating_sub(self.resumed) as f64;
@@ -396,5 +397,34 @@ fn span_of(seconds: f64) -> String {
         0..=59 => format!("{whole} s"),
         60..=3599 => format!("{}m{:02}s", whole / 60, whole % 60),
         _ => format!("{}h{:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_tells_rate_eta_tokens_and_waits() {
+        let mut progress = Progress::new(Some(100), 10);
+        for _ in 0..30 {
+            progress.record(&json!({"usage": {"total_tokens": 7}}));
+        }
+        progress.record(&json!({"error": "x"}));
+        assert_eq!(
+            progress.line(false, Duration::from_secs(2), 1),
+            "batch: 41/100 lines done, 1 failed; 210 tokens, 1 wait for 429; 15.5 lines/s, ETA 3.8 s"
+        );
+        assert_eq!(
+            progress.line(true, Duration::from_secs(200), 2),
+            "batch: 41/100 lines done, 1 failed (10 resumed); 210 tokens, 2 waits for 429; 0.2 lines/s in 3m20s"
+        );
+        let piped = Progress::new(None, 0);
+        assert_eq!(
+            piped.line(false, Duration::ZERO, 0),
+            "batch: 0 lines done, 0 failed; 0 tokens, 0 waits for 429; 0.0 lines/s"
+        );
+        assert_eq!(span_of(7300.0), "2h01m");
+        assert_eq!(span_of(42.4), "42 s");
     }
 }
