@@ -14,6 +14,8 @@ pub(crate) fn run<T: Sync, R: Send>(
         return items.iter().map(f).collect();
     }
     let next = AtomicUsize::new(0);
+    // Each item's span nests under the caller's, whichever thread runs it.
+    let context = crate::telemetry::Context::current();
     let mut indexed: Vec<(usize, R)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -22,7 +24,7 @@ pub(crate) fn run<T: Sync, R: Send>(
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(index) else { break };
-                        done.push((index, f(item)));
+                        done.push((index, context.in_scope(|| f(item))));
                     }
                     done
                 })

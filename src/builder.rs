@@ -458,12 +458,24 @@ impl<F: ?Sized> Builder<F> {
         self
     }
 
+    /// Records prompts and replies on each call's span (`gen_ai.input.messages`,
+    /// `gen_ai.output.messages`), with the key or token scrubbed from them: for an application
+    /// whose telemetry may hold its users' text. Also read from
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`true` or `false`) with
+    /// [`with_env`](Self::with_env) or when loading; never saved. Defaults to `false`.
+    pub fn capture_message_content(mut self, capture: bool) -> Self {
+        self.settings.capture_message_content = Setting::new(capture, Origin::Argument);
+        self
+    }
+
     /// Fills every setting not given otherwise from the `AZUREML_*` env vars, read at
     /// `build()`: `AZUREML_ENDPOINT_URL`, `AZUREML_ENDPOINT_API_KEY`, `AZUREML_ENDPOINT_API_TYPE`,
     /// `AZUREML_DEPLOYMENT_NAME`, `AZUREML_TIMEOUT`, `AZUREML_AUTH`, `AZUREML_CA_BUNDLE` (a
     /// PEM file of CA certificates, used when no CA or OS trust store was chosen otherwise), and
     /// for an endpoint named with [`endpoint_name`](Self::endpoint_name),
-    /// `AZUREML_ARM_WORKSPACE_NAME`, `AZUREML_ARM_RESOURCEGROUP` and `AZUREML_ARM_SUBSCRIPTION`.
+    /// `AZUREML_ARM_WORKSPACE_NAME`, `AZUREML_ARM_RESOURCEGROUP` and `AZUREML_ARM_SUBSCRIPTION`; and
+    /// OpenTelemetry's `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
+    /// ([`capture_message_content`](Self::capture_message_content)).
     /// Settings given in code win, whatever the call order. Defaults to no env vars for a
     /// builder; loading reads them unless [`env_vars`](Self::env_vars) says otherwise.
     pub fn with_env(mut self) -> Self {

@@ -17,6 +17,7 @@ use crate::options::CallOptions;
 use crate::rate_limit::RateLimits;
 use crate::secret::ApiKey;
 use crate::stream::CompletionStream;
+use crate::telemetry::{self, Answer, Operation};
 
 /// Builds an [`AzureMlChatOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlChatOnlineEndpointBuilder = Builder<dyn ChatContentFormatter>;
@@ -234,6 +235,7 @@ impl Kind for Chats {
     type Output = ChatCompletion;
     const CLIENT: ClientKind = ClientKind::Chat;
     const TYPE_NAME: &'static str = AZUREML_CHAT_ENDPOINT_TYPE;
+    const OPERATION: Operation = Operation::Chat;
 
     fn default_formatter() -> Arc<dyn ChatContentFormatter> {
         Arc::new(CustomOpenAiChatContentFormatter)
@@ -261,5 +263,18 @@ impl Kind for Chats {
     }
     fn stream_event(f: &dyn ChatContentFormatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
         f.parse_stream_event(data, api_type)
+    }
+    fn input_messages(messages: &[ChatMessage]) -> Value {
+        telemetry::chat_messages(messages)
+    }
+    fn answer(output: &ChatCompletion) -> Answer<'_> {
+        Answer {
+            finish_reason: output.finish_reason.as_deref(),
+            usage: output.usage.as_ref(),
+        }
+    }
+    fn output_messages(output: &ChatCompletion) -> Value {
+        let calls = telemetry::tool_call_parts(&output.message);
+        telemetry::reply_messages(output.message.text(), &calls, output.finish_reason.as_deref())
     }
 }

@@ -18,7 +18,8 @@ use crate::rate_limit::RateLimits;
 use crate::resolve::Resolved;
 use crate::settings::Setting;
 use crate::stream::CompletionStream;
-use crate::transport::{Outgoing, ReplyMeta};
+use crate::telemetry::{Answer, CallSpan, ClientFacts, Operation};
+use crate::transport::{Outgoing, ReplyMeta, StreamReply};
 
 /// The `Accept` of streaming requests.
 const EVENT_STREAM: &str = "text/event-stream";
@@ -35,6 +36,8 @@ pub(crate) trait Kind: 'static {
     const CLIENT: ClientKind;
     /// The `_type` a saved config of this kind has.
     const TYPE_NAME: &'static str;
+    /// The span's `gen_ai.operation.name`.
+    const OPERATION: Operation;
 
     fn default_formatter() -> Arc<Self::Formatter>;
     /// A built-in formatter by tag, alias or Python class name.
@@ -52,12 +55,20 @@ pub(crate) trait Kind: 'static {
     fn into_chunk(output: Self::Output) -> StreamChunk;
     /// One stream event's chunk, or `None` for an event of another shape.
     fn stream_event(formatter: &Self::Formatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk>;
+    /// The input as `gen_ai.input.messages` (recorded on opt-in only).
+    fn input_messages(input: &Self::Input) -> Value;
+    /// What an answer says for its span.
+    fn answer(output: &Self::Output) -> Answer<'_>;
+    /// An answer as `gen_ai.output.messages` (recorded on opt-in only).
+    fn output_messages(output: &Self::Output) -> Value;
 }
 
 /// A built client's state; the public clients hold it in an `Arc`, so clones share it.
 pub(crate) struct Core<K: Kind> {
     resolved: Resolved,
     formatter: Arc<K::Formatter>,
+    /// What each call's span says about the client.
+    telemetry: Arc<ClientFacts>,
 }
 
 impl<K: Kind> fmt::Debug for Core<K> {
@@ -79,7 +90,14 @@ impl<K: Kind> Core<K> {
         let type_name = &mut resolved.settings._type;
         let origin = type_name.origin().cloned().unwrap_or(Origin::Default);
         *type_name = Setting::new(K::TYPE_NAME.to_owned(), origin);
-        Ok(Arc::new(Core { resolved, formatter }))
+        let config = &resolved.config;
+        let transport = &resolved.transport;
+        let telemetry = ClientFacts::new(K::OPERATION, transport.url(), config, &transport.scrubber());
+        Ok(Arc::new(Core {
+            resolved,
+            formatter,
+            telemetry: Arc::new(telemetry),
+        }))
     }
 
     /// The config a client built from `builder` would save, checked as `build()` checks it but
@@ -98,19 +116,43 @@ impl<K: Kind> Core<K> {
             ReplyMeta {
                 request_id,
                 rate_limits,
+                ..
             },
-        ) = self.exchange(input, options)?;
+        ) = self.traced_exchange(input, options)?;
         K::set_meta(&mut output, request_id, rate_limits);
         Ok(output)
     }
 
-    /// The input encoded with the client's `model_kwargs` and the options merged, sent, and the
-    /// answer read.
-    fn exchange(&self, input: &K::Input, options: &CallOptions) -> Result<(K::Output, ReplyMeta)> {
+    /// [`exchange`](Self::exchange) in a span of its own.
+    fn traced_exchange(&self, input: &K::Input, options: &CallOptions) -> Result<(K::Output, ReplyMeta)> {
+        let params = self.params(options);
+        let mut span = self.span(false, &params);
+        let _in_span = span.enter();
+        match self.exchange(input, &params, options, &mut span) {
+            Ok((output, meta)) => {
+                span.replied(meta.attempts, meta.request_id.as_deref());
+                span.succeeded(K::answer(&output), || K::output_messages(&output));
+                Ok((output, meta))
+            }
+            Err(error) => {
+                span.failed(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The input encoded with `params`, sent, and the answer read.
+    fn exchange(
+        &self,
+        input: &K::Input,
+        params: &Map<String, Value>,
+        options: &CallOptions,
+        span: &mut CallSpan,
+    ) -> Result<(K::Output, ReplyMeta)> {
         let formatter = &*self.formatter;
         let api_type = self.resolved.config.api_type;
-        let params = self.with_model(options.merge(&self.resolved.config.model_kwargs));
-        let body = K::request(formatter, input, &params, api_type)?;
+        span.input(|| K::input_messages(input));
+        let body = K::request(formatter, input, params, api_type)?;
         let out = Outgoing {
             body: &body,
             content_type: formatter.content_type(),
@@ -118,9 +160,22 @@ impl<K: Kind> Core<K> {
             timeout: options.checked_timeout()?,
             headers: options.checked_headers()?,
         };
-        self.resolved
-            .transport
-            .exchange(&out, |body| K::response(formatter, body, api_type))
+        self.resolved.transport.exchange(&out, |body| {
+            span.names(body);
+            K::response(formatter, body, api_type)
+        })
+    }
+
+    /// The client's `model_kwargs` with the call's options merged in and the configured `model`.
+    fn params(&self, options: &CallOptions) -> Cow<'_, Map<String, Value>> {
+        self.with_model(options.merge(&self.resolved.config.model_kwargs))
+    }
+
+    /// A call's span; the scrubber is made only if the span is recorded.
+    fn span(&self, streaming: bool, params: &Map<String, Value>) -> CallSpan {
+        CallSpan::start(&self.telemetry, streaming, params, || {
+            self.resolved.transport.scrubber()
+        })
     }
 
     /// One streamed call. A dedicated endpoint does not stream: the whole answer is the one
@@ -132,34 +187,58 @@ impl<K: Kind> Core<K> {
         let formatter = &*self.formatter;
         let dedicated = api_type == ApiType::Dedicated;
         if dedicated && !formatter.streams_on_dedicated() {
-            let (output, meta) = self.exchange(input, options)?;
+            let (output, meta) = self.traced_exchange(input, options)?;
             return Ok(CompletionStream::whole(K::into_chunk(output), meta.request_id)
                 .with_rate_limits(meta.rate_limits));
         }
-        let mut params = self.with_model(options.merge(&config.model_kwargs)).into_owned();
+        let mut params = self.params(options).into_owned();
         params.insert("stream".to_owned(), Value::Bool(true));
-        let body = K::request(formatter, input, &params, api_type)?;
-        let timeout = options.checked_timeout()?;
-        let transport = &self.resolved.transport;
-        let reply = transport.post_stream(&Outgoing {
-            body: &body,
-            content_type: formatter.content_type(),
-            accept: EVENT_STREAM,
-            timeout,
-            headers: options.checked_headers()?,
-        })?;
-        let expected = stream_chunk_shape(formatter.tag());
+        let mut span = self.span(true, &params);
+        let reply = {
+            let _in_span = span.enter();
+            self.open_stream(input, &params, options, &span)
+        };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => {
+                span.failed(&error);
+                return Err(error);
+            }
+        };
+        span.replied(reply.attempts, reply.request_id.as_deref());
         let formatter = Arc::clone(&self.formatter);
+        let expected = stream_chunk_shape(formatter.tag());
         Ok(CompletionStream::events(
             reply.body,
             reply.request_id,
-            timeout.unwrap_or(config.timeout),
-            transport.scrubber().clone(),
+            options.checked_timeout()?.unwrap_or(config.timeout),
+            self.resolved.transport.scrubber(),
             Box::new(move |data| K::stream_event(&formatter, data, api_type)),
             expected,
             dedicated,
         )
-        .with_rate_limits(reply.rate_limits))
+        .with_rate_limits(reply.rate_limits)
+        .with_span(span))
+    }
+
+    /// The streamed request sent, up to the response head.
+    fn open_stream(
+        &self,
+        input: &K::Input,
+        params: &Map<String, Value>,
+        options: &CallOptions,
+        span: &CallSpan,
+    ) -> Result<StreamReply> {
+        let formatter = &*self.formatter;
+        span.input(|| K::input_messages(input));
+        let body = K::request(formatter, input, params, self.resolved.config.api_type)?;
+        self.resolved.transport.post_stream(&Outgoing {
+            body: &body,
+            content_type: formatter.content_type(),
+            accept: EVENT_STREAM,
+            timeout: options.checked_timeout()?,
+            headers: options.checked_headers()?,
+        })
     }
 
     /// The parameters with the configured `model` added, unless they name one already.

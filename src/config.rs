@@ -50,6 +50,8 @@ pub const ENV_ARM_SUBSCRIPTION: &str = "AZUREML_ARM_SUBSCRIPTION";
 pub const ENV_ARM_ENDPOINT: &str = "AZUREML_ARM_ENDPOINT";
 /// Azure Resource Manager, where an endpoint connected to by name is looked up.
 pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";
+/// Env var (OpenTelemetry's) opting in to prompts and replies on spans: `true` or `false`.
+pub const ENV_CAPTURE_MESSAGE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 
 /// Default request timeout, as in LangChain Python.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
@@ -195,6 +197,8 @@ pub struct EndpointConfig {
     pub proxy: Option<(String, Origin)>,
     /// Inputs per request of the embeddings client (the others send one input per request).
     pub batch_size: u32,
+    /// Prompts and replies are recorded on each call's span (see the README's Observability).
+    pub capture_message_content: bool,
 }
 
 /// Which kind of client: each has its own serverless URL paths.

@@ -43,6 +43,7 @@ use crate::message::Usage;
 use crate::options::CallOptions;
 use crate::rate_limit::RateLimits;
 use crate::settings::Setting;
+use crate::telemetry::{Answer, Operation};
 
 /// Builds an [`AzureMlEmbeddingsEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlEmbeddingsEndpointBuilder = Builder<dyn EmbeddingsFormatter>;
@@ -320,6 +321,8 @@ impl Kind for Embedding {
     const CLIENT: ClientKind = ClientKind::Embeddings;
     const TYPE_NAME: &'static str = AZUREML_EMBEDDINGS_ENDPOINT_TYPE;
 
+    const OPERATION: Operation = Operation::Embeddings;
+
     fn default_formatter() -> Arc<dyn EmbeddingsFormatter> {
         Arc::new(OpenAiEmbeddingsFormatter)
     }
@@ -348,5 +351,20 @@ impl Kind for Embedding {
     }
     fn stream_event(_: &dyn EmbeddingsFormatter, _: &[u8], _: ApiType) -> Option<StreamChunk> {
         None
+    }
+    /// The inputs, as the spec's `gen_ai.input.messages` shape has no embeddings form: a list of
+    /// the texts (recorded on opt-in only).
+    fn input_messages(input: &[String]) -> Value {
+        Value::from(input.to_vec())
+    }
+    fn answer(output: &Embeddings) -> Answer<'_> {
+        Answer {
+            finish_reason: None,
+            usage: output.usage.as_ref(),
+        }
+    }
+    /// Vectors are not content worth recording: nothing.
+    fn output_messages(_: &Embeddings) -> Value {
+        Value::Null
     }
 }

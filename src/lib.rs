@@ -44,6 +44,7 @@ mod sse;
 mod stream;
 mod structured;
 mod suggest;
+mod telemetry;
 mod tool_stream;
 mod tools;
 mod transport;

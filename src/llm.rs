@@ -17,6 +17,7 @@ use crate::options::CallOptions;
 use crate::rate_limit::RateLimits;
 use crate::secret::ApiKey;
 use crate::stream::CompletionStream;
+use crate::telemetry::{self, Answer, Operation};
 
 /// Builds an [`AzureMlOnlineEndpoint`]; see [`Builder`] for the shared settings.
 pub type AzureMlOnlineEndpointBuilder = Builder<dyn ContentFormatter>;
@@ -274,6 +275,7 @@ impl Kind for Completions {
     type Output = Completion;
     const CLIENT: ClientKind = ClientKind::Completion;
     const TYPE_NAME: &'static str = AZUREML_ENDPOINT_TYPE;
+    const OPERATION: Operation = Operation::TextCompletion;
 
     fn default_formatter() -> Arc<dyn ContentFormatter> {
         Arc::new(CustomOpenAiContentFormatter)
@@ -301,5 +303,17 @@ impl Kind for Completions {
     }
     fn stream_event(f: &dyn ContentFormatter, data: &[u8], api_type: ApiType) -> Option<StreamChunk> {
         f.parse_stream_event(data, api_type)
+    }
+    fn input_messages(prompt: &str) -> Value {
+        telemetry::prompt_messages(prompt)
+    }
+    fn answer(output: &Completion) -> Answer<'_> {
+        Answer {
+            finish_reason: output.finish_reason.as_deref(),
+            usage: output.usage.as_ref(),
+        }
+    }
+    fn output_messages(output: &Completion) -> Value {
+        telemetry::reply_messages(&output.text, &[], output.finish_reason.as_deref())
     }
 }

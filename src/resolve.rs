@@ -170,6 +170,8 @@ pub(crate) fn check(
     let trust = trust(&s)?;
     let model = check_model(&s.model, api_type)?;
     let batch_size = check_batch_size(&mut s.batch_size, kind)?;
+    let capture_message_content =
+        or_default(&mut s.capture_message_content, "capture_message_content", false)?;
 
     let (url, endpoint_url) = match url {
         Some((parsed, text)) => (Some(parsed), text),
@@ -201,6 +203,7 @@ pub(crate) fn check(
         traffic: None,
         proxy: None,
         batch_size,
+        capture_message_content,
     };
     // Saved files say "" for no deployment, as Python's do.
     if !s.deployment_name.is_set() {

@@ -126,6 +126,17 @@ macro_rules! settings {
                 $(self.$field.set_origin(origin);)*
             }
 
+            /// Sets the setting named `key` from an env var's `text`, as a file's string would
+            /// (a `#[serde(skip)]` setting too: no file holds it, but an env var may).
+            fn set_text(&mut self, key: &str, text: String, origin: Origin) {
+                match key {
+                    $(stringify!($field) => {
+                        self.$field = Setting::parsed(<$ty>::from_json(Value::String(text)), origin);
+                    })*
+                    _ => {}
+                }
+            }
+
             /// Each set setting and where it came from, in file order.
             pub fn origins(&self) -> Vec<(&'static str, Origin)> {
                 let mut origins = Vec::new();
@@ -186,6 +197,9 @@ settings! {
     allow_insecure_http: bool,
     #[serde(skip)]
     max_idle_connections: usize,
+    /// Prompts and replies on spans: the program's (or its operator's) choice, never a file's.
+    #[serde(skip)]
+    capture_message_content: bool,
 }
 
 /// The env vars a setting can come from (below the file, above the default).
@@ -200,6 +214,10 @@ pub(crate) const ENV: &[(&str, &str)] = &[
     ("workspace_name", crate::config::ENV_ARM_WORKSPACE_NAME),
     ("resource_group", crate::config::ENV_ARM_RESOURCE_GROUP),
     ("subscription_id", crate::config::ENV_ARM_SUBSCRIPTION),
+    (
+        "capture_message_content",
+        crate::config::ENV_CAPTURE_MESSAGE_CONTENT,
+    ),
 ];
 
 impl Settings {
@@ -238,12 +256,9 @@ impl Settings {
             else {
                 continue;
             };
-            let fields = Map::from_iter([(key.to_owned(), Value::String(text))]);
-            // One string key cannot fail to deserialize: each value's errors are kept inside it.
-            if let Ok(one) = Settings::from_map(fields, &Origin::Env(name)) {
-                settings.overlay(one);
-            }
+            settings.set_text(key, text, Origin::Env(name));
         }
+        settings.normalize();
         settings
     }
 

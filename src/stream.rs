@@ -15,6 +15,7 @@ use crate::excerpt::EXCERPT_CHARS;
 use crate::reasoning::ThinkSplitter;
 use crate::secret::Scrubber;
 use crate::sse::{ReadFailure, SseReader, MAX_EVENT_BYTES};
+use crate::telemetry::CallSpan;
 
 /// How much of a service's error message a stream error shows.
 const MESSAGE_CHARS: usize = 2048;
@@ -51,6 +52,8 @@ pub struct CompletionStream {
     rate_limits: crate::rate_limit::RateLimits,
     chunks: u64,
     scrubber: Scrubber,
+    /// The call's span, ended with the stream (or when it is dropped).
+    span: Option<CallSpan>,
 }
 
 enum State {
@@ -105,6 +108,11 @@ impl CompletionStream {
         self
     }
 
+    pub(crate) fn with_span(mut self, span: CallSpan) -> Self {
+        self.span = Some(span);
+        self
+    }
+
     /// A stream over an SSE `body`, each event read by `parse` (`expected` says what it reads);
     /// `timeout` bounds the wait for each next chunk, and `scrubber` removes the key from what
     /// error events show. With `ends_with_body` a clean end of the body ends the answer.
@@ -131,6 +139,7 @@ impl CompletionStream {
             rate_limits: crate::rate_limit::RateLimits::default(),
             chunks: 0,
             scrubber,
+            span: None,
         }
     }
 
@@ -142,6 +151,7 @@ impl CompletionStream {
             rate_limits: crate::rate_limit::RateLimits::default(),
             chunks: 0,
             scrubber: Scrubber::default(),
+            span: None,
         }
     }
 
@@ -150,6 +160,7 @@ impl CompletionStream {
         events: &mut Events,
         chunks: u64,
         scrubber: &Scrubber,
+        mut span: Option<&mut CallSpan>,
     ) -> Option<Result<StreamChunk>> {
         let Events {
             reader,
@@ -196,6 +207,9 @@ impl CompletionStream {
             if event.is_error {
                 return Some(Err(event_error(data, true, expected, scrubber)));
             }
+            if let Some(span) = span.as_mut().filter(|s| s.wants_names()) {
+                span.names(data);
+            }
             match parse(data) {
                 Some(mut chunk) => {
                     think.apply(&mut chunk);
@@ -223,7 +237,8 @@ impl Iterator for CompletionStream {
             State::Done => None,
             State::Whole(chunk) => Some(Ok(chunk)),
             State::Events(mut events) => {
-                let item = Self::next_event_chunk(&mut events, self.chunks, &self.scrubber);
+                let span = self.span.as_mut();
+                let item = Self::next_event_chunk(&mut events, self.chunks, &self.scrubber, span);
                 match item {
                     Some(Ok(_)) => self.state = State::Events(events),
                     // A whole stream: text still held for a `<think>` tag that never came.
@@ -242,6 +257,13 @@ impl Iterator for CompletionStream {
         };
         if matches!(item, Some(Ok(_))) {
             self.chunks += 1;
+        }
+        if let Some(span) = &mut self.span {
+            match &item {
+                Some(Ok(chunk)) => span.chunk(chunk),
+                Some(Err(error)) => span.failed(error),
+                None => span.stream_ended(),
+            }
         }
         item
     }

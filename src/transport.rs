@@ -13,6 +13,7 @@ mod keys;
 mod pause;
 mod proxy;
 mod tls;
+mod traced;
 
 use std::io::Read;
 use std::time::{Duration, SystemTime};
@@ -23,6 +24,7 @@ use crate::error::{Error, Result, TransportErrorKind};
 use crate::rate_limit::RateLimits;
 use crate::retry::{self, Next, RetryHeaders};
 use crate::secret::{ApiKey, Scrubber};
+use crate::telemetry::{self, AttemptTimer};
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::unversioned::transport::{Connector, DefaultConnector};
 
@@ -66,13 +68,15 @@ pub(crate) struct Reply {
     pub body: Vec<u8>,
     pub request_id: Option<String>,
     pub rate_limits: RateLimits,
+    pub attempts: u32,
 }
 
-/// What a response said about itself besides its body.
+/// What a response said about itself besides its body, and how many attempts it took.
 #[derive(Debug, Default)]
 pub(crate) struct ReplyMeta {
     pub request_id: Option<String>,
     pub rate_limits: RateLimits,
+    pub attempts: u32,
 }
 
 /// A successful response whose body is read as it arrives.
@@ -80,6 +84,7 @@ pub(crate) struct StreamReply {
     pub body: Box<dyn Read + Send>,
     pub request_id: Option<String>,
     pub rate_limits: RateLimits,
+    pub attempts: u32,
 }
 
 /// What one request needs besides the URL and the fixed headers.
@@ -208,6 +213,7 @@ impl Transport {
                 body,
                 request_id,
                 rate_limits,
+                attempts,
             })
         })
     }
@@ -223,6 +229,7 @@ impl Transport {
         let meta = ReplyMeta {
             request_id: reply.request_id,
             rate_limits: reply.rate_limits,
+            attempts: reply.attempts,
         };
         Ok((value, meta))
     }
@@ -230,13 +237,14 @@ impl Transport {
     /// Posts and hands back the body unread. `timeout` bounds the wait for the response head,
     /// then each read (the stream's own per-chunk deadline), never the whole stream.
     pub fn post_stream(&self, out: &Outgoing<'_>) -> Result<StreamReply> {
-        self.with_retries(out, true, |response, _| {
+        self.with_retries(out, true, |response, attempts| {
             let request_id = self.request_id(&response);
             let rate_limits = rate_limits(&response);
             Ok(StreamReply {
                 body: Box::new(StreamBody(response.into_body().into_reader())),
                 request_id,
                 rate_limits,
+                attempts,
             })
         })
     }
@@ -255,13 +263,20 @@ impl Transport {
         let mut uri = self.uri.clone();
         // A 401 gets one new token, or the other key, and one more attempt beyond max_retries.
         let mut extra: u32 = 0;
+        // This attempt set the shared pause itself: its wait is already told as a retry wait.
+        let mut paused_here = false;
         loop {
-            self.pause.wait(&self.clock);
+            let waited = self.pause.wait(&self.clock);
+            if !std::mem::take(&mut paused_here) && !waited.is_zero() {
+                telemetry::paused(waited);
+            }
             let signature = self.signer.sign()?;
+            let timer = AttemptTimer::start();
             let response = match self.send(&uri, out, timeout, streaming, &signature) {
                 Ok(response) => response,
                 Err(e) => {
                     let error = self.transport_error(e, attempts, timeout, false);
+                    self.traced_failure(timer, attempts, &error);
                     let retryable = matches!(
                         &error,
                         Error::Transport(t) if matches!(
@@ -270,7 +285,9 @@ impl Transport {
                         )
                     );
                     if retryable && attempts <= self.max_retries.saturating_add(extra) {
-                        self.clock.sleep(retry::backoff(attempts));
+                        let wait = retry::backoff(attempts);
+                        telemetry::retry_wait(attempts, wait, "backoff", Err(&error));
+                        self.clock.sleep(wait);
                         attempts = attempts.saturating_add(1);
                         continue;
                     }
@@ -278,6 +295,7 @@ impl Transport {
                 }
             };
             let status = response.status().as_u16();
+            self.traced_response(timer, attempts, &response);
             if (300..400).contains(&status) {
                 uri = self.redirect_target(&response, attempts)?;
                 redirects = redirects.saturating_add(1);
@@ -303,18 +321,29 @@ impl Transport {
                 x_ms_retry_after_ms: header(&response, "x-ms-retry-after-ms"),
                 retry_after: header(&response, "retry-after"),
             };
+            let now = SystemTime::now();
             let next = retry::after_status(
                 status,
                 attempts,
                 self.max_retries.saturating_add(extra),
                 asked,
-                SystemTime::now(),
+                now,
             );
+            let reason = match retry::server_wait(asked, now) {
+                Some(_) => "retry-after",
+                None => "backoff",
+            };
             let mut error = self.http_error(response, attempts);
             error.signed_with = signature.label();
+            if let Next::Wait(wait) = next {
+                telemetry::retry_wait(attempts, wait, reason, Ok(status));
+            }
             match next {
                 // Every thread of this client waits out a 429, not just the one that got it.
-                Next::Wait(wait) if status == 429 => self.pause.pause_for(wait, &self.clock),
+                Next::Wait(wait) if status == 429 => {
+                    self.pause.pause_for(wait, &self.clock);
+                    paused_here = true;
+                }
                 Next::Wait(wait) => self.clock.sleep(wait),
                 Next::TooLong(wait) => {
                     error.retry_after = Some(wait);
@@ -358,6 +387,9 @@ impl Transport {
         if let Some(value) = signature.api_key() {
             request = request.header("api-key", value.clone());
         }
+        telemetry::headers("request", || {
+            self.request_headers_shown(out, signature.api_key().is_some())
+        });
         if streaming {
             // The head within the timeout, then each read within it: a stream may run long.
             request
@@ -421,6 +453,11 @@ impl Transport {
             ),
             attempts,
         ))
+    }
+
+    /// The endpoint's URL, parsed.
+    pub fn url(&self) -> &ParsedUrl {
+        &self.url
     }
 
     /// The scrubber for this client's keys or current token, for errors built from server text

@@ -122,6 +122,9 @@ impl SettingValue for bool {
     fn from_json(json: Value) -> Parsed<Self> {
         match json {
             Value::Bool(flag) => Ok(flag),
+            // An env var's text.
+            Value::String(text) if text.trim().eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(text) if text.trim().eq_ignore_ascii_case("false") => Ok(false),
             other => expected("true or false", &other),
         }
     }

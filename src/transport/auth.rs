@@ -2,6 +2,7 @@
 //! the two it may hold) or a token from the per-client cache, and a scrubber for what it sent.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use ureq::http::HeaderValue;
 
@@ -9,6 +10,7 @@ use crate::config::{ApiType, EndpointConfig, Origin};
 use crate::credential::{AccessToken, AuthMode, CachedCredential, TokenCredential, TokenHttp};
 use crate::error::{Error, Result};
 use crate::secret::{ApiKey, Scrubber};
+use crate::telemetry;
 
 use super::keys::{KeyRing, KeyUse};
 
@@ -34,9 +36,10 @@ impl Auth<'_> {
                 secondary,
                 config.api_type == ApiType::Serverless,
             )?)),
-            Auth::Credential(credential, scope) => Ok(Signer::Token(Bearer::new(CachedCredential::new(
-                credential, scope,
-            )))),
+            Auth::Credential(credential, scope) => Ok(Signer::Token(Bearer::new(
+                CachedCredential::new(credential, scope),
+                AuthMode::Custom.as_str(),
+            ))),
             Auth::Mode(mode, client_id, scope) => {
                 let http = TokenHttp::with_agent(agent.clone());
                 let Some(credential) = mode.credential(client_id, http) else {
@@ -47,7 +50,7 @@ impl Auth<'_> {
                     ));
                 };
                 let cache = CachedCredential::new(credential?, scope);
-                Ok(Signer::Token(Bearer::new(cache)))
+                Ok(Signer::Token(Bearer::new(cache, mode.as_str())))
             }
         }
     }
@@ -131,6 +134,8 @@ impl Signer {
 #[derive(Clone)]
 pub(super) struct Bearer {
     cache: CachedCredential,
+    /// Where tokens come from (the auth mode's name), for telemetry.
+    source: &'static str,
     /// The last token handed out, its header and its scrubber: rebuilt only when the token
     /// changes (about once an hour), so a call with a cached token costs two short locks.
     current: Arc<Mutex<Option<Current>>>,
@@ -143,9 +148,10 @@ struct Current {
 }
 
 impl Bearer {
-    pub fn new(cache: CachedCredential) -> Self {
+    pub fn new(cache: CachedCredential, source: &'static str) -> Self {
         Bearer {
             cache,
+            source,
             current: Arc::new(Mutex::new(None)),
         }
     }
@@ -156,11 +162,16 @@ impl Bearer {
     ///
     /// [`Error::Credential`](crate::Error::Credential) when no token can be had.
     pub fn token(&self) -> Result<(AccessToken, HeaderValue)> {
-        let token = self.cache.token()?;
+        let started = Instant::now();
+        let token = self.cache.token().inspect_err(|_| {
+            telemetry::token_failed(self.source, started.elapsed());
+        })?;
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = current.as_ref().filter(|c| c.token.token() == token.token()) {
             return Ok((token, c.header.clone()));
         }
+        // A token this client has not used yet: the cache fetched it.
+        telemetry::token_fetched(self.source, current.is_some(), started.elapsed());
         let exposed = token.token().expose();
         // The cache checked the token is header-safe; a failure here would be a bug, reported
         // as the credential's error rather than a panic.

@@ -22,13 +22,18 @@ impl SharedPause {
         }
     }
 
-    /// Returns once no pause is in force; a pause extended meanwhile is waited out too.
-    pub fn wait(&self, clock: &Clock) {
+    /// Returns once no pause is in force, with how long it waited; a pause extended meanwhile is
+    /// waited out too.
+    pub fn wait(&self, clock: &Clock) -> Duration {
+        let mut waited = Duration::ZERO;
         loop {
             let until = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
             match until.map(|until| until.saturating_duration_since(clock.now())) {
-                Some(left) if !left.is_zero() => clock.sleep(left),
-                _ => return,
+                Some(left) if !left.is_zero() => {
+                    clock.sleep(left);
+                    waited = waited.saturating_add(left);
+                }
+                _ => return waited,
             }
         }
     }

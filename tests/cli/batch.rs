@@ -1,7 +1,7 @@
 //! `batch`: a bad line fails alone with its line number, blank lines are skipped, `--resume`
 //! redoes failed lines, and an unwritable output is named.
 
-use crate::support::cli::{outcome, run, stderr};
+use crate::support::cli::{outcome, run, stderr, steady};
 use crate::support::TempDir;
 use azureml_endpoint::local::LocalEndpoint;
 use serde_json::{json, Value};
@@ -41,9 +41,14 @@ fn a_line_that_is_not_utf8_fails_alone_and_blank_lines_are_skipped() {
         output.to_str().unwrap(),
     ];
     let out = run(&args);
+    let (code, out_text, err) = outcome(&out);
     assert_eq!(
-        outcome(&out),
-        (Some(1), String::new(), "batch: 3/3 lines done, 1 failed\n".into()),
+        (code, out_text, steady(&err)),
+        (
+            Some(1),
+            String::new(),
+            "batch: 3/3 lines done, 1 failed; 0 tokens, 0 waits for 429; …\n".into()
+        ),
         "stderr is not a terminal: the progress line ends with a newline"
     );
     let written = records(&output);
@@ -93,12 +98,13 @@ fn resume_redoes_failed_and_missing_lines_in_input_order() {
         "--resume",
     ];
     let out = run(&args);
+    let (code, out_text, err) = outcome(&out);
     assert_eq!(
-        outcome(&out),
+        (code, out_text, steady(&err)),
         (
             Some(0),
             String::new(),
-            "batch: 4/4 lines done, 0 failed (1 resumed)\n".into()
+            "batch: 4/4 lines done, 0 failed (1 resumed); 0 tokens, 0 waits for 429; …\n".into()
         )
     );
     let text = std::fs::read_to_string(&output).unwrap();

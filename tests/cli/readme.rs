@@ -78,7 +78,7 @@ fn the_readme_walk_through_runs() {
             .collect::<Vec<_>>(),
         [(&json!(1), &json!("one")), (&json!(2), &json!("two"))]
     );
-    assert!(stderr.contains("batch: 2/2 lines done, 0 failed\n"), "{stderr}");
+    assert!(stderr.contains("batch: 2/2 lines done, 0 failed; "), "{stderr}");
     // The echo model's vectors, one per text in order: from a hash of each text, so fixed.
     assert_eq!(
         lines[from_file + 3..],

@@ -51,6 +51,19 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// `batch` progress lines with their rate and time (which vary) as `…`.
+pub fn steady(stderr: &str) -> String {
+    stderr
+        .split_inclusive('\n')
+        .map(|line| match line.rsplit_once("; ") {
+            Some((fixed, _)) if line.starts_with("batch: ") && line.contains(" lines/s") => {
+                format!("{fixed}; …{}", if line.ends_with('\n') { "\n" } else { "" })
+            }
+            _ => line.to_owned(),
+        })
+        .collect()
+}
+
 /// Exit code, stdout, stderr: one value to compare whole.
 pub fn outcome(output: &Output) -> (Option<i32>, String, String) {
     (output.status.code(), stdout(output), stderr(output))

@@ -49,6 +49,8 @@ pub struct Args {
     pub ca_certs: Vec<PathBuf>,
     pub os_trust_store: bool,
     pub model: Option<String>,
+    /// How many `-v`.
+    pub verbose: u8,
     /// PROMPT, MESSAGE, TEXTs or FILE.
     pub positional: Vec<OsString>,
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use crate::client::{call_options, chat_client, completion_client, embeddings_cli
 use crate::command::Command;
 use crate::failure::{chain, Failure};
 use crate::ordered::ordered_map;
+use crate::verbose::WAITS_FOR_429;
 
 /// One input line of a batch.
 enum Item {
@@ -231,8 +233,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         |lines| clients.run(lines, &options),
         |records| {
             for record in records {
-                progress.failed += usize::from(record.get("error").is_some());
-                progress.done += 1;
+                progress.record(&record);
                 writeln!(out, "{record}")
                     .and_then(|()| out.flush())
                     .map_err(|e| write_failure(output, &e))?;
@@ -420,14 +421,18 @@ fn compact(path: &PathBuf) -> Result<(), Failure> {
         })
 }
 
-/// The progress line on stderr: redrawn in place on a terminal, else a line at most every 10 s.
+/// The progress line on stderr: lines done and failed, tokens used, waits for 429, rate and
+/// ETA; redrawn in place on a terminal, else a line at most every 10 s and one at the end.
 struct Progress {
     /// Unknown for a piped input.
     total: Option<usize>,
     resumed: usize,
     done: usize,
     failed: usize,
+    /// As the endpoint reported them (`usage.total_tokens`).
+    tokens: u64,
     terminal: bool,
+    start: Instant,
     last: Instant,
 }
 
@@ -438,12 +443,36 @@ impl Progress {
             resumed,
             done: resumed,
             failed: 0,
+            tokens: 0,
             terminal: io::stderr().is_terminal(),
+            start: Instant::now(),
             last: Instant::now(),
         }
     }
 
+    /// One more result.
+    fn record(&mut self, record: &Value) {
+        self.failed += usize::from(record.get("error").is_some());
+        self.done += 1;
+        let tokens = record.pointer("/usage/total_tokens").and_then(Value::as_u64);
+        self.tokens = self.tokens.saturating_add(tokens.unwrap_or(0));
+    }
+
     fn show(&mut self, last: bool) {
+        let elapsed = self.start.elapsed();
+        let line = self.line(last, elapsed, WAITS_FOR_429.load(Ordering::Relaxed));
+        if self.terminal {
+            // Erase what a longer line left, then redraw in place.
+            eprint!("\r{line}\x1b[K{}", if last { "\n" } else { "" });
+        } else if last || self.last.elapsed() >= Duration::from_secs(10) {
+            eprintln!("{line}");
+            self.last = Instant::now();
+        }
+    }
+
+    /// `batch: 40/100 lines done, 1 failed; 5200 tokens, 2 waits for 429; 12.5 lines/s, ETA 4.8 s`;
+    /// the last line says how long the run took instead of the ETA.
+    fn line(&self, last: bool, elapsed: Duration, waits_for_429: u64) -> String {
         let mut line = match self.total {
             Some(total) => format!("batch: {}/{total} lines done, {} failed", self.done, self.failed),
             None => format!("batch: {} lines done, {} failed", self.done, self.failed),
@@ -451,11 +480,61 @@ impl Progress {
         if last && self.resumed > 0 {
             line.push_str(&format!(" ({} resumed)", self.resumed));
         }
-        if self.terminal {
-            eprint!("\r{line}{}", if last { "\n" } else { "" });
-        } else if last || self.last.elapsed() >= Duration::from_secs(10) {
-            eprintln!("{line}");
-            self.last = Instant::now();
+        let plural = if waits_for_429 == 1 { "" } else { "s" };
+        line.push_str(&format!(
+            "; {} tokens, {waits_for_429} wait{plural} for 429",
+            self.tokens
+        ));
+        let run = self.done.saturating_sub(self.resumed) as f64;
+        let seconds = elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 { run / seconds } else { 0.0 };
+        line.push_str(&format!("; {rate:.1} lines/s"));
+        if last {
+            line.push_str(&format!(" in {}", span_of(seconds)));
+        } else if let Some(total) = self.total.filter(|_| rate > 0.0) {
+            let left = total.saturating_sub(self.done) as f64 / rate;
+            line.push_str(&format!(", ETA {}", span_of(left)));
         }
+        line
+    }
+}
+
+/// `0.4 s`, `42 s`, `3m05s`, `2h03m`.
+fn span_of(seconds: f64) -> String {
+    let whole = seconds.round() as u64;
+    match whole {
+        _ if seconds < 10.0 => format!("{seconds:.1} s"),
+        0..=59 => format!("{whole} s"),
+        60..=3599 => format!("{}m{:02}s", whole / 60, whole % 60),
+        _ => format!("{}h{:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_tells_rate_eta_tokens_and_waits() {
+        let mut progress = Progress::new(Some(100), 10);
+        for _ in 0..30 {
+            progress.record(&json!({"usage": {"total_tokens": 7}}));
+        }
+        progress.record(&json!({"error": "x"}));
+        assert_eq!(
+            progress.line(false, Duration::from_secs(2), 1),
+            "batch: 41/100 lines done, 1 failed; 210 tokens, 1 wait for 429; 15.5 lines/s, ETA 3.8 s"
+        );
+        assert_eq!(
+            progress.line(true, Duration::from_secs(200), 2),
+            "batch: 41/100 lines done, 1 failed (10 resumed); 210 tokens, 2 waits for 429; 0.2 lines/s in 3m20s"
+        );
+        let piped = Progress::new(None, 0);
+        assert_eq!(
+            piped.line(false, Duration::ZERO, 0),
+            "batch: 0 lines done, 0 failed; 0 tokens, 0 waits for 429; 0.0 lines/s"
+        );
+        assert_eq!(span_of(7300.0), "2h01m");
+        assert_eq!(span_of(42.4), "42 s");
     }
 }

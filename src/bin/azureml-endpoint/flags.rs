@@ -121,6 +121,8 @@ pub const FLAGS: &[Flag] = &[
         |a, _| on(&mut a.os_trust_store)).fills("use_os_trust_store", None),
     flag("model", Some("NAME"), ENDPOINT, "the body's \"model\", for serverless gateways serving many models from one URL (--param model=… wins)",
         |a, v| put(&mut a.model, v.text())).fills("model", None),
+    flag("verbose", None, CALLING, "on stderr: each attempt, wait, request id and token source; -vv adds the headers (secrets as ***)",
+        |a, _| { a.verbose = a.verbose.saturating_add(1); Ok(()) }).short('v'),
 ];
 
 const fn flag(

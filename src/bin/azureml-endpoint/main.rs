@@ -19,6 +19,7 @@ mod parse;
 mod remedy;
 mod settings;
 mod stream_json;
+mod verbose;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -72,6 +73,9 @@ fn run() -> Result<u8, Failure> {
         }
         Parsed::Run(command, args) => (command, args),
     };
+    if matches!(command, Command::Complete | Command::Chat | Command::Batch) {
+        verbose::install(args.verbose);
+    }
     let result = match command {
         Command::Complete => call::complete(&args),
         Command::Chat => call::chat(&args),
