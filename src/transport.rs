@@ -388,7 +388,7 @@ impl Transport {
             request = request.header("api-key", value.clone());
         }
         telemetry::headers("request", || {
-            self.request_headers_shown(out, signature.api_key().is_some())
+            self.request_headers_shown(out, signature.is_token(), signature.api_key().is_some())
         });
         if streaming {
             // The head within the timeout, then each read within it: a stream may run long.

@@ -70,6 +70,11 @@ pub(super) enum Signature {
 }
 
 impl Signature {
+    /// Whether a token signs the request (not a key).
+    pub fn is_token(&self) -> bool {
+        matches!(self, Signature::Token(..))
+    }
+
     pub fn authorization(&self) -> &HeaderValue {
         match self {
             Signature::Key(used) => &used.authorization,

@@ -40,9 +40,9 @@ impl Transport {
 
     /// The headers a request goes out with: secret values (the key, a token) and per-call
     /// values (which may carry a token) as `***`, the others as set.
-    /// The key or token is signed onto each request (`authorization`, and `api-key` when
-    /// `api_key`), so it is shown here as `***` too.
-    pub(super) fn request_headers_shown(&self, out: &Outgoing<'_>, api_key: bool) -> String {
+    /// The key or token is signed onto each request (`authorization`, `Bearer ***` for a token;
+    /// `api-key` when `api_key`), so it is shown here as `***` too.
+    pub(super) fn request_headers_shown(&self, out: &Outgoing<'_>, bearer: bool, api_key: bool) -> String {
         let scrubber = self.scrubber();
         let mut shown = String::with_capacity(256);
         push_header(&mut shown, "content-type", out.content_type, &scrubber);
@@ -65,7 +65,8 @@ impl Transport {
         for (name, _) in out.headers {
             push_header(&mut shown, name, "***", &scrubber);
         }
-        push_header(&mut shown, "authorization", "Bearer ***", &scrubber);
+        let authorization = if bearer { "Bearer ***" } else { "***" };
+        push_header(&mut shown, "authorization", authorization, &scrubber);
         if api_key {
             push_header(&mut shown, "api-key", "***", &scrubber);
         }

@@ -550,7 +550,7 @@ fn log_users_get_the_events_without_a_subscriber() -> TestResult {
     ]);
     let out = std::process::Command::new(std::env::current_exe()?)
         .args([
-            "log_bridge_child",
+            "telemetry::log_bridge_child",
             "--exact",
             "--nocapture",
             "--test-threads",

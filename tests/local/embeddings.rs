@@ -698,7 +698,10 @@ fn cli_config_new_infers_embeddings_and_batch_embeds_lines_in_groups() -> TestRe
         &dir,
     );
     assert_eq!(code, 1, "the prompt line failed");
-    assert_eq!(stderr, "batch: 4 lines done, 1 failed\n");
+    assert_eq!(
+        crate::support::cli::steady(&stderr),
+        "batch: 4 lines done, 1 failed; 0 tokens, 0 waits for 429; …\n"
+    );
     let vectors = expected_lines(&url, &["one", "two", "three"]);
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
