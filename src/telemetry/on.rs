@@ -4,6 +4,7 @@
 //! macros evaluate their fields only for someone listening, and a span's later fields are worked
 //! out only while a subscriber records it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,7 @@ pub(crate) struct CallSpan {
     facts: Arc<ClientFacts>,
     /// Present while a subscriber records the span.
     recording: Option<Box<Recording>>,
+    streaming: bool,
     ended: bool,
 }
 
@@ -139,6 +141,7 @@ impl CallSpan {
             start: Instant::now(),
             facts: Arc::clone(facts),
             recording,
+            streaming,
             ended: false,
         }
     }
@@ -171,10 +174,10 @@ impl CallSpan {
         let names = Names::of(body);
         if let Some(id) = names.id {
             self.span
-                .record("gen_ai.response.id", r.scrubber.cut(&id, NAME_CHARS));
+                .record("gen_ai.response.id", short(&r.scrubber, &id).as_ref());
         }
         if let Some(model) = names.model {
-            let model = r.scrubber.cut(&model, NAME_CHARS);
+            let model = short(&r.scrubber, &model).into_owned();
             self.span.record("gen_ai.response.model", model.as_str());
             r.response_model = Some(model);
         }
@@ -186,7 +189,7 @@ impl CallSpan {
             self.span.record("azureml.attempts", attempts);
             if let Some(id) = request_id {
                 self.span
-                    .record("azureml.request_id", r.scrubber.cut(id, NAME_CHARS));
+                    .record("azureml.request_id", short(&r.scrubber, id).as_ref());
             }
         }
     }
@@ -219,7 +222,7 @@ impl CallSpan {
             }
             if let Some(id) = error.request_id() {
                 self.span
-                    .record("azureml.request_id", r.scrubber.cut(id, NAME_CHARS));
+                    .record("azureml.request_id", short(&r.scrubber, id).as_ref());
             }
         }
         tracing::event!(
@@ -281,7 +284,9 @@ impl CallSpan {
         }
         // A span's end is its last exit for tracing-opentelemetry: a stream's is now, not when
         // its response head came.
-        drop(self.span.enter());
+        if self.streaming {
+            drop(self.span.enter());
+        }
         let facts = &*self.facts;
         let request_model = self
             .recording
@@ -330,6 +335,16 @@ impl Drop for CallSpan {
         if !self.ended {
             self.stream_ended();
         }
+    }
+}
+
+/// A name a server sent (an id, a model, a finish reason), scrubbed, and cut when long: borrowed
+/// when there is nothing to do.
+fn short<'a>(scrubber: &Scrubber, name: &'a str) -> Cow<'a, str> {
+    if name.len() <= NAME_CHARS {
+        scrubber.scrub(name)
+    } else {
+        Cow::Owned(scrubber.cut(name, NAME_CHARS))
     }
 }
 
@@ -421,7 +436,7 @@ fn record_request(span: &Span, params: &Map<String, Value>, scrubber: &Scrubber)
 fn record_answer(span: &Span, r: &Recording, finish_reason: Option<&str>, usage: Option<&Usage>) {
     if let Some(reason) = finish_reason {
         // A string array has no `tracing` value: the list is recorded as its JSON text.
-        let reasons = serde_json::to_string(&[r.scrubber.cut(reason, NAME_CHARS)]);
+        let reasons = serde_json::to_string(&[short(&r.scrubber, reason)]);
         span.record("gen_ai.response.finish_reasons", reasons.unwrap_or_default());
     }
     if let Some(usage) = usage {
