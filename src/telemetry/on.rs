@@ -65,7 +65,7 @@ pub(crate) struct CallSpan {
     start: Instant,
     facts: Arc<ClientFacts>,
     /// Present while a subscriber records the span.
-    recording: Option<Box<Recording>>,
+    recording: Option<Recording>,
     streaming: bool,
     ended: bool,
 }
@@ -125,7 +125,7 @@ impl CallSpan {
                 }
             }
             record_request(&span, params, &scrubber);
-            Box::new(Recording {
+            Recording {
                 scrubber,
                 call_model,
                 response_model: None,
@@ -134,7 +134,7 @@ impl CallSpan {
                 finish_reason: None,
                 usage: None,
                 text: facts.capture_content.then(String::new),
-            })
+            }
         });
         CallSpan {
             span,
