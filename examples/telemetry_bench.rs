@@ -29,20 +29,16 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
-const CALLS: usize = 6000;
+const CALLS: usize = 5000;
 const WARM_UP: usize = 500;
-const ROUNDS: usize = 9;
+const ROUNDS: usize = 15;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
-        Some("--run") => {
-            let mode = args.next().ok_or("--run needs a mode")?;
-            println!("{:.0}", per_call_ns(&mode)?);
-            Ok(())
-        }
+        Some("--run") => per_call_ns(&args.next().ok_or("--run needs a mode")?),
         off => compare(off),
     }
 }
@@ -80,31 +76,47 @@ fn compare(off: Option<&str>) -> Result<()> {
             ));
         }
     }
-    let mut best = vec![f64::MAX; runs.len()];
+    // Per run: the best (all threads, client thread) CPU ns per call over the rounds.
+    let mut best = vec![(f64::MAX, f64::MAX); runs.len()];
     for _ in 0..ROUNDS {
         for ((_, exe, mode), best) in runs.iter().zip(&mut best) {
             let out = Command::new(exe).args(["--run", mode]).output()?;
             if !out.status.success() {
                 return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
             }
-            let ns: f64 = String::from_utf8(out.stdout)?.trim().parse()?;
-            *best = best.min(ns);
+            let text = String::from_utf8(out.stdout)?;
+            let mut numbers = text.split_whitespace().map(str::parse::<f64>);
+            let (Some(all), Some(client)) = (numbers.next(), numbers.next()) else {
+                return Err(format!("unexpected output {text:?}").into());
+            };
+            *best = (best.0.min(all?), best.1.min(client?));
         }
     }
-    let base = best.first().copied().unwrap_or(f64::NAN);
-    println!("invoke on loopback keep-alive, CPU time per call (client and server threads), best of {ROUNDS} rounds of {CALLS} calls:");
-    for ((name, _, _), ns) in runs.iter().zip(&best) {
+    let (base, base_client) = best.first().copied().unwrap_or((f64::NAN, f64::NAN));
+    println!("invoke on loopback keep-alive: CPU µs per call, best of {ROUNDS} rounds of {CALLS} calls");
+    println!(
+        "  {:<62} {:>9} {:>8} {:>9} {:>8}",
+        "", "process", "Δ", "client", "Δ"
+    );
+    for ((name, _, _), (all, client)) in runs.iter().zip(&best) {
         println!(
-            "  {name:<52} {:>7.1} µs/call  {:>+6.1} % vs no subscriber",
-            ns / 1000.0,
-            (ns / base - 1.0) * 100.0
+            "  {name:<62} {:>9.1} {:>+7.1}% {:>9.1} {:>+7.1}%",
+            all / 1000.0,
+            (all / base - 1.0) * 100.0,
+            client / 1000.0,
+            (client / base_client - 1.0) * 100.0,
         );
     }
+    println!(
+        "process: the client's and the local server's threads (about what a call takes on an idle \
+         machine); client: the calling thread alone"
+    );
     Ok(())
 }
 
-/// One measurement in this process, in one of the [`MODES`].
-fn per_call_ns(mode: &str) -> Result<f64> {
+/// One measurement in this process, in one of the [`MODES`]: prints the CPU ns per call of all
+/// threads, then of the calling thread.
+fn per_call_ns(mode: &str) -> Result<()> {
     let _otel = match mode {
         "none" => None,
         "registry" => {
@@ -131,24 +143,35 @@ fn per_call_ns(mode: &str) -> Result<f64> {
     for _ in 0..WARM_UP {
         llm.invoke(prompt)?;
     }
-    let (start, cpu) = (Instant::now(), cpu_ns());
+    let (all, client) = (cpu_ns("/proc/self/task"), thread_cpu_ns());
+    let start = Instant::now();
     for _ in 0..CALLS {
         let completion = llm.invoke(prompt)?;
         assert_eq!(completion.text, prompt);
     }
-    // CPU time (client and server threads) where Linux tells it: on a busy machine, wall time
-    // mostly measures waiting for a core.
-    let spent = match (cpu, cpu_ns()) {
+    // CPU time where Linux tells it: on a busy machine, wall time mostly measures waiting for a
+    // core.
+    let wall = start.elapsed().as_nanos() as f64;
+    let spent = |before: Option<u64>, after: Option<u64>| match (before, after) {
         (Some(before), Some(after)) => after.saturating_sub(before) as f64,
-        _ => start.elapsed().as_nanos() as f64,
+        _ => wall,
     };
-    Ok(spent / CALLS as f64)
+    let all = spent(all, cpu_ns("/proc/self/task"));
+    let client = spent(client, thread_cpu_ns());
+    println!("{:.0} {:.0}", all / CALLS as f64, client / CALLS as f64);
+    Ok(())
 }
 
-/// The CPU time this process's threads have run, in ns (`/proc/self/task/*/schedstat`).
-fn cpu_ns() -> Option<u64> {
+/// The CPU time the calling thread has run, in ns.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// The CPU time the threads under `tasks` (`/proc/self/task`) have run, in ns.
+fn cpu_ns(tasks: &str) -> Option<u64> {
     let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
+    for task in std::fs::read_dir(tasks).ok()? {
         let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
         total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
     }

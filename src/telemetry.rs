@@ -2,8 +2,9 @@
 //! tokens and key switches, and metrics as events in `tracing-opentelemetry`'s `MetricsLayer`
 //! convention (the README's "Observability" lists the names).
 //!
-//! The names and the facts a span is built from live here; `telemetry/on.rs` emits them through
-//! `tracing` (feature `tracing`, default) and `telemetry/off.rs` is the same API doing nothing.
+//! The names and the facts a span is built from live here; `telemetry/span.rs` (a call's span) and
+//! `telemetry/events.rs` (the transport's events) emit them through `tracing` (feature
+//! `tracing`, default), and `telemetry/off.rs` is the same API doing nothing.
 //! Every text a span or event records that a server, a user or a credential supplied passes
 //! through the client's [`Scrubber`](crate::secret::Scrubber) first.
 // Without `tracing`, the facts and names are made but nobody reads them.
@@ -17,15 +18,26 @@ use crate::error::{Error, StreamErrorKind, TransportErrorKind};
 use crate::message::ChatMessage;
 use crate::secret::Scrubber;
 
-#[cfg_attr(feature = "tracing", path = "telemetry/on.rs")]
-#[cfg_attr(not(feature = "tracing"), path = "telemetry/off.rs")]
-mod imp;
+#[cfg(feature = "tracing")]
+mod events;
+#[cfg(not(feature = "tracing"))]
+mod off;
+#[cfg(feature = "tracing")]
+mod span;
 
+#[cfg(feature = "tracing")]
 #[allow(unused_imports)] // `key_switched`: the hook key failover calls.
-pub(crate) use imp::{
+pub(crate) use events::{
+    attempt, headers, key_switched, paused, retry_wait, token_failed, token_fetched, AttemptTimer, Context,
+};
+#[cfg(not(feature = "tracing"))]
+#[allow(unused_imports)] // `key_switched`: the hook key failover calls.
+pub(crate) use off::{
     attempt, headers, key_switched, paused, retry_wait, token_failed, token_fetched, AttemptTimer, CallSpan,
     Context,
 };
+#[cfg(feature = "tracing")]
+pub(crate) use span::CallSpan;
 
 /// The target of every span and event (`RUST_LOG=azureml_endpoint=debug`).
 pub(crate) const TARGET: &str = "azureml_endpoint";

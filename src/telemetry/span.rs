@@ -1,11 +1,13 @@
-//! The telemetry API emitted through `tracing` (feature `tracing`).
+//! A call's span, emitted through `tracing` (feature `tracing`); the transport's events are in
+//! `events.rs`.
 //!
 //! With no subscriber and no `log` logger, each span and event is a few relaxed atomic loads: the
 //! macros evaluate their fields only for someone listening, and a span's later fields are worked
 //! out only while a subscriber records it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 use tracing::field::Empty;
@@ -64,7 +66,8 @@ pub(crate) struct CallSpan {
     start: Instant,
     facts: Arc<ClientFacts>,
     /// Present while a subscriber records the span.
-    recording: Option<Box<Recording>>,
+    recording: Option<Recording>,
+    streaming: bool,
     ended: bool,
 }
 
@@ -124,7 +127,7 @@ impl CallSpan {
                 }
             }
             record_request(&span, params, &scrubber);
-            Box::new(Recording {
+            Recording {
                 scrubber,
                 call_model,
                 response_model: None,
@@ -133,13 +136,14 @@ impl CallSpan {
                 finish_reason: None,
                 usage: None,
                 text: facts.capture_content.then(String::new),
-            })
+            }
         });
         CallSpan {
             span,
             start: Instant::now(),
             facts: Arc::clone(facts),
             recording,
+            streaming,
             ended: false,
         }
     }
@@ -172,10 +176,10 @@ impl CallSpan {
         let names = Names::of(body);
         if let Some(id) = names.id {
             self.span
-                .record("gen_ai.response.id", r.scrubber.cut(&id, NAME_CHARS));
+                .record("gen_ai.response.id", short(&r.scrubber, &id).as_ref());
         }
         if let Some(model) = names.model {
-            let model = r.scrubber.cut(&model, NAME_CHARS);
+            let model = short(&r.scrubber, &model).into_owned();
             self.span.record("gen_ai.response.model", model.as_str());
             r.response_model = Some(model);
         }
@@ -187,7 +191,7 @@ impl CallSpan {
             self.span.record("azureml.attempts", attempts);
             if let Some(id) = request_id {
                 self.span
-                    .record("azureml.request_id", r.scrubber.cut(id, NAME_CHARS));
+                    .record("azureml.request_id", short(&r.scrubber, id).as_ref());
             }
         }
     }
@@ -220,7 +224,7 @@ impl CallSpan {
             }
             if let Some(id) = error.request_id() {
                 self.span
-                    .record("azureml.request_id", r.scrubber.cut(id, NAME_CHARS));
+                    .record("azureml.request_id", short(&r.scrubber, id).as_ref());
             }
         }
         tracing::event!(
@@ -282,7 +286,9 @@ impl CallSpan {
         }
         // A span's end is its last exit for tracing-opentelemetry: a stream's is now, not when
         // its response head came.
-        drop(self.span.enter());
+        if self.streaming {
+            drop(self.span.enter());
+        }
         let facts = &*self.facts;
         let request_model = self
             .recording
@@ -331,6 +337,16 @@ impl Drop for CallSpan {
         if !self.ended {
             self.stream_ended();
         }
+    }
+}
+
+/// A name a server sent (an id, a model, a finish reason), scrubbed, and cut when long: borrowed
+/// when there is nothing to do.
+fn short<'a>(scrubber: &Scrubber, name: &'a str) -> Cow<'a, str> {
+    if name.len() <= NAME_CHARS {
+        scrubber.scrub(name)
+    } else {
+        Cow::Owned(scrubber.cut(name, NAME_CHARS))
     }
 }
 
@@ -422,156 +438,13 @@ fn record_request(span: &Span, params: &Map<String, Value>, scrubber: &Scrubber)
 fn record_answer(span: &Span, r: &Recording, finish_reason: Option<&str>, usage: Option<&Usage>) {
     if let Some(reason) = finish_reason {
         // A string array has no `tracing` value: the list is recorded as its JSON text.
-        let reasons = serde_json::to_string(&[r.scrubber.cut(reason, NAME_CHARS)]);
+        let reasons = serde_json::to_string(&[short(&r.scrubber, reason)]);
         span.record("gen_ai.response.finish_reasons", reasons.unwrap_or_default());
     }
     if let Some(usage) = usage {
         span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
         span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
     }
-}
-
-/// The caller's span and subscriber, carried to the threads of a batch so their spans nest
-/// under it and reach the subscriber the caller set (a scoped one is per thread).
-#[derive(Clone, Debug)]
-pub(crate) struct Context {
-    span: Span,
-    /// `None` when no subscriber was ever set: setting one here would silence the `log` bridge.
-    dispatch: Option<tracing::Dispatch>,
-}
-
-impl Context {
-    pub fn current() -> Self {
-        Context {
-            span: Span::current(),
-            dispatch: tracing::dispatcher::has_been_set()
-                .then(|| tracing::dispatcher::get_default(tracing::Dispatch::clone)),
-        }
-    }
-
-    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.dispatch {
-            Some(dispatch) => tracing::dispatcher::with_default(dispatch, || self.span.in_scope(f)),
-            None => f(),
-        }
-    }
-}
-
-/// When an attempt started.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AttemptTimer(Instant);
-
-impl AttemptTimer {
-    pub fn start() -> Self {
-        AttemptTimer(Instant::now())
-    }
-}
-
-/// One attempt's outcome: an HTTP `status`, or the `error` class that ended it. `request_id` is
-/// asked for only when someone listens.
-pub(crate) fn attempt(
-    timer: AttemptTimer,
-    number: u32,
-    host: &str,
-    path: &str,
-    outcome: Result<u16, &Error>,
-    request_id: impl Fn() -> Option<String>,
-) {
-    let (status, error) = match outcome {
-        Ok(status) => (Some(status), None),
-        Err(error) => (None, Some(error_type(error))),
-    };
-    tracing::event!(
-        target: TARGET,
-        Level::DEBUG,
-        azureml.attempt = number,
-        http.request.method = "POST",
-        server.address = host,
-        url.path = path,
-        http.response.status_code = status,
-        error.r#type = error.as_deref(),
-        azureml.elapsed = timer.0.elapsed().as_secs_f64(),
-        azureml.request_id = request_id().as_deref(),
-        "attempt"
-    );
-}
-
-/// A wait before attempt `number + 1`, and why (`retry-after`: the server asked; `backoff`).
-pub(crate) fn retry_wait(number: u32, wait: Duration, reason: &'static str, cause: Result<u16, &Error>) {
-    let (status, error) = match cause {
-        Ok(status) => (Some(status), None),
-        Err(error) => (None, Some(error_type(error))),
-    };
-    tracing::event!(
-        target: TARGET,
-        Level::INFO,
-        azureml.attempt = number,
-        azureml.wait = wait.as_secs_f64(),
-        azureml.wait.reason = reason,
-        http.response.status_code = status,
-        error.r#type = error.as_deref(),
-        "retry wait"
-    );
-}
-
-/// An attempt waited out the client's shared 429 pause that another call set.
-pub(crate) fn paused(waited: Duration) {
-    tracing::event!(
-        target: TARGET,
-        Level::INFO,
-        azureml.wait = waited.as_secs_f64(),
-        azureml.wait.reason = "429 pause",
-        "retry wait"
-    );
-}
-
-/// A token was fetched (`refresh` when one was held before) from `source` (an auth mode's
-/// name), taking `elapsed`. Never the token.
-pub(crate) fn token_fetched(source: &str, refresh: bool, elapsed: Duration) {
-    tracing::event!(
-        target: TARGET,
-        Level::INFO,
-        azureml.token.source = source,
-        azureml.token.refresh = refresh,
-        azureml.elapsed = elapsed.as_secs_f64(),
-        "token"
-    );
-}
-
-/// No token could be had from `source`.
-pub(crate) fn token_failed(source: &str, elapsed: Duration) {
-    tracing::event!(
-        target: TARGET,
-        Level::WARN,
-        azureml.token.source = source,
-        error.r#type = "credential",
-        azureml.elapsed = elapsed.as_secs_f64(),
-        "token"
-    );
-}
-
-/// The client switched keys (e.g. `primary` to `secondary`) after `status`. Names, never keys.
-#[allow(dead_code)] // The hook key failover calls.
-pub(crate) fn key_switched(from: &str, to: &str, status: u16) {
-    tracing::event!(
-        target: TARGET,
-        Level::WARN,
-        azureml.key.from = from,
-        azureml.key.to = to,
-        http.response.status_code = status,
-        "key switch"
-    );
-}
-
-/// The request's or response's headers (`direction`), as `headers` lists them, at trace level.
-/// The caller redacts: `headers` is asked for only when someone listens.
-pub(crate) fn headers(direction: &'static str, headers: impl Fn() -> String) {
-    tracing::event!(
-        target: TARGET,
-        Level::TRACE,
-        azureml.headers = headers().as_str(),
-        "{direction} headers"
-    );
 }
 
 #[cfg(test)]
