@@ -61,7 +61,7 @@ fn with_otel<R>(f: impl FnOnce() -> R) -> Exported<R> {
     let subscriber = Registry::default()
         .with(spans)
         .with(tracing_opentelemetry::MetricsLayer::new(meter_provider.clone()));
-    let out = tracing::subscriber::with_default(subscriber, f);
+    let out = scoped(subscriber, f);
     tracer_provider.force_flush().unwrap();
     meter_provider.force_flush().unwrap();
     let exported = Exported {
@@ -71,6 +71,17 @@ fn with_otel<R>(f: impl FnOnce() -> R) -> Exported<R> {
     };
     meter_provider.shutdown().unwrap();
     exported
+}
+
+/// Runs `f` under `subscriber`, alone among this binary's tests that call a client: `tracing`
+/// caches each call site's interest process-wide, and a client call on another thread while this
+/// subscriber registers can leave an event cached as "nobody listens" for it.
+fn scoped<S, T>(subscriber: S, f: impl FnOnce() -> T) -> T
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    let _alone = crate::ENV.lock().unwrap_or_else(PoisonError::into_inner);
+    tracing::subscriber::with_default(subscriber, f)
 }
 
 /// A span's attributes as text.
@@ -730,7 +741,7 @@ fn no_span_event_or_log_line_ever_holds_the_key() -> TestResult {
         .max_retries(1)
         .build()?;
     let subscriber = Registry::default().with(everything.clone());
-    let errors = tracing::subscriber::with_default(subscriber, || -> Result<Vec<String>, Error> {
+    let errors = scoped(subscriber, || -> Result<Vec<String>, Error> {
         let mut errors = Vec::new();
         let asked = [ChatMessage::user(format!("my key is {KEY}"))];
         let options = CallOptions::new().header("x-user-token", KEY).stop([KEY]);
@@ -765,7 +776,7 @@ fn no_span_event_or_log_line_ever_holds_the_key() -> TestResult {
         .max_retries(0)
         .build()?;
     let subscriber = Registry::default().with(everything.clone());
-    let entra_error = tracing::subscriber::with_default(subscriber, || entra.invoke("hi").unwrap_err());
+    let entra_error = scoped(subscriber, || entra.invoke("hi").unwrap_err());
     assert_eq!(entra_error.status(), Some(500));
 
     let captured = everything.0.lock().unwrap().clone();
