@@ -14,8 +14,8 @@ pub(super) const TAG: &str = "catalog";
 /// `{"input_data": [prompt], "params": {…}}` → `["text"]`, or any other reply the model catalog
 /// documents (`[{"0": "text"}]`, `{"output": …}`, …). Dedicated only.
 ///
-/// The shape of the current model cards (`Azure/azureml-assets`,
-/// `assets/models/system/<model>/description.md`); LangChain's formatters predate it.
+/// The shape of the current model cards (`Azure/azureml-assets`, each model's card under
+/// `assets/models/system/<model>/`; see docs/wire.md); LangChain's formatters predate it.
 ///
 /// ```
 /// use azureml_endpoint::{formatter::CatalogContentFormatter, ApiType, ContentFormatter};

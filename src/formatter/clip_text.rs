@@ -16,8 +16,7 @@ pub(super) const TAG: &str = "clip_text_embeddings";
 /// sibling): `{"input_data": {"columns": ["image", "text"], "index": [0, …], "data": [["", text],
 /// …]}}` → `[{"text_features": [number, …]}, …]`, one item per input in order. The shape is the
 /// model cards' "Sample input and output for text embeddings" (`Azure/azureml-assets` at
-/// 4b41f8ccbc01, `assets/models/system/openai-clip-image-text-embeddings-vit-base-patch32/description.md`
-/// and `…-vit-large-patch14-336/description.md`).
+/// 4b41f8ccbc01, the two models' cards under `assets/models/system/`; cited in docs/wire.md).
 /// The card documents no parameters, so none are sent: any is an input error.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClipTextEmbeddingsFormatter;
