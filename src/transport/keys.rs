@@ -96,6 +96,8 @@ impl KeyRing {
         }
         let other = usize::from(ring.in_use == 0);
         if ring.slots.get(other).is_some_and(Option::is_some) {
+            let label = |slot: usize| LABELS.get(slot).copied().unwrap_or_default();
+            crate::telemetry::key_switched(label(ring.in_use), label(other), 401);
             ring.in_use = other;
             ring.generation = ring.generation.wrapping_add(1);
             return true;

@@ -940,3 +940,30 @@ fn cli_batch_progress_counts_tokens_and_waits_for_429() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_key_switch_is_an_event_naming_the_keys_never_their_values() -> TestResult {
+    let server = FaultServer::start(vec![
+        response(401, &[], r#"{"message": "key_auth_access_denied"}"#),
+        response(200, &[], r#"[{"0": "hi"}]"#),
+    ]);
+    let secondary = "second-key-9f8e7d6c5b4a";
+    let llm = crate::support::gpt2(&server.url("/score"))
+        .secondary_api_key(secondary)
+        .build()?;
+    let everything = Everything::default();
+    let subscriber = Registry::default().with(everything.clone());
+    let answer = scoped(subscriber, || llm.invoke("hello"))?;
+    assert_eq!(answer.text, "hi");
+    let captured = everything.0.lock().unwrap().clone();
+    assert!(
+        captured.contains(
+            "WARN azureml_endpoint: message=key switch azureml.key.from=primary key \
+             azureml.key.to=secondary key http.response.status_code=401"
+        ),
+        "{captured}"
+    );
+    assert_clean("a span or event", &captured);
+    assert!(!captured.contains(secondary), "{captured}");
+    Ok(())
+}
