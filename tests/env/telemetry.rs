@@ -948,7 +948,7 @@ fn a_key_switch_is_an_event_naming_the_keys_never_their_values() -> TestResult {
         response(200, &[], r#"[{"0": "hi"}]"#),
     ]);
     let secondary = "second-key-9f8e7d6c5b4a";
-    let llm = crate::support::gpt2(&server.url("/score"))
+    let llm = crate::support::gpt2(server.url("/score"))
         .secondary_api_key(secondary)
         .build()?;
     let everything = Everything::default();
